@@ -1,0 +1,1 @@
+"""The ``tsgate`` command (Typer), installed as the subpackage ``tsgate.cli``."""

@@ -1,0 +1,5 @@
+"""Placeholder replaced by the real Typer app."""
+
+
+def main() -> None:
+    print("tsgate")
