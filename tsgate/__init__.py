@@ -1,2 +1,71 @@
-"""tsgate: forecast irregularly sampled time series with gated LSTMs that keep learning online."""
+"""tsgate: forecast irregularly sampled time series with gated LSTMs that keep learning online.
+
+Data flow: raw file → adapter (``tsgate.adapters``) → :class:`IrregularSeries` → windows
+(``tsgate.windows``) → ``WindowDataModule`` → model (``GatedLSTMForecaster``,
+``OnlineRNNForecaster``, baselines) → tidy forecasts → ``tsgate.evaluation``.
+
+Everything is imported lazily so that ``import tsgate`` stays fast and does not import torch
+or Lightning until a model is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+# public name → module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "TsgateError": "tsgate.exceptions",
+    "DataError": "tsgate.exceptions",
+    "SchemaError": "tsgate.exceptions",
+    "TimestampError": "tsgate.exceptions",
+    "MissingValueError": "tsgate.exceptions",
+    "TooShortError": "tsgate.exceptions",
+    "ConfigError": "tsgate.exceptions",
+    "ModelFileError": "tsgate.exceptions",
+    "OnlineUpdateError": "tsgate.exceptions",
+    # data layer
+    "IrregularSeries": "tsgate.series",
+    "RepairReport": "tsgate.series",
+    "Horizon": "tsgate.windows",
+    "Windows": "tsgate.windows",
+    "make_windows": "tsgate.windows",
+    "parse_horizons": "tsgate.windows",
+    "WindowDataModule": "tsgate.datamodule",
+    "load_extmarker": "tsgate.adapters.extmarker",
+    "load_ais": "tsgate.adapters.ais",
+    "list_datasets": "tsgate.datasets",
+    "load_dataset": "tsgate.datasets",
+    # models
+    "BaseForecaster": "tsgate.base",
+    "load": "tsgate.base",
+    "GatedLSTMForecaster": "tsgate.models.estimator",
+    "OnlineRNNForecaster": "tsgate.online.estimator",
+    "PersistenceForecaster": "tsgate.baselines",
+    "SeasonalNaiveForecaster": "tsgate.baselines",
+    "DriftForecaster": "tsgate.baselines",
+    "LinearARForecaster": "tsgate.baselines",
+    "ARIMAForecaster": "tsgate.baselines",
+    "DeadReckoningForecaster": "tsgate.baselines",
+    # evaluation
+    "backtest": "tsgate.evaluation",
+    "write_report": "tsgate.evaluation",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'tsgate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -175,6 +175,18 @@ class BaseForecaster(BaseEstimator):
                     row=int(new.frame.loc[new.frame[ID] == sid, ROW].iloc[0]),
                 )
         combined = new if self.history_ is None else self.history_.append(new)
+        w, yhat, is_new = self._consume(combined, last)
+        self._remember(combined, keep_tail=True)
+        return forecast_frame(w.select(is_new), yhat[is_new])
+
+    def _consume(
+        self, combined: IrregularSeries, last: dict[Any, float]
+    ) -> tuple[Windows, np.ndarray, np.ndarray]:
+        """Forecast from every origin newer than ``last`` and learn what each new observation reveals.
+
+        Returns the windows over ``combined``, forecasts [n, H, k] and a mask of the new origins.
+        Window models run an event loop over new observation times; stateful models override it.
+        """
         w = make_windows(
             combined,
             self._window_length(),
@@ -192,21 +204,19 @@ class BaseForecaster(BaseEstimator):
         if not self.learns_online:
             if is_new.any():
                 yhat[is_new] = self._predict(w.select(is_new), combined)
-        else:
-            # event loop over new observation times: forecast from origins at τ, then learn
-            # the (origin, horizon) pairs that the observations at τ reveal
-            times = np.unique(np.concatenate([w.origin_time[is_new], w.reveal_time[reveal]]))
-            for tau in times:
-                f = np.flatnonzero(is_new & (w.origin_time == tau))
-                if len(f):
-                    yhat[f] = self._predict(w.select(f), combined)
-                m = reveal & (w.reveal_time == tau)
-                rows = np.flatnonzero(m.any(axis=1))
-                if len(rows):
-                    self._learn(w.select(rows), m[rows])
-        self._remember(combined, keep_tail=True)
-        out = w.select(is_new)
-        return forecast_frame(out, yhat[is_new])
+            return w, yhat, is_new
+        # event loop over new observation times: forecast from origins at τ, then learn
+        # the (origin, horizon) pairs that the observations at τ reveal
+        times = np.unique(np.concatenate([w.origin_time[is_new], w.reveal_time[reveal]]))
+        for tau in times:
+            f = np.flatnonzero(is_new & (w.origin_time == tau))
+            if len(f):
+                yhat[f] = self._predict(w.select(f), combined)
+            m = reveal & (w.reveal_time == tau)
+            rows = np.flatnonzero(m.any(axis=1))
+            if len(rows):
+                self._learn(w.select(rows), m[rows])
+        return w, yhat, is_new
 
     def score(self, data: Any, y: Any = None) -> float:
         """Negative mean absolute error over every origin of ``data`` with known targets (higher is better)."""

@@ -120,7 +120,7 @@ def _json_default(o: Any) -> Any:
 
 def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and verify a model directory; returns (description, arrays)."""
-    from safetensors import SafetensorsError
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     root = Path(path)
@@ -156,6 +156,6 @@ def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
         )
     try:
         arrays = load_file(str(arrays_path))
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{arrays_path} cannot be read as safetensors ({exc}).") from None
     return desc, arrays

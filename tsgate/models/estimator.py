@@ -1,0 +1,497 @@
+"""``GatedLSTMForecaster``: the scikit-learn-style estimator that drives Lightning.
+
+The constructor stores its arguments; ``fit`` validates them, cuts windows, builds the
+:class:`~tsgate.models.module.ForecastModule` and a Lightning ``Trainer`` (early stopping on
+validation loss, best-checkpoint restore, CSV logger, Lightning's progress bar) and keeps the
+trained module as ``module_``. ``update`` (from :class:`~tsgate.base.BaseForecaster`) learns
+online by truncated backpropagation through the input window (``online="tbptt"``): each
+revealed (origin, horizon) target gives one gradient step, SGD or Adam, clipped.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tsgate.base import BaseForecaster, register
+from tsgate.exceptions import ConfigError, OnlineUpdateError
+from tsgate.series import IrregularSeries
+from tsgate.windows import Windows, make_windows, require_windows
+
+__all__ = ["GatedLSTMForecaster"]
+
+_ONLINE = ("tbptt", "none")
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@register
+class GatedLSTMForecaster(BaseForecaster):
+    """Gated recurrent forecaster for irregular series (offline fit + online updates).
+
+    Parameters
+    ----------
+    cell
+        ``wmc`` (LSTM with working-memory connections), ``glstm`` (Gaussian time-gated LSTM),
+        ``lstm`` (fused torch LSTM), ``gru``, ``rnn`` or ``convrnn`` (1-D conv + ``inner_cell``).
+    hidden_size, num_layers, dropout
+        Encoder size.
+    window
+        Input length L in observations (the origin included).
+    horizons
+        Steps ``[1, 5]`` or durations ``["500ms", "1s"]``; one forward pass predicts all.
+    max_gap
+        Drop duration targets whose bracketing observations are further apart (e.g. ``"2s"``).
+    min_history
+        Fewest real observations in an input (default ``window``); smaller values left-pad.
+    normalize
+        ``instance`` (default: each window shifted by its last value and scaled by its spread),
+        ``last``, ``global`` or ``none``.
+    use_dt
+        Feed log(1 + Δt/median Δt) as an input feature (time-aware input for irregular data).
+    loss, lr, weight_decay, lr_schedule, gradient_clip
+        Training: ``mse`` or ``huber``; AdamW; ``plateau``/``cosine``/``none``; clip norm.
+    batch_size, max_epochs, patience, val_fraction
+        Mini-batches; early stopping after ``patience`` epochs without a better validation loss,
+        on the last ``val_fraction`` of each series' origins (0 disables validation).
+    budget, gate_threshold, curriculum_epochs
+        g-LSTM: loss term ``budget * mean(time gate)``; gates below ``gate_threshold`` are
+        skipped at inference; short-to-long temporal curriculum over the first epochs.
+    conv_channels, kernel_size, inner_cell
+        ``convrnn`` options.
+    online, online_lr, online_optimizer, online_clip
+        Online updates: ``tbptt`` (gradient through the input window) or ``none``.
+    accelerator, devices, strategy, precision, num_nodes
+        Passed to ``lightning.Trainer`` (e.g. ``strategy="ddp"`` with ``devices=2`` on CPUs).
+    progress, logger, log_dir, seed, num_workers
+        Lightning progress bar; ``"csv"`` logger (or None) writing under ``log_dir``; seed for
+        weights, shuffling and Lightning; DataLoader workers.
+    """
+
+    learns_online = True
+    fresh_update = True
+
+    def __init__(
+        self,
+        cell: str = "wmc",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        window: int = 32,
+        horizons: Any = (1,),
+        max_gap: Any = None,
+        min_history: int | None = None,
+        normalize: str = "instance",
+        use_dt: bool = True,
+        loss: str = "mse",
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        lr_schedule: str = "plateau",
+        gradient_clip: float = 1.0,
+        batch_size: int = 256,
+        max_epochs: int = 20,
+        patience: int = 4,
+        val_fraction: float = 0.2,
+        budget: float = 0.0,
+        gate_threshold: float = 0.0,
+        curriculum_epochs: int = 0,
+        conv_channels: int | None = None,
+        kernel_size: int = 3,
+        inner_cell: str = "lstm",
+        head_hidden: int = 0,
+        online: str = "tbptt",
+        online_lr: float = 1e-3,
+        online_optimizer: str = "sgd",
+        online_clip: float = 1.0,
+        accelerator: str = "cpu",
+        devices: Any = 1,
+        strategy: str = "auto",
+        precision: Any = "32-true",
+        num_nodes: int = 1,
+        progress: bool = False,
+        logger: str | None = "csv",
+        log_dir: str | None = "tsgate_logs",
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.window = window
+        self.horizons = horizons
+        self.max_gap = max_gap
+        self.min_history = min_history
+        self.normalize = normalize
+        self.use_dt = use_dt
+        self.loss = loss
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.gradient_clip = gradient_clip
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.budget = budget
+        self.gate_threshold = gate_threshold
+        self.curriculum_epochs = curriculum_epochs
+        self.conv_channels = conv_channels
+        self.kernel_size = kernel_size
+        self.inner_cell = inner_cell
+        self.head_hidden = head_hidden
+        self.online = online
+        self.online_lr = online_lr
+        self.online_optimizer = online_optimizer
+        self.online_clip = online_clip
+        self.accelerator = accelerator
+        self.devices = devices
+        self.strategy = strategy
+        self.precision = precision
+        self.num_nodes = num_nodes
+        self.progress = progress
+        self.logger = logger
+        self.log_dir = log_dir
+        self.seed = seed
+        self.num_workers = num_workers
+
+    # ------------------------------------------------------------------ validation
+    def _validate_params(self) -> None:
+        from tsgate.models.cells import CELLS
+
+        _check(self.cell in CELLS, f"The 'cell' parameter must be one of {list(CELLS)}. Got {self.cell!r} instead.")
+        for name in ("hidden_size", "num_layers", "window", "batch_size", "max_epochs", "kernel_size"):
+            v = getattr(self, name)
+            _check(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1,
+                f"The {name!r} parameter must be an int ≥ 1. Got {v!r} instead.",
+            )
+        for name in ("lr", "online_lr"):
+            v = getattr(self, name)
+            _check(isinstance(v, (int, float)) and v > 0 and math.isfinite(v), f"The {name!r} parameter must be a float > 0. Got {v!r} instead.")
+        _check(0 <= self.dropout < 1, f"The 'dropout' parameter must be in [0, 1). Got {self.dropout!r} instead.")
+        _check(0 <= self.val_fraction < 1, f"The 'val_fraction' parameter must be in [0, 1). Got {self.val_fraction!r} instead.")
+        _check(self.budget >= 0, f"The 'budget' parameter must be ≥ 0. Got {self.budget!r} instead.")
+        _check(self.online in _ONLINE, f"The 'online' parameter must be one of {list(_ONLINE)}. Got {self.online!r} instead.")
+        _check(self.online_optimizer in ("sgd", "adam"), f"The 'online_optimizer' parameter must be 'sgd' or 'adam'. Got {self.online_optimizer!r} instead.")
+        _check(self.logger in ("csv", None), f"The 'logger' parameter must be 'csv' or None. Got {self.logger!r} instead.")
+        _check(self.patience >= 0, f"The 'patience' parameter must be ≥ 0. Got {self.patience!r} instead.")
+
+    def _min_history(self) -> int:
+        return self.window if self.min_history is None else int(self.min_history)
+
+    # ------------------------------------------------------------------ fit
+    def _net_kwargs(self, w: Windows) -> dict[str, Any]:
+        span = float(np.median(-w.t[:, 0])) if len(w) else 1.0
+        return {
+            "cell": self.cell,
+            "n_features": int(w.x.shape[2]),
+            "n_targets": len(w.target_names),
+            "n_horizons": len(w.horizons),
+            "n_static": int(w.static.shape[1]),
+            "hidden_size": int(self.hidden_size),
+            "num_layers": int(self.num_layers),
+            "dropout": float(self.dropout),
+            "normalize": self.normalize,
+            "use_dt": bool(self.use_dt),
+            "use_mask": self._min_history() < self.window,
+            "window_span_s": span if span > 0 else 1.0,
+            "gate_threshold": float(self.gate_threshold),
+            "inner_cell": self.inner_cell,
+            "conv_channels": self.conv_channels,
+            "kernel_size": int(self.kernel_size),
+            "head_hidden": int(self.head_hidden),
+        }
+
+    @staticmethod
+    def _statistics(w: Windows) -> dict[str, Any]:
+        """Global scales from training windows: what 'last'/'global' use, and 'instance' floors."""
+        m = w.mask
+        x = w.x
+        valid = x[m]
+        dt = w.dt[w.mask & (w.dt > 0)]
+        # typical change of each feature across a window: the scale of what the model predicts
+        first = np.argmax(m, axis=1)
+        span = x[:, -1, :] - x[np.arange(len(x)), first, :]
+        scale = np.std(span, axis=0) if len(x) > 1 else np.ones(x.shape[2])
+        glob = np.std(valid, axis=0) if len(valid) > 1 else np.ones(x.shape[2])
+        scale = np.where(scale > 1e-12, scale, np.where(glob > 1e-12, glob, 1.0))
+        st = w.static
+        return {
+            "feature_loc": valid.mean(axis=0) if len(valid) else np.zeros(x.shape[2]),
+            "feature_scale": scale,
+            "global_scale": np.where(glob > 1e-12, glob, 1.0),
+            "static_loc": st.mean(axis=0) if len(st) else np.zeros(st.shape[1]),
+            "static_scale": np.where(st.std(axis=0) > 1e-12, st.std(axis=0), 1.0) if len(st) else np.ones(st.shape[1]),
+            "dt_scale": float(np.median(dt)) if len(dt) else 1.0,
+        }
+
+    @staticmethod
+    def _apply_statistics(net: Any, net_kwargs: dict[str, Any], stats: dict[str, Any]) -> None:
+        s = dict(stats)
+        if net_kwargs["normalize"] == "global":
+            s["feature_scale"] = s["global_scale"]
+        net.set_statistics(s)
+
+    def _build_net(self, net_kwargs: dict[str, Any], stats: dict[str, Any]) -> Any:
+        from tsgate.models.network import ForecastNet
+
+        net = ForecastNet(**net_kwargs)
+        self._apply_statistics(net, net_kwargs, stats)
+        return net
+
+    def _split_windows(self, w: Windows) -> tuple[Windows, Windows | None]:
+        if self.val_fraction <= 0 or len(w) < 10:
+            return w, None
+        train = np.zeros(len(w), bool)
+        val = np.zeros(len(w), bool)
+        for s in np.unique(w.series_index):
+            idx = np.flatnonzero(w.series_index == s)
+            cut = np.quantile(w.origin_time[idx], 1 - self.val_fraction)
+            val[idx] = w.origin_time[idx] > cut
+            # purge: a training window's targets must lie before the first validation origin
+            train[idx] = np.nanmax(w.reveal_time[idx], axis=1) <= cut
+        if val.sum() == 0 or train.sum() == 0:
+            return w, None
+        return w.select(train), w.select(val)
+
+    def _fit(self, data: IrregularSeries) -> None:
+        import lightning as L
+        import torch
+        from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+        from lightning.pytorch.loggers import CSVLogger
+
+        from tsgate.datamodule import WindowDataModule
+        from tsgate.models.module import ForecastModule
+
+        self._validate_params()
+        w = make_windows(data, self.window, self.horizons_, max_gap=self.max_gap, min_history=self._min_history())
+        require_windows(w, data, "training")
+        train, val = self._split_windows(w)
+        L.seed_everything(self.seed, workers=True, verbose=False)
+        net_kwargs = self._net_kwargs(train)
+        stats = self._statistics(train)
+        schedule = self.lr_schedule if (val is not None or self.lr_schedule != "plateau") else "none"
+        module = ForecastModule(
+            net_kwargs,
+            horizon_labels=[h.label for h in self.horizons_],
+            loss=self.loss,
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            lr_schedule=schedule,
+            budget=float(self.budget),
+            curriculum_epochs=int(self.curriculum_epochs),
+            max_epochs=int(self.max_epochs),
+        )
+        self._apply_statistics(module.net, net_kwargs, stats)
+        dm = WindowDataModule(train, val, batch_size=self.batch_size, num_workers=self.num_workers, seed=self.seed)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="tsgate-ckpt-") as ckdir:
+            callbacks: list[Any] = []
+            ckpt = None
+            if val is not None:
+                ckpt = ModelCheckpoint(dirpath=ckdir, monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True)
+                callbacks.append(ckpt)
+                if self.patience:
+                    callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=int(self.patience)))
+            logger: Any = False
+            if self.logger == "csv":
+                logger = CSVLogger(save_dir=str(self.log_dir or "tsgate_logs"), name=f"{self.cell}")
+            trainer = L.Trainer(
+                accelerator=self.accelerator,
+                devices=self.devices,
+                strategy=self.strategy,
+                precision=self.precision,
+                num_nodes=self.num_nodes,
+                max_epochs=int(self.max_epochs),
+                gradient_clip_val=float(self.gradient_clip) if self.gradient_clip else None,
+                callbacks=callbacks,
+                logger=logger,
+                enable_progress_bar=bool(self.progress),
+                enable_model_summary=False,
+                enable_checkpointing=ckpt is not None,
+                deterministic=True,
+                default_root_dir=ckdir,
+                num_sanity_val_steps=0,
+                log_every_n_steps=1,
+            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+                warnings.filterwarnings("ignore", message=".*number of training batches.*")
+                trainer.fit(module, datamodule=dm)
+            if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
+                # weights_only: the checkpoint is ours, but never unpickle arbitrary objects
+                state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+                module.load_state_dict(state)
+                self.best_val_loss_ = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
+            else:
+                self.best_val_loss_ = float("nan")
+        self.fit_time_s_ = time.perf_counter() - t0
+        self.n_epochs_ = int(trainer.current_epoch)
+        self.n_train_windows_ = len(train)
+        self.n_val_windows_ = 0 if val is None else len(val)
+        self.log_dir_ = None if not logger else str(logger.log_dir)
+        net = module.net.to("cpu").eval()
+        self.net_kwargs_ = net_kwargs
+        self.statistics_ = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in stats.items()}
+        self.module_ = module
+        self.net_ = net
+        self._online_opt = None
+        self.n_online_updates_ = 0
+
+    def _init_fresh(self, data: IrregularSeries) -> None:
+        """Start learning online from scratch; global scales from each series' first window only (causal)."""
+        import torch
+
+        self._validate_params()
+        torch.manual_seed(self.seed)
+        first = make_windows(data, self.window, self.horizons_, min_history=self._min_history(), targets="optional")
+        require_windows(first, data, "learning from scratch")
+        keep = np.zeros(len(first), bool)
+        for s in np.unique(first.series_index):
+            keep[np.flatnonzero(first.series_index == s)[0]] = True
+        w0 = first.select(keep)
+        self.net_kwargs_ = self._net_kwargs(w0)
+        stats = self._statistics(w0)
+        self.statistics_ = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in stats.items()}
+        self.net_ = self._build_net(self.net_kwargs_, stats).eval()
+        self.module_ = None
+        self._online_opt = None
+        self.n_online_updates_ = 0
+        self.best_val_loss_ = float("nan")
+
+    # ------------------------------------------------------------------ predict / learn
+    def _tensors(self, w: Windows) -> dict[str, Any]:
+        from tsgate.datamodule import windows_to_tensors
+
+        return windows_to_tensors(w)
+
+    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
+        import torch
+
+        net = self.net_
+        net.eval()
+        out = []
+        tens = self._tensors(w)
+        with torch.inference_mode():
+            for i in range(0, len(w), 4096):
+                b = {k: v[i : i + 4096] for k, v in tens.items()}
+                out.append(net.predict(b["x"], b["dt"], b["t"], b["mask"], b["static"]).double().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(w.horizons), len(w.target_names)))
+
+    def _optimizer(self) -> Any:
+        import torch
+
+        if self._online_opt is None:
+            params = list(self.net_.parameters())
+            if self.online_optimizer == "adam":
+                self._online_opt = torch.optim.Adam(params, lr=self.online_lr)
+            else:
+                self._online_opt = torch.optim.SGD(params, lr=self.online_lr)
+        return self._online_opt
+
+    def _learn(self, w: Windows, horizon_mask: np.ndarray) -> None:
+        if self.online == "none":
+            return
+        import torch
+
+        from tsgate.models.module import masked_loss
+
+        net = self.net_
+        opt = self._optimizer()
+        b = self._tensors(w)
+        m = torch.from_numpy(horizon_mask)
+        y = torch.nan_to_num(b["y"])  # unrevealed horizons are masked out of the loss
+        net.train(False)  # no dropout during online updates: deterministic, like inference
+        opt.zero_grad(set_to_none=True)
+        out, loc, scale = net(b["x"], b["dt"], b["t"], b["mask"], b["static"])
+        loss = masked_loss(out, (y - loc.unsqueeze(1)) / scale.unsqueeze(1), m, self.loss)
+        if not torch.isfinite(loss):
+            warnings.warn(
+                OnlineUpdateWarning(f"online update refused: loss is {loss.item()}; the model is unchanged."),
+                stacklevel=3,
+            )
+            opt.zero_grad(set_to_none=True)
+            return
+        loss.backward()
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(net.parameters(), self.online_clip) if self.online_clip else None
+        if (norm is not None and not torch.isfinite(norm)) or any(not torch.isfinite(g).all() for g in grads):
+            warnings.warn(OnlineUpdateWarning("online update refused: non-finite gradient; the model is unchanged."), stacklevel=3)
+            opt.zero_grad(set_to_none=True)
+            return
+        opt.step()
+        self.n_online_updates_ += 1
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays = {f"net/{k}": v.detach().cpu().numpy().copy() for k, v in self.net_.state_dict().items()}
+        opt_meta: dict[str, Any] = {"present": False}
+        if self._online_opt is not None:
+            names = [k for k, _ in self.net_.named_parameters()]
+            sd = self._online_opt.state_dict()
+            opt_meta = {"present": True, "kind": self.online_optimizer, "slots": {}}
+            for pid, st in sd["state"].items():
+                for slot, val in st.items():
+                    arr = val.detach().cpu().numpy().copy() if hasattr(val, "detach") else np.asarray(val, dtype=np.float64)
+                    arrays[f"opt/{names[pid]}/{slot}"] = np.atleast_1d(arr)
+                    opt_meta["slots"].setdefault(names[pid], []).append([slot, bool(np.ndim(arr) == 0 or not hasattr(val, "detach"))])
+        meta = {
+            "net_kwargs": self.net_kwargs_,
+            "statistics": self.statistics_,
+            "best_val_loss": getattr(self, "best_val_loss_", float("nan")),
+            "n_online_updates": self.n_online_updates_,
+            "optimizer": opt_meta,
+        }
+        return meta, arrays
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        import torch
+
+        self.net_kwargs_ = meta["net_kwargs"]
+        self.statistics_ = meta["statistics"]
+        net = self._build_net(self.net_kwargs_, self.statistics_)
+        sd = {k[len("net/"):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("net/")}
+        net.load_state_dict(sd, strict=True)
+        self.net_ = net.eval()
+        self.module_ = None
+        self.best_val_loss_ = meta.get("best_val_loss", float("nan"))
+        self.n_online_updates_ = int(meta.get("n_online_updates", 0))
+        self._online_opt = None
+        opt = meta.get("optimizer", {})
+        if opt.get("present"):
+            o = self._optimizer()
+            names = {k: i for i, (k, _) in enumerate(self.net_.named_parameters())}
+            state = {}
+            for pname, slots in opt["slots"].items():
+                st = {}
+                for slot, scalar in slots:
+                    a = arrays[f"opt/{pname}/{slot}"]
+                    st[slot] = torch.tensor(float(a[0])) if scalar else torch.from_numpy(np.array(a))
+                state[names[pname]] = st
+            sd = o.state_dict()
+            sd["state"] = state
+            o.load_state_dict(sd)
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.requires_fit = True
+        return tags
+
+
+class OnlineUpdateWarning(RuntimeWarning):
+    """An online update was skipped because its loss or gradient was not finite."""
+
+
+# keep the exception importable from here for users catching refusals explicitly
+__all__ += ["OnlineUpdateWarning", "OnlineUpdateError"]
