@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "load": "tsgate.base",
     "GatedLSTMForecaster": "tsgate.models.estimator",
     "OnlineRNNForecaster": "tsgate.online.estimator",
+    "OnlineLinearForecaster": "tsgate.online.estimator",
     "PersistenceForecaster": "tsgate.baselines",
     "SeasonalNaiveForecaster": "tsgate.baselines",
     "DriftForecaster": "tsgate.baselines",

@@ -54,8 +54,12 @@ class GatedLSTMForecaster(BaseForecaster):
     min_history
         Fewest real observations in an input (default ``window``); smaller values left-pad.
     normalize
-        ``instance`` (default: each window shifted by its last value and scaled by its spread),
-        ``last``, ``global`` or ``none``.
+        Per-window normalisation. ``last`` (default): each window is shifted by its last
+        observed value and divided by a global scale (the training windows' typical change),
+        so trending series and positions far from the origin are handled. ``instance`` also
+        divides by each window's own spread (RevIN-like); ``global`` and ``none`` shift nothing.
+        Measured on an irregular 4-s sine (window 12, 6 epochs): MAE 0.035 with ``last``,
+        0.18 with ``instance`` — a short window's spread depends on the phase.
     use_dt
         Feed log(1 + Δt/median Δt) as an input feature (time-aware input for irregular data).
     loss, lr, weight_decay, lr_schedule, gradient_clip
@@ -90,14 +94,14 @@ class GatedLSTMForecaster(BaseForecaster):
         horizons: Any = (1,),
         max_gap: Any = None,
         min_history: int | None = None,
-        normalize: str = "instance",
+        normalize: str = "last",
         use_dt: bool = True,
         loss: str = "mse",
-        lr: float = 3e-3,
+        lr: float = 1e-2,
         weight_decay: float = 1e-4,
         lr_schedule: str = "plateau",
         gradient_clip: float = 1.0,
-        batch_size: int = 256,
+        batch_size: int = 64,
         max_epochs: int = 20,
         patience: int = 4,
         val_fraction: float = 0.2,
