@@ -17,6 +17,7 @@ whose revealing observation has just arrived. A target is learned exactly once: 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -208,7 +209,9 @@ class BaseForecaster(BaseEstimator):
         # event loop over new observation times: forecast from origins at τ, then learn
         # the (origin, horizon) pairs that the observations at τ reveal
         times = np.unique(np.concatenate([w.origin_time[is_new], w.reveal_time[reveal]]))
-        for tau in times:
+        cost = np.zeros(len(times))
+        for i, tau in enumerate(times):
+            t0 = time.perf_counter()
             f = np.flatnonzero(is_new & (w.origin_time == tau))
             if len(f):
                 yhat[f] = self._predict(w.select(f), combined)
@@ -216,6 +219,9 @@ class BaseForecaster(BaseEstimator):
             rows = np.flatnonzero(m.any(axis=1))
             if len(rows):
                 self._learn(w.select(rows), m[rows])
+            cost[i] = time.perf_counter() - t0
+        # seconds per new observation (forecast + learn) of the last update; not saved
+        self.step_seconds_ = cost
         return w, yhat, is_new
 
     def score(self, data: Any, y: Any = None) -> float:

@@ -19,6 +19,7 @@ series' model over the given data from a reset state and never changes the model
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,7 @@ class _StreamForecaster(BaseForecaster):
             return w, yhat, is_new
         u_all = self._inputs(w)
         cur_all = w.x[:, -1, :k].astype(np.float64)
+        cost: list[float] = []
         for si, sid in enumerate(w.series_ids):
             rows = np.flatnonzero(w.series_index == si)
             if len(rows) == 0:
@@ -166,6 +168,7 @@ class _StreamForecaster(BaseForecaster):
             for j, tval in enumerate(pair_t):
                 by_time.setdefault(float(tval), []).append(j)
             for r in new_rows:
+                t0 = time.perf_counter()
                 out = eng.step(u_all[r])
                 yhat[r] = self._decode(np.asarray(out, dtype=np.float64)[None, :], cur_all[r : r + 1])[0]
                 is_new[r] = True
@@ -182,6 +185,9 @@ class _StreamForecaster(BaseForecaster):
                     self.n_learned_ += 1
                 if learned:
                     eng.apply()
+                cost.append(time.perf_counter() - t0)
+        # seconds per new observation (forecast + learn) of the last update; not saved
+        self.step_seconds_ = np.asarray(cost)
         return w, yhat, is_new
 
     def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
