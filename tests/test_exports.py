@@ -11,7 +11,7 @@ EXPECTED = {
     "ARIMAForecaster", "BaseForecaster", "ConfigError", "DataError", "DeadReckoningForecaster",
     "DriftForecaster", "GatedLSTMForecaster", "Horizon", "IrregularSeries", "LinearARForecaster",
     "MissingValueError", "ModelFileError", "OnlineLinearForecaster", "OnlineRNNForecaster",
-    "OnlineUpdateError", "PersistenceForecaster", "RepairReport", "SchemaError",
+    "OnlineUpdateError", "OnlineUpdateWarning", "PersistenceForecaster", "RepairReport", "SchemaError",
     "SeasonalNaiveForecaster", "TimestampError", "TooShortError", "TsgateError", "WindowDataModule",
     "Windows", "backtest", "list_datasets", "load", "load_ais", "load_dataset", "load_extmarker",
     "make_windows", "parse_horizons", "write_report", "__version__",

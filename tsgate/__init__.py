@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "tsgate.exceptions",
     "ModelFileError": "tsgate.exceptions",
     "OnlineUpdateError": "tsgate.exceptions",
+    "OnlineUpdateWarning": "tsgate.exceptions",
     # data layer
     "IrregularSeries": "tsgate.series",
     "RepairReport": "tsgate.series",

@@ -10,7 +10,10 @@ Hierarchy::
     │   └── TooShortError            a series cannot give one window with its horizons
     ├── ConfigError (ValueError)     an argument, horizon string or config file is invalid
     ├── ModelFileError (ValueError)  a model directory is missing parts, corrupted or unknown
-    └── OnlineUpdateError (RuntimeError)  an online update was refused (non-finite loss)
+    └── OnlineUpdateError (RuntimeError)  an online update could not run at all
+
+    OnlineUpdateWarning (RuntimeWarning)  an online update was refused (non-finite loss or
+                                          gradient); the model is left as it was
 
 Each exception also inherits a builtin, so ``except ValueError`` keeps working, and its
 message says what to do. The CLI turns any ``TsgateError`` into one line on stderr.
@@ -30,6 +33,7 @@ __all__ = [
     "ConfigError",
     "ModelFileError",
     "OnlineUpdateError",
+    "OnlineUpdateWarning",
 ]
 
 
@@ -99,3 +103,7 @@ class ModelFileError(TsgateError, ValueError):
 
 class OnlineUpdateError(TsgateError, RuntimeError):
     """An online update was refused; the model is left as it was."""
+
+
+class OnlineUpdateWarning(RuntimeWarning):
+    """An online update was refused (non-finite loss or gradient); the model is unchanged."""

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from tsgate.base import BaseForecaster, register
-from tsgate.exceptions import ConfigError, OnlineUpdateError
+from tsgate.exceptions import ConfigError, OnlineUpdateWarning
 from tsgate.series import IrregularSeries
 from tsgate.windows import Windows, make_windows, require_windows
 
-__all__ = ["GatedLSTMForecaster"]
+__all__ = ["GatedLSTMForecaster", "OnlineUpdateWarning"]
 
 _ONLINE = ("tbptt", "none")
 
@@ -492,10 +492,3 @@ class GatedLSTMForecaster(BaseForecaster):
         tags.requires_fit = True
         return tags
 
-
-class OnlineUpdateWarning(RuntimeWarning):
-    """An online update was skipped because its loss or gradient was not finite."""
-
-
-# keep the exception importable from here for users catching refusals explicitly
-__all__ += ["OnlineUpdateWarning", "OnlineUpdateError"]
