@@ -74,7 +74,8 @@ def write_model_dir(path: str | Path, description: dict[str, Any], arrays: dict[
     tmp = root / f".tmp-{data_name}"
     tmp.mkdir()
     try:
-        clean = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+        # np.ascontiguousarray would turn 0-d arrays (step counters) into 1-d ones
+        clean = {k: np.array(v, order="C", copy=True) for k, v in arrays.items()}
         save_file(clean, str(tmp / ARRAYS), metadata={"format": FORMAT})
         with open(tmp / ARRAYS, "rb+") as f:
             os.fsync(f.fileno())

@@ -168,6 +168,11 @@ class GatedLSTMForecaster(BaseForecaster):
         self.seed = seed
         self.num_workers = num_workers
 
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        """Small, fast settings for the contract suite (tsgate.checks)."""
+        return {"cell": "wmc", "hidden_size": 8, "window": 6, "horizons": [1, 3], "max_epochs": 2, "logger": None, "batch_size": 32}
+
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
         from tsgate.models.cells import CELLS

@@ -326,6 +326,11 @@ class OnlineRNNForecaster(_StreamForecaster):
         self.init_std = init_std
         self.seed = seed
 
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        """Small, fast settings for the contract suite (tsgate.checks)."""
+        return {"hidden_size": 8, "shl": 4, "horizons": [1, 3]}
+
     def _validate_params(self) -> None:
         from tsgate.online.learner import ALGORITHMS
 
@@ -389,6 +394,11 @@ class OnlineLinearForecaster(_StreamForecaster):
         self.mu = mu
         self.ridge = ridge
         self.lam = lam
+
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        """Small, fast settings for the contract suite (tsgate.checks)."""
+        return {"shl": 4, "horizons": [1, 3]}
 
     def _validate_params(self) -> None:
         super()._validate_params()
