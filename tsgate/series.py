@@ -69,7 +69,7 @@ class RepairReport:
         """Record ``count`` repairs of one kind (nothing is recorded for a zero count)."""
         if count:
             self.entries.append(
-                RepairEntry(reason, int(count), series, [int(r) for r in rows], detail)
+                RepairEntry(reason, int(count), _py(series), [int(r) for r in rows], detail)
             )
 
     def extend(self, other: RepairReport) -> None:
@@ -174,6 +174,10 @@ class IrregularSeries:
     :meth:`read`. The normalised frame has the columns ``series``, ``time`` (timezone-aware
     UTC datetimes, or float seconds), the target columns, the covariate and static columns
     and ``segment``, sorted by series then time.
+
+    ``report`` lists every repair; ``units`` maps columns to units; ``meta`` holds adapter facts
+    that travel through ``split``/``subset``/``append`` (e.g. ``meta["projection"]``, the AIS
+    adapter's :class:`~tsgate.adapters.geo.LocalTangentPlane`, or a data set's credit line).
     """
 
     def __init__(
@@ -187,6 +191,7 @@ class IrregularSeries:
         report: RepairReport | None = None,
         source: str | None = None,
         units: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         self.frame = frame
         self.targets = tuple(targets)
@@ -196,6 +201,9 @@ class IrregularSeries:
         self.report = report if report is not None else RepairReport(source)
         self.source = source
         self.units = dict(units or {})
+        # adapter-specific facts that travel with the data through split/subset/append, e.g.
+        # the AIS projection (``meta["projection"]``) or a dataset's citation
+        self.meta = dict(meta or {})
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -217,6 +225,8 @@ class IrregularSeries:
         source: str | None = None,
         first_row: int = 0,
         report: RepairReport | None = None,
+        row_numbers: Sequence[int] | np.ndarray | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> IrregularSeries:
         """Validate a long-format frame.
 
@@ -245,6 +255,11 @@ class IrregularSeries:
         first_row
             Row number of the frame's first row in the user's file (2 for a CSV with a
             header line), so errors point at the line the user can open.
+        row_numbers
+            The file line number of every row of ``df`` (overrides ``first_row``), for adapters
+            that dropped or merged rows before validation.
+        meta
+            Adapter facts kept with the data (see :attr:`meta`).
         """
         _check_policy("on_duplicate", on_duplicate, _DUPLICATE_POLICIES)
         _check_policy("on_nan", on_nan, _NAN_POLICIES)
@@ -277,10 +292,16 @@ class IrregularSeries:
         if len(df) == 0:
             raise DataError("has no rows.", file=file)
 
+        if row_numbers is not None:
+            line = np.asarray(row_numbers, dtype=np.int64)
+            if line.shape != (len(df),):
+                raise ConfigError(f"row_numbers has {line.size} entries for {len(df)} rows.")
+        else:
+            line = np.arange(len(df), dtype=np.int64) + first_row
         out = pd.DataFrame(
             {
                 ID: df[id_col].to_numpy() if id_col is not None else np.zeros(len(df), dtype=np.int64),
-                ROW: np.arange(len(df), dtype=np.int64) + first_row,
+                ROW: line,
             }
         )
         if id_col is not None and df[id_col].isna().any():
@@ -311,6 +332,7 @@ class IrregularSeries:
             report=report,
             source=source,
             units=units,
+            meta=meta,
         )
 
     @classmethod
@@ -421,6 +443,7 @@ class IrregularSeries:
             report=self.report,
             source=self.source,
             units=self.units,
+            meta=self.meta,
         )
 
     def subset(self, series_ids: Sequence[Any]) -> IrregularSeries:
@@ -484,14 +507,14 @@ class IrregularSeries:
                 file=new.source,
             )
         f = pd.concat([self.frame, new.frame], ignore_index=True)
-        f = f.sort_values([ID, TIME], kind="stable")
+        f = _sort_by_series(f)
         dup = f.duplicated([ID, TIME], keep=False)
         if dup.any():
             r = f[dup].iloc[0]
             raise TimestampError(
                 "this time is already in the data; pass only observations newer than the last one.",
                 file=new.source,
-                series=r[ID],
+                series=_py(r[ID]),
                 row=int(r[ROW]),
             )
         return self._derive(f)
@@ -509,7 +532,7 @@ class IrregularSeries:
                 f"every series has fewer than {n} rows, needed for {what}; "
                 f"the longest has {int(counts.max())}. Use a shorter window or horizon.",
                 file=self.source,
-                series=short.index[0],
+                series=_py(short.index[0]),
             )
 
 
@@ -572,6 +595,26 @@ def _parse_time(
             i = int(np.flatnonzero(~np.isfinite(v))[0])
             raise TimestampError(f"time {s.iloc[i]!r} is not finite.", file=file, column=name, row=i + first_row)
         return v, "seconds"
+    # parse first (every row, as UTC), so that a garbage value is reported as unparseable
+    # rather than as a timezone mix-up
+    fmt = "ISO8601"
+    probe = pd.to_datetime(s, errors="coerce", utc=True, format="ISO8601")
+    if probe.isna().any():
+        # second chance for non-ISO layouts pandas can infer (e.g. '06/04/2020 03:07:16')
+        try:
+            probe2 = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+        except (ValueError, TypeError):
+            probe2 = probe
+        if probe2.notna().sum() > probe.notna().sum():
+            probe, fmt = probe2, "mixed"
+    if probe.isna().any():
+        i = int(np.flatnonzero(probe.isna().to_numpy())[0])
+        raise TimestampError(
+            f"cannot parse timestamp {s.iloc[i]!r}; use ISO 8601 (2020-06-04T03:07:16Z) or seconds.",
+            file=file,
+            column=name,
+            row=i + first_row,
+        )
     aware = s.str.contains(_TZ_SUFFIX, regex=True).to_numpy(dtype=bool)
     if aware.any() and not aware.all():
         i = int(np.flatnonzero(~aware)[0]) if aware[0] else int(np.flatnonzero(aware)[0])
@@ -582,26 +625,14 @@ def _parse_time(
             column=name,
             row=i + first_row,
         )
-    parsed = pd.to_datetime(s, errors="coerce", utc=bool(aware.all()), format="ISO8601")
-    if parsed.isna().any():
-        # second chance for non-ISO layouts pandas can infer (e.g. '06/04/2020 03:07:16')
+    if not aware.any():
         try:
-            parsed2 = pd.to_datetime(s, errors="coerce", utc=bool(aware.all()), format="mixed")
-        except (ValueError, TypeError):
-            parsed2 = parsed
-        if parsed2.notna().sum() > parsed.notna().sum():
-            parsed = parsed2
-    if parsed.isna().any():
-        i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise TimestampError(
-            f"cannot parse timestamp {s.iloc[i]!r}; use ISO 8601 (2020-06-04T03:07:16Z) or seconds.",
-            file=file,
-            column=name,
-            row=i + first_row,
-        )
-    if aware.all():
-        return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").to_numpy(), "datetime"
-    return _localize(parsed, naive_tz, file, name, report), "datetime"
+            naive = pd.to_datetime(s, errors="coerce", format=fmt)
+        except (ValueError, TypeError):  # e.g. 'UTC' names mixed with offsets: keep the UTC parse
+            naive = probe
+        if getattr(naive.dt, "tz", None) is None and naive.notna().all():
+            return _localize(naive, naive_tz, file, name, report), "datetime"
+    return probe.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").to_numpy(), "datetime"
 
 
 def _localize(parsed: pd.Series, naive_tz: str | None, file: Any, name: str, report: RepairReport) -> Any:
@@ -631,8 +662,11 @@ def seconds_to_time(seconds: np.ndarray, kind: str) -> Any:
     seconds = np.asarray(seconds, dtype=np.float64)
     if kind == "seconds":
         return seconds
-    # round to the microsecond: float seconds since the epoch carry ~0.1 µs of noise
-    ns = np.round(seconds * 1e6).astype(np.int64) * 1000
+    # round to the microsecond: float seconds since the epoch carry ~0.1 µs of noise;
+    # NaN (an unknown time, e.g. a target beyond the data) becomes NaT, not a garbage date
+    ok = np.isfinite(seconds)
+    ns = np.round(np.where(ok, seconds, 0.0) * 1e6).astype(np.int64) * 1000
+    ns = np.where(ok, ns, np.iinfo(np.int64).min)  # pandas' NaT sentinel
     return pd.to_datetime(ns, unit="ns", utc=True)
 
 
@@ -642,7 +676,7 @@ def _check_order(out: pd.DataFrame, policy: str, file: Any, report: RepairReport
     back = (t < prev).to_numpy(dtype=bool)
     if not back.any():
         if not _grouped_contiguously(out[ID]):
-            return out.sort_values([ID], kind="stable")
+            return _sort_by_series(out, by_time=False)
         return out
     if policy == "error":
         i = int(np.flatnonzero(back)[0])
@@ -650,12 +684,28 @@ def _check_order(out: pd.DataFrame, policy: str, file: Any, report: RepairReport
             f"time goes backwards ({out[TIME].iloc[i]} after {prev.iloc[i]}); sort the file by "
             "series and time, or pass on_unsorted='sort'.",
             file=file,
-            series=out[ID].iloc[i],
+            series=_py(out[ID].iloc[i]),
             row=int(out[ROW].iloc[i]),
         )
     rows = out.loc[back, ROW].tolist()
     report.add("rows out of time order, sorted", len(rows), rows=rows)
-    return out.sort_values([ID, TIME], kind="stable")
+    return _sort_by_series(out)
+
+
+def _sort_by_series(out: pd.DataFrame, by_time: bool = True) -> pd.DataFrame:
+    """Rows grouped by series in order of first appearance (then by time), stable.
+
+    Sorting on factorized codes keeps the documented order and never compares ids of
+    different types (``1`` and ``"a"``), which would raise a bare TypeError.
+    """
+    code = pd.factorize(out[ID])[0]
+    tmp = out.assign(_code=code)
+    return tmp.sort_values(["_code", TIME] if by_time else ["_code"], kind="stable").drop(columns="_code")
+
+
+def _py(x: Any) -> Any:
+    """A numpy scalar as the Python value (so messages read ``series 3``, not ``np.int64(3)``)."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _grouped_contiguously(ids: pd.Series) -> bool:
@@ -667,7 +717,7 @@ def _grouped_contiguously(ids: pd.Series) -> bool:
 def _handle_duplicates(
     out: pd.DataFrame, value_cols: list[str], policy: str, file: Any, report: RepairReport
 ) -> pd.DataFrame:
-    out = out.sort_values([ID, TIME], kind="stable") if not _grouped_contiguously(out[ID]) else out
+    out = _sort_by_series(out) if not _grouped_contiguously(out[ID]) else out
     dup = out.duplicated([ID, TIME], keep=False).to_numpy()
     if not dup.any():
         return out
@@ -678,7 +728,7 @@ def _handle_duplicates(
             f"duplicate timestamp {out[TIME].iloc[i]} (rows {', '.join(map(str, rows.tolist()))}); "
             "remove the duplicates or pass on_duplicate='last', 'first' or 'mean'.",
             file=file,
-            series=out[ID].iloc[i],
+            series=_py(out[ID].iloc[i]),
             row=int(out[ROW].iloc[i]),
         )
     dropped_rows = out.loc[out.duplicated([ID, TIME], keep="last" if policy == "last" else "first"), ROW]
@@ -709,7 +759,7 @@ def _handle_nan(
             "or on_nan='interpolate'.",
             file=file,
             column=cols[j],
-            series=out[ID].iloc[i],
+            series=_py(out[ID].iloc[i]),
             row=int(out[ROW].iloc[i]),
         )
     out = out.copy()
@@ -757,7 +807,7 @@ def _check_static(out: pd.DataFrame, static: list[str], file: Any) -> None:
     for c in static:
         n = out.groupby(ID, sort=False)[c].nunique(dropna=False)
         if (n > 1).any():
-            sid = n[n > 1].index[0]
+            sid = _py(n[n > 1].index[0])
             raise SchemaError(
                 "a static covariate must be constant within a series; it changes here. "
                 "Pass it as a (time-varying) covariate instead.",

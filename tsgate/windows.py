@@ -230,7 +230,8 @@ def make_windows(
         Fewest real observations an input may have (default ``window``: no padding). Smaller
         values left-pad early windows and mark the padding in ``mask``.
     stride
-        Keep every ``stride``-th origin (counted from each segment's end backwards).
+        Keep every ``stride``-th origin, counted back in rows from each segment's newest
+        usable origin (the newest one with known targets when ``targets="required"``).
     targets
         ``required``: keep only windows whose every target is known (training);
         ``optional``: keep every origin, unknown targets are NaN (forecasting).
@@ -326,10 +327,6 @@ def _series_windows(
         origin = origin[-1:] if len(origin) and origin[-1] == n - 1 else origin[:0]
     if min_origin_time is not None:
         origin = origin[t[origin] > min_origin_time]
-    if stride > 1 and len(origin):
-        # keep the newest origin of each segment and every stride-th before it
-        from_end = seg_end[origin] - 1 - origin
-        origin = origin[from_end % stride == 0]
     if len(origin) == 0:
         return None
 
@@ -371,6 +368,14 @@ def _series_windows(
         origin, y, tt, rt, t0 = origin[known], y[known], tt[known], rt[known], t0[known]
         if len(origin) == 0:
             return None
+    if stride > 1:
+        # keep the newest usable origin of each segment and every stride-th row before it
+        # (after the target filter, so that training keeps its newest trainable origin)
+        sid = seg_id[origin]
+        newest = np.zeros(int(sid.max()) + 1, dtype=np.int64)
+        np.maximum.at(newest, sid, origin)
+        keep = (newest[sid] - origin) % stride == 0
+        origin, y, tt, rt, t0 = origin[keep], y[keep], tt[keep], rt[keep], t0[keep]
     stats["origins"] += len(origin)
 
     # inputs: rows origin-L+1 .. origin, padded on the left inside the segment
