@@ -37,17 +37,17 @@ _STATE: dict[str, bool] = {"debug": False, "quiet": False}
 
 DataArg = Annotated[
     str,
-    typer.Argument(help="CSV or parquet file, '-' for CSV on standard input, or a bundled dataset name (see `tsgate datasets`)."),
+    typer.Argument(metavar="DATA", help="CSV or parquet file, '-' for CSV on standard input, or a bundled dataset name (see `tsgate datasets`)."),
 ]
-TargetOpt = Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Target column (repeat for several). Default: every other numeric column.")]
-TimeOpt = Annotated[Optional[str], typer.Option("--time-col", help="Time column: ISO timestamps, or plain numbers read as seconds. Default 'time'.")]
-IdOpt = Annotated[Optional[str], typer.Option("--id-col", help="Series id column. Without it the file is one series.")]
-HorizonOpt = Annotated[Optional[list[str]], typer.Option("--horizon", "-H", help="Forecast horizon, steps (3) or a duration (500ms, 2s, 15min); repeat for several.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False, readable=True, help="TOML file with [data] and [model] tables; flags override it.")]
+TargetOpt = Annotated[Optional[list[str]], typer.Option("--target", "-t", metavar="COL", help="Target column (repeat for several). Default: every other numeric column.")]
+TimeOpt = Annotated[Optional[str], typer.Option("--time-col", metavar="COL", help="Time column: ISO timestamps, or plain numbers read as seconds. Default 'time'.")]
+IdOpt = Annotated[Optional[str], typer.Option("--id-col", metavar="COL", help="Series id column. Without it the file is one series.")]
+HorizonOpt = Annotated[Optional[list[str]], typer.Option("--horizon", "-H", metavar="STEPS|DURATION", help="Forecast horizon, steps (3) or a duration (500ms, 2s, 15min); repeat for several.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", exists=True, dir_okay=False, readable=True, metavar="FILE", help="TOML file with [data] and [model] tables; flags override it.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables; for scheduled jobs.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
-OutOpt = Annotated[Optional[str], typer.Option("--out", "-o", help="Write forecasts here (.csv, .parquet or .json); '-' writes CSV to standard output.")]
-AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", help="Read DATA with a dataset adapter: 'ais' (MarineCadastre, aisdk or tsgate AIS CSV) or 'table' (default).")]
+OutOpt = Annotated[Optional[str], typer.Option("--out", "-o", metavar="FILE", help="Write forecasts here (.csv, .parquet or .json); '-' writes CSV to standard output.")]
+AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", metavar="NAME", help="Read DATA with a dataset adapter: 'ais' (MarineCadastre, aisdk or tsgate AIS CSV) or 'table' (default).")]
 
 
 # ---------------------------------------------------------------- plumbing
@@ -92,8 +92,10 @@ def _set_flags(quiet: bool, debug: bool) -> None:
         import logging
         import warnings
 
-        logging.getLogger("lightning").setLevel(logging.ERROR)
-        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        # lightning.pytorch resets its own level to INFO when it is imported (later, lazily);
+        # its messages go through these child loggers, whose level it leaves alone
+        for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         warnings.filterwarnings("ignore")
 
 
@@ -109,6 +111,10 @@ def _load_config(path: Optional[Path]) -> dict[str, Any]:
     unknown = set(cfg) - {"data", "model", "evaluate"}
     if unknown:
         raise ConfigError(f"{path}: unknown table(s) {sorted(unknown)}; use [data], [model] and [evaluate].")
+    bad = [k for k in ("data", "model", "evaluate") if k in cfg and not isinstance(cfg[k], dict)]
+    if bad:
+        raise ConfigError(f"{path}: {bad[0]} must be a table ([{bad[0]}]).")
+    cfg["_source"] = str(path)
     return cfg
 
 
@@ -135,9 +141,12 @@ def _read_data(
     path = Path(data)
     if data != "-" and not path.exists():
         from tsgate.datasets import dataset_names, load_dataset
+        from tsgate.exceptions import DataError
 
         if data in dataset_names():
-            return load_dataset(data)
+            return _select_targets(load_dataset(data), target)
+        if path.suffix.lower() in (".csv", ".parquet", ".pq", ".txt", ".tsv") or os.sep in data:
+            raise DataError("file not found; check the path.", file=data)
         raise ConfigError(
             f"DATA {data!r} is neither a file nor a bundled dataset; bundled: {', '.join(dataset_names())}."
         )
@@ -150,11 +159,34 @@ def _read_data(
         if k in dcfg:
             kw[k] = dcfg.pop(k)
     if dcfg:
-        raise ConfigError(f"unknown [data] option(s) {sorted(dcfg)}.")
+        raise ConfigError(
+            f"{cfg.get('_source', '--config')}: unknown [data] option(s) {sorted(dcfg)}; known: adapter, targets, "
+            "time_col, id_col, on_duplicate, on_nan, on_unsorted, covariate_cols."
+        )
     if data == "-":
         df = _read_stdin_csv(io.StringIO(sys.stdin.read()))
         return IrregularSeries.from_frame(df, source="<stdin>", first_row=2, **kw)
     return IrregularSeries.read(path, **kw)
+
+
+def _select_targets(series: Any, target: Optional[list[str]]) -> Any:
+    """A bundled dataset restricted to the --target columns (all of its targets by default)."""
+    if not target or list(target) == list(series.targets):
+        return series
+    from tsgate.series import IrregularSeries
+
+    return IrregularSeries.from_frame(
+        series.to_frame(),
+        time_col="time",
+        id_col="series",
+        target_cols=list(target),
+        covariate_cols=list(series.covariates),
+        static_cols=list(series.static),
+        segment_col="segment",
+        units={k: v for k, v in series.units.items() if k in target},
+        source=series.source,
+        meta=series.meta,
+    )
 
 
 def _read_stdin_csv(buf: io.StringIO) -> Any:
@@ -168,19 +200,27 @@ def _read_stdin_csv(buf: io.StringIO) -> Any:
         raise DataError(f"cannot be read as CSV ({str(exc).strip().splitlines()[-1]}).", file="<stdin>") from None
 
 
-def _write_frame(df: Any, out: str) -> None:
-    """Write a frame by extension, atomically (temp file in the same folder + rename)."""
+def _check_out(out: Optional[str]) -> None:
+    """Refuse a bad --out before any work is done."""
     from tsgate.exceptions import ConfigError
 
+    if out is None or out == "-":
+        return
+    p = Path(out)
+    if p.suffix.lower() not in (".csv", ".parquet", ".json"):
+        raise ConfigError(f"--out {out!r}: use a .csv, .parquet or .json file name, or '-'.")
+    if not p.parent.is_dir():
+        raise ConfigError(f"--out {out!r}: folder {p.parent} does not exist.")
+
+
+def _write_frame(df: Any, out: str) -> None:
+    """Write a frame by extension, atomically (temp file in the same folder + rename)."""
     if out == "-":
         df.to_csv(sys.stdout, index=False)
         return
+    _check_out(out)
     p = Path(out)
     ext = p.suffix.lower()
-    if ext not in (".csv", ".parquet", ".json"):
-        raise ConfigError(f"--out {out!r}: use a .csv, .parquet or .json file name, or '-'.")
-    if not p.parent.exists():
-        raise ConfigError(f"--out {out!r}: folder {p.parent} does not exist.")
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     os.close(fd)
     try:
@@ -189,7 +229,7 @@ def _write_frame(df: Any, out: str) -> None:
         elif ext == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
-            df.to_json(tmp, orient="records", date_format="iso", indent=1)
+            df.to_json(tmp, orient="records", date_format="iso", indent=1, double_precision=15)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -214,11 +254,30 @@ def _print_table(df: Any, title: str, max_rows: int = 40) -> None:
 
 
 def _model_params(cfg: dict[str, Any], **flags: Any) -> dict[str, Any]:
+    """[model] table of the config, overridden by the flags that were given."""
+    from tsgate.exceptions import ConfigError
+    from tsgate.models.estimator import GatedLSTMForecaster
+
     params = dict(cfg.get("model", {}))
+    known = set(GatedLSTMForecaster().get_params())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(
+            f"{cfg.get('_source', '--config')}: unknown [model] option(s) {unknown}; "
+            f"GatedLSTMForecaster takes {', '.join(sorted(known))}."
+        )
     for k, v in flags.items():
         if v is not None and v != []:
             params[k] = v
     return params
+
+
+def _check_horizons(horizons: Any) -> None:
+    """Refuse bad --horizon values before reading data or training."""
+    from tsgate.windows import parse_horizons
+
+    if horizons:
+        parse_horizons(horizons)
 
 
 # ---------------------------------------------------------------- commands
@@ -246,15 +305,19 @@ def datasets(
         return
     df = _run(ds.list_datasets)
     if quiet:
-        df.to_csv(sys.stdout, index=False)
+        df.to_csv(sys.stdout, index=False)  # every column, credits included, for scripts
     else:
-        _print_table(df, "Bundled datasets", max_rows=100)
+        cols = [c for c in ("name", "series", "rows", "size_mb", "license") if c in df.columns]
+        _print_table(df[cols], "Bundled datasets", max_rows=100)
+        _console().print(
+            "Sources and credits: datasets/*/README.md, or `tsgate datasets --quiet` (CSV with every column)."
+        )
 
 
 @app.command()
 def fit(
     data: DataArg,
-    model: Annotated[Path, typer.Option("--model", "-m", help="Directory to write the model to (created; replaced atomically).")],
+    model: Annotated[Path, typer.Option("--model", "-m", metavar="DIR", help="Directory to write the model to (created; replaced atomically).")],
     cell: Annotated[Optional[str], typer.Option("--cell", help="wmc | glstm | lstm | gru | convrnn | rnn")] = None,
     target: TargetOpt = None,
     time_col: TimeOpt = None,
@@ -278,12 +341,21 @@ def fit(
     """
     _set_flags(quiet, debug)
     cfg = _run(_load_config, config)
+    params = _run(
+        _model_params,
+        cfg,
+        cell=cell,
+        horizons=horizon,
+        window=window,
+        hidden_size=hidden,
+        max_epochs=epochs,
+        max_gap=max_gap,
+        seed=seed,
+    )
+    _run(_check_horizons, params.get("horizons"))
     series = _run(_read_data, data, target=target, time_col=time_col, id_col=id_col, adapter=adapter, cfg=cfg)
     if train_rows:
         series = series.split(train=int(train_rows))[0]
-    params = _model_params(
-        cfg, cell=cell, horizons=horizon, window=window, hidden_size=hidden, max_epochs=epochs, max_gap=max_gap, seed=seed
-    )
     params.setdefault("progress", not quiet)
     params["logger"] = "csv" if log_dir else None
     params["log_dir"] = str(log_dir) if log_dir else None
@@ -309,7 +381,7 @@ def _load_model(path: Path) -> Any:
 
 @app.command()
 def forecast(
-    model: Annotated[Path, typer.Argument(help="Model directory written by `tsgate fit`.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory written by `tsgate fit`.")],
     data: DataArg,
     out: OutOpt = None,
     all_origins: Annotated[bool, typer.Option("--all-origins", help="Forecast from every observation, not only the last of each series.")] = False,
@@ -326,6 +398,7 @@ def forecast(
     Example: tsgate forecast m1 extmarker-10hz-seq1 --out forecasts.parquet
     """
     _set_flags(quiet, debug)
+    _run(_check_out, out)
     cfg = _run(_load_config, config)
     est = _run(_load_model, model)
     tcols = target or list(est.targets_)
@@ -339,7 +412,7 @@ def forecast(
 
 @app.command()
 def update(
-    model: Annotated[Path, typer.Argument(help="Model directory; saved back atomically after the update.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory; saved back atomically after the update.")],
     data: DataArg,
     out: OutOpt = None,
     target: TargetOpt = None,
@@ -355,6 +428,7 @@ def update(
     Example: tsgate update m1 new_rows.csv --out forecasts.csv
     """
     _set_flags(quiet, debug)
+    _run(_check_out, out)
     cfg = _run(_load_config, config)
     est = _run(_load_model, model)
     tcols = target or list(est.targets_)
@@ -396,15 +470,15 @@ def evaluate(
     """
     _set_flags(quiet, debug)
     cfg = _run(_load_config, config)
-    series = _run(_read_data, data, target=target, time_col=time_col, id_col=id_col, adapter=adapter, cfg=cfg)
-    from tsgate.evaluation import backtest
-    from tsgate.exceptions import ConfigError
-
     ecfg = dict(cfg.get("evaluate", {}))
     horizons = list(horizon) if horizon else ecfg.get("horizons") or cfg.get("model", {}).get("horizons")
     if not horizons:
-        _run(lambda: (_ for _ in ()).throw(ConfigError("give at least one --horizon (e.g. --horizon 0.5s).")))
-    gated_params = _model_params(cfg, cell=cell, window=window, max_epochs=epochs, seed=seed)
+        _fail("give at least one --horizon (e.g. --horizon 0.5s).")
+    _run(_check_horizons, horizons)
+    gated_params = _run(_model_params, cfg, cell=cell, window=window, max_epochs=epochs, seed=seed)
+    series = _run(_read_data, data, target=target, time_col=time_col, id_col=id_col, adapter=adapter, cfg=cfg)
+    from tsgate.evaluation import backtest
+
     built = _run(_build_models, [m.strip() for m in models.split(",") if m.strip()], horizons, gated_params, series)
     refit_v: Any = int(refit) if refit.isdigit() else refit
     tr: Any = int(train) if train >= 1 else train
@@ -456,11 +530,15 @@ def _build_models(names: list[str], horizons: list[str], gated: dict[str, Any], 
 
 @app.command()
 def info(
-    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory.")],
+    quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Show what a model directory holds (estimator, parameters, targets, horizons, online state)."""
-    _set_flags(False, debug)
+    """Show what a model directory holds (estimator, parameters, targets, horizons, online state).
+
+    Example: tsgate info m1
+    """
+    _set_flags(quiet, debug)
     from tsgate.persistence import read_model_dir
 
     desc, arrays = _run(read_model_dir, model)
