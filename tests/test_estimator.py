@@ -216,7 +216,7 @@ def test_glstm_budget_reduces_gate_openness(series):
     tight = _small(cell="glstm", max_epochs=3, budget=1.0).fit(series)
     import torch
 
-    from tsgate.datamodule import windows_to_tensors
+    from tsgate.models.batch import windows_to_tensors
     from tsgate.windows import make_windows
 
     w = make_windows(series, 12, ["0.5s", "1s"])

@@ -420,8 +420,8 @@ def load(path: str | Path) -> BaseForecaster:
     """Load any tsgate model directory written by ``save`` (JSON + safetensors; no code runs)."""
     from tsgate.persistence import read_model_dir
 
+    desc, arrays = read_model_dir(path)  # refuse a damaged file before importing torch
     _import_estimators()
-    desc, arrays = read_model_dir(path)
     name = desc.get("estimator")
     cls = _REGISTRY.get(name)  # type: ignore[arg-type]
     if cls is None:

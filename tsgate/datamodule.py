@@ -10,25 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from tsgate.exceptions import ConfigError
+from tsgate.models.batch import windows_to_tensors
 from tsgate.windows import Windows
 
 __all__ = ["WindowDataset", "WindowDataModule", "windows_to_tensors"]
-
-_FIELDS = ("x", "dt", "t", "mask", "y", "static")
-
-
-def windows_to_tensors(w: Windows) -> dict[str, torch.Tensor]:
-    """The arrays of ``w`` as tensors (float32; mask bool); no copy where numpy allows."""
-    out = {}
-    for name in _FIELDS:
-        a = getattr(w, name)
-        out[name] = torch.from_numpy(np.ascontiguousarray(a if name == "mask" else a.astype(np.float32, copy=False)))
-    return out
 
 
 class WindowDataset(Dataset):

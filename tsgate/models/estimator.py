@@ -380,7 +380,7 @@ class GatedLSTMForecaster(BaseForecaster):
 
     # ------------------------------------------------------------------ predict / learn
     def _tensors(self, w: Windows) -> dict[str, Any]:
-        from tsgate.datamodule import windows_to_tensors
+        from tsgate.models.batch import windows_to_tensors
 
         return windows_to_tensors(w)
 

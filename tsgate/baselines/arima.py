@@ -1,0 +1,332 @@
+"""(S)ARIMA baseline: statsmodels SARIMAX per series and target, on a resampled grid.
+
+ARIMA needs equally spaced observations; irregular series are therefore **resampled, and
+this is reported**, never hidden:
+
+- **Interval.** Each series gets a grid step ``interval_s``: the median interval between its
+  consecutive training observations within a segment (or the ``interval`` parameter).
+- **Fitting.** Per series and target, the parameters are estimated by maximum likelihood on
+  the longest training segment, linearly interpolated onto a grid ending exactly at that
+  segment's last observation (at most ``max_points`` grid points, the most recent kept).
+  ``fit_report_`` lists, per series and target, the order, AIC, convergence, the number of
+  observations and of grid points and the interval; the same is logged at INFO level on the
+  ``tsgate.baselines.arima`` logger. Non-convergence is kept in ``fit_warnings_`` (not an error).
+- **Forecasting from an origin** (``predict`` or a backtest, at every origin): the last
+  ``window`` observations up to and including the origin (within its segment) are interpolated
+  onto a grid that ends **exactly at the origin** with the series' interval, and the model is
+  conditioned on it with the fitted parameters **without refitting** (the Kalman filter of
+  ``SARIMAX(context, ...)`` at the fitted parameters, i.e. ``results.apply(context,
+  refit=False)`` without building a results object). Only observations up to the origin are used, so there is no look-ahead.
+  The grid forecasts at leads ``0, Δ, 2Δ, ...`` (lead 0 is the origin's own value) are
+  linearly interpolated to the requested lead times (durations, or a step target's own time
+  when known, else ``h × Δ``).
+- **Orders.** ``order=(p, d, q)`` fixes the order; ``order=None`` selects, per series and
+  target, the order of ``orders`` with the lowest AIC.
+
+Only the fitted parameters are stored (``save``/``load`` round-trips them exactly).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tsgate.base import BaseForecaster, _json_id, register
+from tsgate.baselines._common import check_int
+from tsgate.exceptions import ConfigError, DataError, TooShortError
+from tsgate.series import IrregularSeries
+from tsgate.windows import Windows, parse_duration
+
+__all__ = ["ARIMAForecaster", "DEFAULT_ORDERS", "resample_to_grid"]
+
+log = logging.getLogger("tsgate.baselines.arima")
+
+DEFAULT_ORDERS: tuple[tuple[int, int, int], ...] = ((1, 1, 0), (0, 1, 1), (1, 1, 1), (2, 1, 1))
+
+
+def resample_to_grid(time_s: np.ndarray, values: np.ndarray, interval_s: float, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly interpolate observations onto a grid ending exactly at the last time.
+
+    Returns ``(grid_times, grid_values)``: ``time_s[-1] - interval_s · j`` in increasing order,
+    at most ``max_points`` points and never before ``time_s[0]``.
+    """
+    span = float(time_s[-1] - time_s[0])
+    n = min(int(math.floor(span / interval_s + 1e-9)) + 1, int(max_points))
+    grid = time_s[-1] - interval_s * np.arange(n - 1, -1, -1, dtype=np.float64)
+    grid[-1] = time_s[-1]
+    return grid, np.interp(grid, time_s, values)
+
+
+def _as_order(value: Any, n: int, name: str) -> tuple[int, ...]:
+    try:
+        vals = list(value)
+    except TypeError:
+        vals = None
+    ok = vals is not None and len(vals) == n and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in vals
+    )
+    if not ok:
+        raise ConfigError(f"{name} must be {n} non-negative integers, got {value!r}.")
+    return tuple(int(v) for v in vals)  # type: ignore[union-attr]
+
+
+def _one_blas_thread() -> Any:
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _segments(g: Any) -> np.ndarray:
+    """Start row of each row's segment."""
+    seg = g.segment
+    n = len(seg)
+    new = np.r_[True, seg[1:] != seg[:-1]] if n else np.zeros(0, bool)
+    return np.maximum.accumulate(np.where(new, np.arange(n), 0)) if n else np.zeros(0, np.int64)
+
+
+@register
+class ARIMAForecaster(BaseForecaster):
+    """statsmodels SARIMAX per series and target on the series resampled to its median interval.
+
+    Parameters
+    ----------
+    order
+        ``(p, d, q)``; ``None`` selects from ``orders`` by AIC per series and target.
+    seasonal_order
+        ``(P, D, Q, s)`` with ``s`` in grid steps, or ``None``.
+    orders
+        Candidate orders for AIC selection (used when ``order`` is ``None``).
+    horizons
+        Durations or steps.
+    window
+        Observations (rows) up to the origin that the forecast is conditioned on.
+    max_points
+        Most grid points used to fit or condition (the most recent are kept).
+    interval
+        Grid step (seconds or ``"1min"``); ``None``: each series' median interval.
+    maxiter
+        Iterations of the likelihood optimiser.
+    """
+
+    per_series: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        order: Any = (1, 1, 1),
+        seasonal_order: Any = None,
+        orders: Any = None,
+        horizons: Any = (1,),
+        window: int = 64,
+        max_points: int = 2000,
+        interval: Any = None,
+        maxiter: int = 50,
+    ) -> None:
+        self.order = order
+        self.seasonal_order = seasonal_order
+        self.orders = orders
+        self.horizons = horizons
+        self.window = window
+        self.max_points = max_points
+        self.interval = interval
+        self.maxiter = maxiter
+
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        return {"order": [1, 1, 0], "horizons": [1, 3], "window": 16, "max_points": 200, "maxiter": 20}
+
+    def _min_history(self) -> int:
+        return min(int(self.window), 3)
+
+    # ---------------------------------------------------------------- checks
+    def _candidate_orders(self) -> list[tuple[int, int, int]]:
+        if self.order is not None:
+            return [_as_order(self.order, 3, "order")]
+        grid = DEFAULT_ORDERS if self.orders is None else self.orders
+        out = [_as_order(o, 3, "each entry of orders") for o in grid]
+        if not out:
+            raise ConfigError("orders must list at least one (p, d, q) when order=None.")
+        return out
+
+    def _seasonal(self) -> tuple[int, int, int, int]:
+        if self.seasonal_order is None:
+            return (0, 0, 0, 0)
+        return _as_order(self.seasonal_order, 4, "seasonal_order")  # type: ignore[return-value]
+
+    def _model(self, endog: np.ndarray, order: tuple[int, ...]) -> Any:
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+        return SARIMAX(endog, order=order, seasonal_order=self._seasonal())
+
+    # ---------------------------------------------------------------- fit
+    def _fit(self, data: IrregularSeries) -> None:
+        # statsmodels works on tiny matrices: a multi-threaded BLAS only adds overhead there
+        # (measured 20x slower fits on a busy 2-core machine), so one BLAS thread it is
+        with _one_blas_thread():
+            self._fit_all(data)
+
+    def _fit_all(self, data: IrregularSeries) -> None:
+        name = type(self).__name__
+        check_int("window", self.window, 1, name)
+        check_int("max_points", self.max_points, 3, name)
+        check_int("maxiter", self.maxiter, 1, name)
+        candidates = self._candidate_orders()
+        seasonal = self._seasonal()
+        fixed = None if self.interval is None else parse_duration(self.interval, what="interval")
+        self.models_: dict[tuple[Any, str], dict[str, Any]] = {}
+        self.interval_s_: dict[Any, float] = {}
+        self.fit_report_: list[dict[str, Any]] = []
+        self.fit_warnings_: list[dict[str, Any]] = []
+        for g in data.groups():
+            start = _segments(g)
+            same = np.r_[False, start[1:] == start[:-1]] if len(start) else start.astype(bool)
+            d = np.diff(g.time_s)[same[1:]] if len(g.time_s) > 1 else np.zeros(0)
+            if fixed is None and len(d) == 0:
+                raise TooShortError(
+                    "ARIMA needs at least two observations in one segment to find the sampling interval.",
+                    file=data.source, series=g.series_id,
+                )
+            step = fixed if fixed is not None else float(np.median(d))
+            self.interval_s_[g.series_id] = step
+            # longest segment
+            seg_starts = np.flatnonzero(np.r_[True, start[1:] != start[:-1]])
+            seg_ends = np.r_[seg_starts[1:], len(start)]
+            i = int(np.argmax(seg_ends - seg_starts))
+            lo, hi = int(seg_starts[i]), int(seg_ends[i])
+            t = g.time_s[lo:hi]
+            need = max(o[0] + o[1] + o[2] for o in candidates) + seasonal[3] * (seasonal[0] + seasonal[1] + seasonal[2]) + 3
+            for j, target in enumerate(data.targets):
+                _, yv = resample_to_grid(t, g.values[lo:hi, j], step, int(self.max_points))
+                if len(yv) < need:
+                    raise TooShortError(
+                        f"ARIMA needs at least {need} grid points for target {target!r}; the longest segment "
+                        f"resamples to {len(yv)} at {step:g} s. Use a smaller order, a shorter interval, or more data.",
+                        file=data.source, series=g.series_id,
+                    )
+                entry = self._fit_one(yv, candidates, g.series_id, target)
+                entry.update(interval_s=step, n_obs=hi - lo, n_resampled=len(yv), segment=int(g.segment[lo]))
+                self.models_[(g.series_id, target)] = entry
+                report = {k: v for k, v in entry.items() if k != "params"}
+                report.update(series=g.series_id, target=target)
+                self.fit_report_.append(report)
+                log.info(
+                    "ARIMA series %r target %r: %d observations resampled to %d points at %.6g s; order %s%s, "
+                    "AIC %.6g%s",
+                    g.series_id, target, hi - lo, len(yv), step, tuple(entry["order"]),
+                    "" if self.seasonal_order is None else f"x{seasonal}", entry["aic"],
+                    "" if entry["converged"] else " (NOT converged)",
+                )
+                if not entry["converged"]:
+                    self.fit_warnings_.append(
+                        {"series": g.series_id, "target": target, "message":
+                         f"SARIMAX{tuple(entry['order'])} did not converge in {self.maxiter} iterations; "
+                         "its parameters are used anyway."}
+                    )
+
+    def _fit_one(self, y: np.ndarray, candidates: list[tuple[int, int, int]], sid: Any, target: str) -> dict[str, Any]:
+        best, errors = None, []
+        for order in candidates:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    res = self._model(y, order).fit(disp=False, maxiter=int(self.maxiter))
+                except (np.linalg.LinAlgError, ValueError) as exc:
+                    errors.append(f"{order}: {type(exc).__name__}: {exc}")
+                    continue
+            if not np.isfinite(res.aic) or not np.all(np.isfinite(res.params)):
+                errors.append(f"{order}: non-finite likelihood")
+                continue
+            conv = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
+            conv = conv and not any("converge" in str(c.message).lower() for c in caught)
+            if best is None or res.aic < best["aic"]:
+                best = {
+                    "order": list(order),
+                    "params": np.asarray(res.params, dtype=np.float64),
+                    "aic": float(res.aic),
+                    "converged": conv,
+                }
+        if best is None:
+            raise DataError(
+                f"no ARIMA order could be fitted for target {target!r} ({'; '.join(errors)}); try other orders.",
+                series=sid,
+            )
+        return best
+
+    # ---------------------------------------------------------------- predict
+    def _forecast_one(self, ctx: np.ndarray, entry: dict[str, Any], steps: int) -> np.ndarray:
+        """Condition on ``ctx`` with the fitted parameters; mean forecasts at grid leads 0..steps."""
+        model = self._model(ctx, tuple(entry["order"]))
+        # model.filter(params) minus the (costly) results object: same Kalman filter, same numbers
+        model.update(entry["params"], transformed=True)
+        fr = model.ssm.filter()
+        ssm = model.ssm
+        k = ssm.k_states
+        T = np.asarray(ssm["transition"]).reshape(k, k, -1)[:, :, -1]
+        Z = np.asarray(ssm["design"]).reshape(1, k, -1)[0, :, -1]
+        d = float(np.asarray(ssm["obs_intercept"]).reshape(-1)[-1])
+        c = np.asarray(ssm["state_intercept"]).reshape(k, -1)[:, -1]
+        a = np.array(fr.predicted_state[:, -1], dtype=np.float64)
+        out = np.empty(steps + 1)
+        out[0] = ctx[-1]
+        for j in range(1, steps + 1):  # the statsmodels forecast mean: y = Z a + d, a ← T a + c
+            out[j] = Z @ a + d
+            a = T @ a + c
+        return out
+
+    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
+        with _one_blas_thread():
+            return self._predict_all(w, data)
+
+    def _predict_all(self, w: Windows, data: IrregularSeries) -> np.ndarray:
+        groups = list(data.groups())
+        starts = [_segments(g) for g in groups]
+        H, k = len(self.horizons_), len(self.targets_)
+        out = np.full((len(w), H, k), np.nan)
+        L = int(self.window)
+        for i in range(len(w)):
+            gi, r = int(w.series_index[i]), int(w.origin_row[i])
+            g = groups[gi]
+            sid = g.series_id
+            if sid not in self.interval_s_:
+                raise DataError(
+                    "ARIMA has no parameters for this series (it was not in the data given to fit); "
+                    "fit on data that includes it.", file=data.source, series=sid,
+                )
+            step = self.interval_s_[sid]
+            lo = max(r - L + 1, int(starts[gi][r]))
+            t = g.time_s[lo : r + 1]
+            lead = np.empty(H)
+            for h_i, h in enumerate(self.horizons_):
+                if h.kind == "duration":
+                    lead[h_i] = h.value
+                else:
+                    tt = w.target_time[i, h_i] - w.origin_time[i]
+                    lead[h_i] = tt if np.isfinite(tt) else h.value * step
+            steps = max(1, int(math.ceil(lead.max() / step - 1e-9)))
+            for j, target in enumerate(self.targets_):
+                _, ctx = resample_to_grid(t, g.values[lo : r + 1, j], step, int(self.max_points))
+                f = self._forecast_one(ctx, self.models_[(sid, target)], steps)
+                out[i, :, j] = np.interp(lead, step * np.arange(steps + 1), f)
+        return out
+
+    # ---------------------------------------------------------------- state
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        entries, arrays = [], {}
+        for n, ((sid, target), e) in enumerate(self.models_.items()):
+            entries.append({"series": _json_id(sid), "target": target,
+                            **{k: _json_id(v) if not isinstance(v, list) else v for k, v in e.items() if k != "params"}})
+            arrays[f"params/{n}"] = e["params"]
+        intervals = [[_json_id(s), v] for s, v in self.interval_s_.items()]
+        return {"models": entries, "intervals": intervals, "warnings": len(self.fit_warnings_)}, arrays
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.models_, self.fit_report_, self.fit_warnings_ = {}, [], []
+        for n, e in enumerate(meta["models"]):
+            entry = {k: v for k, v in e.items() if k not in ("series", "target")}
+            entry["params"] = np.asarray(arrays[f"params/{n}"], dtype=np.float64)
+            self.models_[(e["series"], e["target"])] = entry
+            self.fit_report_.append(dict(e))
+        self.interval_s_ = {s: float(v) for s, v in meta["intervals"]}

@@ -1,0 +1,147 @@
+"""Dead reckoning: the constant-velocity forecast every maritime user knows.
+
+Positions are local metric coordinates (``east_m``, ``north_m`` in metres, as produced by the
+AIS adapter). The position at the origin is moved on at a constant velocity for the lead time
+``target_time - origin_time`` (seconds). The velocity comes from
+
+- ``method="sog_cog"``: the last reported speed over ground (knots) and course over ground
+  (degrees clockwise from north): ``v_east = sog · 1852/3600 · sin(cog)``,
+  ``v_north = sog · 1852/3600 · cos(cog)``; where SOG or COG is missing (NaN) at the origin the
+  two-point velocity is used instead, and if that is unavailable too the forecast is NaN;
+- ``method="two_points"``: the last two positions, ``(p_o - p_{o-1}) / (t_o - t_{o-1})``.
+
+Duration horizons (``"5min"``) are the natural ones for AIS. Step horizons use the target
+observation's own time when the data contain it (backtests) and otherwise ``h`` × the last
+interval. Targets other than the position columns are forecast by persistence.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tsgate.base import BaseForecaster, register
+from tsgate.baselines._common import lead_times
+from tsgate.exceptions import ConfigError, SchemaError
+from tsgate.series import IrregularSeries
+from tsgate.windows import Windows
+
+__all__ = ["DeadReckoningForecaster", "KNOT_M_S"]
+
+KNOT_M_S = 1852.0 / 3600.0  # one knot in metres per second
+_METHODS = ("sog_cog", "two_points")
+
+
+@register
+class DeadReckoningForecaster(BaseForecaster):
+    """Constant-velocity forecast of a 2-D position (metres).
+
+    Parameters
+    ----------
+    method
+        ``"sog_cog"`` (velocity from the covariates ``sog_col`` in knots and ``cog_col`` in
+        degrees) or ``"two_points"`` (velocity from the last two positions).
+    horizons
+        Durations (``["1min", "15min"]``) or steps.
+    position_cols
+        The east and north target columns, metres.
+    sog_col, cog_col
+        Covariate columns with speed over ground (knots) and course over ground (degrees from
+        north, clockwise); used by ``method="sog_cog"``.
+    """
+
+    per_series: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        method: str = "sog_cog",
+        horizons: Any = ("1min",),
+        position_cols: tuple[str, str] = ("east_m", "north_m"),
+        sog_col: str = "sog_kn",
+        cog_col: str = "cog_deg",
+    ) -> None:
+        self.method = method
+        self.horizons = horizons
+        self.position_cols = position_cols
+        self.sog_col = sog_col
+        self.cog_col = cog_col
+
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        return {"method": "two_points", "horizons": ["30s", "2min"]}
+
+    def _window_length(self) -> int:
+        return 2
+
+    def _min_history(self) -> int:
+        # two points are needed for a two-point velocity; SOG/COG needs only the origin
+        return 1 if self.method == "sog_cog" else 2
+
+    def _fit(self, data: IrregularSeries) -> None:
+        name = type(self).__name__
+        if self.method not in _METHODS:
+            raise ConfigError(f"The 'method' parameter of {name} must be one of {list(_METHODS)}. Got {self.method!r} instead.")
+        cols = list(self.position_cols)
+        if len(cols) != 2 or not all(isinstance(c, str) for c in cols):
+            raise ConfigError(f"position_cols must name two target columns (east, north), got {self.position_cols!r}.")
+        missing = [c for c in cols if c not in data.targets]
+        if missing:
+            raise SchemaError(
+                f"dead reckoning needs the position targets {cols} (metres); the data's targets are "
+                f"{list(data.targets)}. Pass position_cols=(east, north) naming your columns.",
+                file=data.source,
+                column=missing[0],
+            )
+        self.position_index_ = [data.targets.index(c) for c in cols]
+        if self.method == "sog_cog":
+            missing = [c for c in (self.sog_col, self.cog_col) if c not in data.covariates]
+            if missing:
+                raise SchemaError(
+                    f"method='sog_cog' needs the covariates {[self.sog_col, self.cog_col]} (knots, degrees); "
+                    f"the data has covariates {list(data.covariates)}. Load them as covariates, or use "
+                    "method='two_points' (velocity from the last two positions).",
+                    file=data.source,
+                    column=missing[0],
+                )
+            k = len(data.targets)
+            self.sog_index_ = k + data.covariates.index(self.sog_col)
+            self.cog_index_ = k + data.covariates.index(self.cog_col)
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {"position_index": list(self.position_index_)}
+        if self.method == "sog_cog":
+            meta.update(sog_index=self.sog_index_, cog_index=self.cog_index_)
+        return meta, {}
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.position_index_ = [int(i) for i in meta["position_index"]]
+        if "sog_index" in meta:
+            self.sog_index_, self.cog_index_ = int(meta["sog_index"]), int(meta["cog_index"])
+
+    def _velocity(self, w: Windows) -> np.ndarray:
+        """[n, 2] east/north velocity in m/s (NaN where it cannot be known)."""
+        pi = self.position_index_
+        x = np.asarray(w.x, dtype=np.float64)
+        dt = np.asarray(w.dt[:, -1], dtype=np.float64)
+        ok = w.mask[:, 0] & (dt > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v2 = (x[:, -1, pi] - x[:, 0, pi]) / dt[:, None]
+        v2[~ok] = np.nan
+        if self.method == "two_points":
+            return v2
+        sog = x[:, -1, self.sog_index_] * KNOT_M_S
+        cog = np.deg2rad(x[:, -1, self.cog_index_])
+        v = np.stack([sog * np.sin(cog), sog * np.cos(cog)], axis=1)
+        bad = ~np.isfinite(v).all(axis=1)
+        v[bad] = v2[bad]
+        return v
+
+    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
+        x = np.asarray(w.x[:, -1, : len(self.targets_)], dtype=np.float64)
+        lead = lead_times(w, self.horizons_, use_target_time=True)  # [n, H] seconds
+        out = np.repeat(x[:, None, :], len(self.horizons_), axis=1)
+        v = self._velocity(w)
+        pi = self.position_index_
+        out[:, :, pi] = x[:, None, pi] + lead[:, :, None] * v[:, None, :]
+        return out

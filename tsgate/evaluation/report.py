@@ -1,0 +1,301 @@
+"""Backtest reports: tidy tables (CSV / parquet / Markdown), plots (PNG) and one HTML page.
+
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so
+a reader never sees half a file. Plots use matplotlib's Agg canvas directly (no pyplot, no
+global backend change): error against horizon per model, forecasts against truth for one
+series, and, when the targets include a 2-D position group (AIS east/north), the vessel's
+track with the predicted positions. The HTML page embeds the PNGs as base64 and the tables,
+so it is a single self-contained file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html as _html
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsgate.evaluation.backtest import BacktestResult
+from tsgate.exceptions import ConfigError
+
+__all__ = ["write_report", "markdown_table"]
+
+_FORMATS = ("csv", "parquet", "md")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_text(path: Path, text: str) -> None:
+    def w(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    _atomic_write(path, w)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    def w(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    _atomic_write(path, w)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return ""
+        return f"{v:.4g}"
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return str(v)
+
+
+def markdown_table(df: pd.DataFrame, *, index: bool = True) -> str:
+    """A GitHub-flavoured Markdown table (floats with 4 significant digits)."""
+    d = df.reset_index() if index else df
+    cols = [str(c) for c in d.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in d.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    # object columns may mix ids of several types (and None for pooled rows): store them as text
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return out
+
+
+def _write_table(df: pd.DataFrame, base: Path, formats: Sequence[str], written: dict[str, Path], *, index: bool) -> None:
+    for fmt in formats:
+        path = base.with_suffix(f".{fmt}")
+        if fmt == "csv":
+            _atomic_write(path, lambda tmp: df.to_csv(tmp, index=index))
+        elif fmt == "parquet":
+            _atomic_write(path, lambda tmp: _for_parquet(df.reset_index() if index else df).to_parquet(tmp, index=False))
+        elif fmt == "md":
+            _write_text(path, markdown_table(df, index=index))
+        written[f"{base.name}.{fmt}"] = path
+
+
+# ----------------------------------------------------------------------------- plots
+def _png(fig: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _figure(w: float, h: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(w, h))
+
+
+def plot_error_vs_horizon(result: BacktestResult, metric: str = "mae") -> bytes:
+    """Line plot of one pooled metric against horizon, one line per model (PNG bytes)."""
+    tab = result.summary(metric)
+    fig = _figure(7, 4.2)
+    ax = fig.add_subplot(111)
+    x = np.arange(len(result.horizons))
+    for name in tab.index:
+        ax.plot(x, tab.loc[name, result.horizons].to_numpy(dtype=float), marker="o", label=name)
+    ax.set_xticks(x, result.horizons)
+    ax.set_xlabel("horizon")
+    unit = _unit(result)
+    ax.set_ylabel(f"{metric.upper()}{f' ({unit})' if unit and metric in ('mae', 'rmse', 'max_error', 'jitter') else ''}")
+    ax.set_title(f"{metric.upper()} against horizon (pooled over series)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _unit(result: BacktestResult) -> str:
+    units = result.info.get("units") or {}
+    first = result.position_groups[0][0] if result.position_groups else result.targets[0]
+    return str(units.get(first, ""))
+
+
+def _pick_series(result: BacktestResult, series: Any) -> Any:
+    f = result.forecasts
+    if series is not None:
+        if not (f["series"] == series).any():
+            raise ConfigError(f"series {series!r} is not in the backtest; it has {list(pd.unique(f['series']))[:10]}.")
+        return series
+    counts = f[f["scored"]].groupby("series", sort=False).size()
+    if len(counts) == 0:
+        counts = f.groupby("series", sort=False).size()
+    return counts.idxmax()
+
+
+def plot_forecast_vs_truth(result: BacktestResult, series: Any = None, target: str | None = None) -> bytes:
+    """Truth and each model's forecasts at their target times, one panel per horizon (PNG bytes)."""
+    sid = _pick_series(result, series)
+    target = target or result.targets[0]
+    f = result.forecasts
+    f = f[(f["series"] == sid) & (f["target"] == target)]
+    H = len(result.horizons)
+    fig = _figure(8, 2.4 * H)
+    for i, h in enumerate(result.horizons):
+        ax = fig.add_subplot(H, 1, i + 1)
+        fh = f[f["horizon"] == h]
+        first = fh[fh["model"] == result.model_names[0]].sort_values("target_time")
+        ax.plot(first["target_time"], first["truth"], color="black", lw=1.5, label="truth")
+        for name in result.model_names:
+            fm = fh[fh["model"] == name].sort_values("target_time")
+            ax.plot(fm["target_time"], fm["forecast"], lw=0.9, alpha=0.8, label=name)
+        ax.set_ylabel(f"{target}\nh={h}")
+        ax.grid(alpha=0.3)
+        if i == 0:
+            ax.set_title(f"series {sid}: forecasts against truth")
+            ax.legend(fontsize=7, ncol=min(4, len(result.model_names) + 1))
+    ax.set_xlabel("target time")
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def plot_track(result: BacktestResult, series: Any = None, horizon: str | None = None) -> bytes | None:
+    """A 2-D track (first 2-column position group) with each model's predicted positions (PNG bytes)."""
+    groups = [g for g in result.position_groups if len(g) == 2]
+    if not groups:
+        return None
+    ex, ny = groups[0]
+    sid = _pick_series(result, series)
+    horizon = horizon or result.horizons[-1]
+    f = result.forecasts
+    f = f[(f["series"] == sid) & (f["horizon"] == horizon) & f["target"].isin([ex, ny])]
+    wide = f.pivot_table(index=["model", "origin_time"], columns="target", values=["forecast", "truth"], aggfunc="first")
+    fig = _figure(6.5, 6.5)
+    ax = fig.add_subplot(111)
+    first = wide.loc[result.model_names[0]]
+    ax.plot(first[("truth", ex)], first[("truth", ny)], color="black", lw=1.5, label="true track")
+    for name in result.model_names:
+        if name not in wide.index.get_level_values(0):
+            continue
+        m = wide.loc[name]
+        ax.scatter(m[("forecast", ex)], m[("forecast", ny)], s=6, alpha=0.6, label=f"{name} (+{horizon})")
+    ax.set_xlabel(f"{ex}")
+    ax.set_ylabel(f"{ny}")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(f"series {sid}: track and positions predicted {horizon} ahead")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+# ----------------------------------------------------------------------------- report
+def write_report(
+    result: BacktestResult,
+    out_dir: str | Path,
+    *,
+    formats: Sequence[str] = ("csv", "parquet", "md"),
+    plots: bool = True,
+    html: bool = True,
+    metric: str = "mae",
+    series: Any = None,
+    title: str = "tsgate backtest report",
+) -> dict[str, Path]:
+    """Write tables, plots and an HTML page for a backtest; returns ``{name: path}``.
+
+    Parameters
+    ----------
+    result
+        What :func:`~tsgate.evaluation.backtest.backtest` returned.
+    out_dir
+        Folder (created if needed); existing files of the same names are replaced atomically.
+    formats
+        Table formats among ``csv``, ``parquet``, ``md``.
+    plots
+        Write PNG plots (error against horizon; forecast against truth for ``series``, by default
+        the one with most scored origins; the track with predicted positions for 2-D positions).
+    html
+        Write ``report.html`` with the plots embedded (base64 PNG) and the tables.
+    metric
+        The metric of the comparison table and the error plot.
+    """
+    bad = [f for f in formats if f not in _FORMATS]
+    if bad:
+        raise ConfigError(f"unknown report format(s) {bad}; choose from {list(_FORMATS)}.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+
+    comparison = result.compare(metric)
+    summaries = {m: result.summary(m) for m in pd.unique(result.metrics["metric"])}
+    summary_long = pd.concat([t.assign(metric=m).reset_index() for m, t in summaries.items()], ignore_index=True)
+    summary_long = summary_long[["metric", "model", *result.horizons, "mean"]]
+    _write_table(summary_long, out / "summary", formats, written, index=False)
+    _write_table(comparison, out / "comparison", formats, written, index=False)
+    _write_table(result.metrics, out / "metrics", formats, written, index=False)
+    table_formats = [f for f in formats if f != "md"]
+    _write_table(result.forecasts, out / "forecasts", table_formats, written, index=False)
+    _write_table(result.failures, out / "failures", formats, written, index=False)
+    _write_text(out / "info.json", json.dumps(result.info, indent=2, default=str))
+    written["info.json"] = out / "info.json"
+
+    images: dict[str, bytes] = {}
+    if plots:
+        images["error_vs_horizon.png"] = plot_error_vs_horizon(result, metric)
+        images["forecast_vs_truth.png"] = plot_forecast_vs_truth(result, series)
+        track = plot_track(result, series)
+        if track is not None:
+            images["track.png"] = track
+        for name, data in images.items():
+            _write_bytes(out / name, data)
+            written[name] = out / name
+
+    if html:
+        parts = [
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+            f"<title>{_html.escape(title)}</title>",
+            "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+            "table{border-collapse:collapse;font-size:13px;margin:1em 0}"
+            "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+            "th{background:#eee}img{max-width:100%}</style></head><body>",
+            f"<h1>{_html.escape(title)}</h1>",
+            f"<p>{result.info.get('n_origins')} origins in {result.info.get('n_series')} series; "
+            f"settings: {_html.escape(json.dumps(result.info.get('settings', {}), default=str))}</p>",
+            f"<h2>{metric.upper()} per horizon (pooled)</h2>",
+            summaries.get(metric, result.summary(metric)).to_html(float_format=lambda v: f"{v:.4g}", na_rep=""),
+            f"<h2>Comparison ({metric.upper()}): mean across series with 95% interval, rank, improvement over the best baseline</h2>",
+            comparison.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""),
+        ]
+        for name, data in images.items():
+            b64 = base64.b64encode(data).decode("ascii")
+            parts.append(f"<h2>{_html.escape(name[:-4].replace('_', ' '))}</h2><img alt='{name}' src='data:image/png;base64,{b64}'>")
+        parts.append("<h2>All metrics (pooled)</h2>")
+        parts.append(summary_long.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""))
+        parts.append("<h2>Failures and warnings</h2>")
+        parts.append(result.failures.to_html(index=False) if len(result.failures) else "<p>none</p>")
+        parts.append("</body></html>")
+        _write_text(out / "report.html", "\n".join(parts))
+        written["report.html"] = out / "report.html"
+    return written
