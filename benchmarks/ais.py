@@ -44,7 +44,12 @@ HORIZONS = ["1min", "5min", "15min", "30min"]
 # leaves the LSTM out unless ``--lstm`` is given (then its defaults are used); a dict of
 # constructor parameters includes it whenever the class is importable. ``horizons`` is set by
 # the backtest.
-LSTM_SETTINGS: dict | None = None
+LSTM_SETTINGS: dict | None = {
+    "gated WMC": {"cell": "wmc", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
+                  "lr": 3e-3, "logger": None, "seed": 0},
+    "gated LSTM": {"cell": "lstm", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
+                   "lr": 3e-3, "logger": None, "seed": 0},
+}
 # ==============================================================================================
 
 
@@ -75,7 +80,8 @@ def models(args: argparse.Namespace) -> dict:
         except ImportError as exc:
             print(f"(gated LSTM left out: {exc})", file=sys.stderr)
         else:
-            out["gated LSTM"] = GatedLSTMForecaster(**(LSTM_SETTINGS or {}))
+            for name, params in (LSTM_SETTINGS or {"gated LSTM": {}}).items():
+                out[name] = GatedLSTMForecaster(**params)
     return out
 
 
