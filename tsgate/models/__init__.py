@@ -1,0 +1,1 @@
+"""Forecasting models: recurrent cells (maths only), Lightning modules and estimators."""
