@@ -49,6 +49,11 @@ LSTM_SETTINGS: dict | None = {
                   "lr": 3e-3, "logger": None, "seed": 0},
     "gated LSTM": {"cell": "lstm", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
                    "lr": 3e-3, "logger": None, "seed": 0},
+    # dead reckoning from the last two reports plus a learned residual
+    "gated LSTM+DR": {"cell": "lstm", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
+                      "lr": 3e-3, "logger": None, "seed": 0, "skip": "velocity"},
+    "gated WMC+DR": {"cell": "wmc", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
+                     "lr": 3e-3, "logger": None, "seed": 0, "skip": "velocity"},
 }
 # ==============================================================================================
 

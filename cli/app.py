@@ -379,6 +379,19 @@ def _load_model(path: Path) -> Any:
     return load(path)
 
 
+def _model_and_data(
+    model: Path, data: str, out: Optional[str], target: Optional[list[str]], time_col: Optional[str],
+    id_col: Optional[str], adapter: Optional[str], config: Optional[Path],
+) -> tuple[Any, Any]:
+    """Check --out, load the model, then read DATA with the model's targets (unless --target)."""
+    _run(_check_out, out)
+    cfg = _run(_load_config, config)
+    est = _run(_load_model, model)
+    tcols = target or list(est.targets_)
+    series = _run(_read_data, data, target=tcols, time_col=time_col, id_col=id_col, adapter=adapter, cfg=cfg)
+    return est, series
+
+
 @app.command()
 def forecast(
     model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory written by `tsgate fit`.")],
@@ -398,11 +411,7 @@ def forecast(
     Example: tsgate forecast m1 extmarker-10hz-seq1 --out forecasts.parquet
     """
     _set_flags(quiet, debug)
-    _run(_check_out, out)
-    cfg = _run(_load_config, config)
-    est = _run(_load_model, model)
-    tcols = target or list(est.targets_)
-    series = _run(_read_data, data, target=tcols, time_col=time_col, id_col=id_col, adapter=adapter, cfg=cfg)
+    est, series = _model_and_data(model, data, out, target, time_col, id_col, adapter, config)
     fc = _run(est.predict, series, origins="all" if all_origins else "last")
     if out:
         _run(_write_frame, fc, out)
@@ -428,11 +437,7 @@ def update(
     Example: tsgate update m1 new_rows.csv --out forecasts.csv
     """
     _set_flags(quiet, debug)
-    _run(_check_out, out)
-    cfg = _run(_load_config, config)
-    est = _run(_load_model, model)
-    tcols = target or list(est.targets_)
-    series = _run(_read_data, data, target=tcols, time_col=time_col, id_col=id_col, adapter=adapter, cfg=cfg)
+    est, series = _model_and_data(model, data, out, target, time_col, id_col, adapter, config)
     fc = _run(est.update, series)
     # forecasts first, then the model: a kill between the two re-runs the update next time,
     # which the model refuses (rows already seen) — never a model ahead of its forecasts

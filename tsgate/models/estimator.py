@@ -72,6 +72,9 @@ class GatedLSTMForecaster(BaseForecaster):
         skipped at inference; short-to-long temporal curriculum over the first epochs.
     conv_channels, kernel_size, inner_cell
         ``convrnn`` options.
+    skip
+        ``velocity``: forecast dead reckoning (constant velocity from the last two observations)
+        plus a learned residual — for positions such as AIS east/north; ``none`` (default).
     online, online_lr, online_optimizer, online_clip
         Online updates: ``tbptt`` (gradient through the input window) or ``none``.
     accelerator, devices, strategy, precision, num_nodes
@@ -112,6 +115,7 @@ class GatedLSTMForecaster(BaseForecaster):
         kernel_size: int = 3,
         inner_cell: str = "lstm",
         head_hidden: int = 0,
+        skip: str = "none",
         online: str = "tbptt",
         online_lr: float = 1e-3,
         online_optimizer: str = "sgd",
@@ -153,6 +157,7 @@ class GatedLSTMForecaster(BaseForecaster):
         self.kernel_size = kernel_size
         self.inner_cell = inner_cell
         self.head_hidden = head_hidden
+        self.skip = skip
         self.online = online
         self.online_lr = online_lr
         self.online_optimizer = online_optimizer
@@ -193,6 +198,7 @@ class GatedLSTMForecaster(BaseForecaster):
         _check(self.online in _ONLINE, f"The 'online' parameter must be one of {list(_ONLINE)}. Got {self.online!r} instead.")
         _check(self.online_optimizer in ("sgd", "adam"), f"The 'online_optimizer' parameter must be 'sgd' or 'adam'. Got {self.online_optimizer!r} instead.")
         _check(self.logger in ("csv", None), f"The 'logger' parameter must be 'csv' or None. Got {self.logger!r} instead.")
+        _check(self.skip in ("none", "velocity"), f"The 'skip' parameter must be 'none' or 'velocity'. Got {self.skip!r} instead.")
         _check(self.patience >= 0, f"The 'patience' parameter must be ≥ 0. Got {self.patience!r} instead.")
 
     def _min_history(self) -> int:
@@ -219,6 +225,12 @@ class GatedLSTMForecaster(BaseForecaster):
             "conv_channels": self.conv_channels,
             "kernel_size": int(self.kernel_size),
             "head_hidden": int(self.head_hidden),
+            "skip": self.skip,
+            # typical lead time per horizon: the duration, or the median observed for step horizons
+            "horizon_s": [
+                float(np.nanmedian(w.target_time[:, j] - w.origin_time)) if len(w) else 0.0
+                for j in range(len(w.horizons))
+            ],
         }
 
     @staticmethod

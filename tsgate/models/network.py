@@ -21,6 +21,7 @@ from tsgate.models.cells import make_encoder
 __all__ = ["ForecastNet", "NORMALIZATIONS"]
 
 NORMALIZATIONS = ("instance", "last", "global", "none")
+SKIPS = ("none", "velocity")
 
 
 class ForecastNet(nn.Module):
@@ -41,6 +42,10 @@ class ForecastNet(nn.Module):
         ``global`` (training mean and scale) or ``none``.
     use_dt, use_mask
         Append log(1 + Δt / dt_scale) and the padding mask as input features.
+    skip, horizon_s
+        ``velocity``: add the constant-velocity extrapolation of the last two observations over
+        each horizon's lead time ``horizon_s`` (seconds), so the network learns the residual
+        over dead reckoning (positions); ``none`` (default).
     """
 
     def __init__(
@@ -64,10 +69,19 @@ class ForecastNet(nn.Module):
         kernel_size: int = 3,
         head_hidden: int = 0,
         scale_floor: float = 0.1,
+        skip: str = "none",
+        horizon_s: list[float] | None = None,
     ) -> None:
         super().__init__()
         if normalize not in NORMALIZATIONS:
             raise ConfigError(f"normalize must be one of {list(NORMALIZATIONS)}, got {normalize!r}.")
+        if skip not in SKIPS:
+            raise ConfigError(f"skip must be one of {list(SKIPS)}, got {skip!r}.")
+        if skip == "velocity" and (horizon_s is None or len(horizon_s) != n_horizons):
+            raise ConfigError("skip='velocity' needs the lead time of every horizon (horizon_s).")
+        self.skip = skip
+        # typical lead time of each horizon, seconds (for step horizons: measured on training windows)
+        self.register_buffer("horizon_s", torch.as_tensor(horizon_s or [0.0] * n_horizons, dtype=torch.float32))
         self.n_features, self.n_targets, self.n_horizons, self.n_static = n_features, n_targets, n_horizons, n_static
         self.normalize, self.use_dt, self.use_mask, self.scale_floor = normalize, use_dt, use_mask, scale_floor
         # global statistics fitted on training windows (buffers: saved with the weights)
@@ -137,6 +151,12 @@ class ForecastNet(nn.Module):
             h = torch.cat([h, (static - self.static_loc) / self.static_scale], dim=-1)
         out = self.head(h).view(-1, self.n_horizons, self.n_targets)
         k = self.n_targets
+        if self.skip == "velocity":
+            # constant-velocity extrapolation from the last two observations (dead reckoning);
+            # the network learns the residual on top of it
+            ok = mask[:, -2:].all(dim=1, keepdim=True).to(x.dtype)
+            v = (x[:, -1, :k] - x[:, -2, :k]) / dt[:, -1:].clamp_min(1e-6) * ok
+            out = out + v.unsqueeze(1) * self.horizon_s.view(1, -1, 1) / scale[:, :k].unsqueeze(1)
         return out, loc[:, :k], scale[:, :k]
 
     def predict(self, x: Tensor, dt: Tensor, t: Tensor, mask: Tensor, static: Tensor | None = None) -> Tensor:
