@@ -519,7 +519,8 @@ def _build_models(names: list[str], horizons: list[str], gated: dict[str, Any], 
         elif n == "arima":
             out["arima"] = b.ARIMAForecaster(horizons=horizons)
         elif n == "linear":
-            out["linear"] = b.LinearARForecaster(window=window, horizons=horizons)
+            # short lags + ridge: 32 lags x 9 targets by OLS is underdetermined on 300 rows
+            out["linear"] = b.LinearARForecaster(window=min(window, 10), horizons=horizons, alpha=1.0)
         elif n == "persistence":
             out["persistence"] = b.PersistenceForecaster(horizons=horizons)
         elif n == "drift":
