@@ -490,7 +490,7 @@ def evaluate(
     va: Any = int(val) if val >= 1 else val
     res = _run(backtest, built, series, horizons=horizons, train=tr, val=va, refit=refit_v, progress=not quiet)
     summary = res.summary()
-    _print_table(summary.reset_index() if hasattr(summary, "reset_index") else summary, "Backtest (per horizon)", max_rows=200)
+    _print_table(summary.reset_index() if hasattr(summary, "reset_index") else summary, f"Backtest: MAE per horizon ({', '.join(sorted(set(series.units.values()))) or 'data units'}, per coordinate)", max_rows=200)
     if report:
         from tsgate.evaluation import write_report
 
