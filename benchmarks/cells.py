@@ -3,9 +3,9 @@
     python benchmarks/cells.py            # full table, about 2-3 minutes on 2 cores
     python benchmarks/cells.py --quick    # fewer repeats and sizes, about 40 s
 
-Prints ratios (>1 = faster than nn.LSTM), never bare absolute times, because the machine may
-be shared: every number is a median over interleaved rounds in which each model runs in turn,
-so background load hits all models alike.
+Prints ratios (>1 = faster than nn.LSTM) rather than absolute times, because the machine may
+be shared: models run in turn within each round (so background load hits them alike), each
+time is the median of a few runs in its best round.
 
 1. Training throughput (time steps x batch per second, forward + backward; seq 64, batch 256,
    4 input features, one layer) of every cell relative to torch.nn.LSTM of the same hidden
@@ -57,7 +57,11 @@ def _median_time(fn, n: int) -> float:
 
 
 def _interleaved(fns: dict, rounds: int, per_round: int) -> dict:
-    """Median over rounds of each fn's median time; models take turns within each round."""
+    """Best round's median time of each fn; models take turns within each round.
+
+    The minimum over rounds, not the median, because on a shared machine the noise only
+    ever adds time; the median within a round drops single stalls.
+    """
     for fn in fns.values():  # warm-up (scripting, allocator)
         fn()
         fn()
@@ -65,7 +69,7 @@ def _interleaved(fns: dict, rounds: int, per_round: int) -> dict:
     for _ in range(rounds):
         for k, fn in fns.items():
             times[k].append(_median_time(fn, per_round))
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: min(v) for k, v in times.items()}
 
 
 def _window(B: int, T: int, span: float = 1.0):
@@ -103,7 +107,8 @@ def training(cells, hiddens, threads, rounds, per_round):
 
 
 def inference(cells, hiddens, threads, rounds, per_round):
-    print("\n## Inference latency at batch 1 (window 64) vs torch.nn.LSTM; ratio > 1 = faster")
+    print("\n## Inference latency at batch 1 (window 64, 1 thread: a second one does not help at "
+          "batch 1) vs torch.nn.LSTM; ratio > 1 = faster")
     print("threads  hidden  nn.LSTM us  " + "  ".join(f"{c:>7}" for c in cells))
     x, t = _window(1, SEQ)
     for th in threads:
@@ -202,21 +207,31 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repeats/sizes (~40 s)")
     ap.add_argument("--threads", default="1,2", help="comma list of thread counts")
     ap.add_argument("--cells", default="lstm,gru,rnn,wmc,glstm,convrnn")
+    ap.add_argument("--sections", default="training,inference,skip,first",
+                    help="comma list of: training, inference, skip, first")
+    ap.add_argument("--hidden", default=None, help="comma list of hidden sizes (training)")
     args = ap.parse_args()
     cells = args.cells.split(",")
     threads = [int(v) for v in args.threads.split(",")]
     hiddens = [32, 64, 128]
-    rounds, per_round = (3, 2) if args.quick else (5, 3)
+    rounds, per_round = (3, 2) if args.quick else (4, 3)
     if args.quick:
         hiddens = [32, 128]
+    if args.hidden:
+        hiddens = [int(v) for v in args.hidden.split(",")]
+    sections = args.sections.split(",")
     n0 = torch.get_num_threads()
-    print(f"torch {torch.__version__}, {n0} threads available; medians of {rounds} "
-          f"interleaved rounds (other processes may share the cores)")
+    print(f"torch {torch.__version__}, {n0} threads available; best of {rounds} interleaved "
+          f"rounds (other processes may share the cores: check the load)")
     t0 = time.perf_counter()
-    training(cells, hiddens, threads, rounds, per_round)
-    inference(cells, [32, 128] if args.quick else [32, 64, 128], threads[:1], rounds, per_round * 4)
-    gate_skipping([64] if args.quick else [64, 128], rounds, per_round * 4)
-    first_call([c for c in ("wmc", "glstm") if c in cells])
+    if "training" in sections:
+        training(cells, hiddens, threads, rounds, per_round)
+    if "inference" in sections:
+        inference(cells, [32, 128] if args.quick else [32, 64, 128], [1], rounds, per_round * 4)
+    if "skip" in sections:
+        gate_skipping([64] if args.quick else [64, 128], rounds, per_round * 4)
+    if "first" in sections:
+        first_call([c for c in ("wmc", "glstm") if c in cells])
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

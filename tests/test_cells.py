@@ -10,6 +10,7 @@ from torch.autograd import gradcheck
 
 from tsgate.exceptions import ConfigError
 from tsgate.models import cells as cells_mod
+from tsgate.models import glstm as glstm_mod
 from tsgate.models.cells import CELLS, make_encoder, wmc_reference, wmc_sequence
 from tsgate.models.glstm import glstm_reference, glstm_sequence
 
@@ -147,6 +148,19 @@ def test_kernels_gradcheck_directly(masked: bool) -> None:
     assert gradcheck(lambda a, b, k: glstm_sequence(a, b, k), (xp, U, K))
 
 
+def test_time_gate_gradcheck_and_value() -> None:
+    from tsgate.models.glstm import time_gate
+
+    g = torch.Generator().manual_seed(11)
+    t = torch.randn(5, 3, 1, generator=g, dtype=torch.float64)
+    mu = torch.randn(4, generator=g, dtype=torch.float64).requires_grad_()
+    sigma = (torch.rand(4, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
+    m = (torch.rand(5, 3, 1, generator=g) > 0.3).double()
+    assert gradcheck(lambda a, b: time_gate(t, a, b, m), (mu, sigma))
+    k = time_gate(t, mu, sigma)
+    assert torch.allclose(k, torch.exp(-((t - mu) ** 2) / (2 * sigma**2)), atol=1e-15)
+
+
 # ------------------------------------------------------------------------------------------
 # Equations
 # ------------------------------------------------------------------------------------------
@@ -218,7 +232,7 @@ def test_glstm_closed_unit_keeps_its_state_exactly() -> None:
     assert torch.all(K[closed_after:, 0, 1] < 1e-20) and K[:, 0, 1].max() > 0.5
     assert closed_after < 25
     xp, U = layer.scaled_projection(x.transpose(0, 1))
-    Hs = cells_mod.scripted(__import__("tsgate.models.glstm", fromlist=["x"])._glstm_forward)(
+    Hs = cells_mod.scripted(glstm_mod._glstm_forward)(
         xp.detach(), U.detach(), K.detach(), False
     )[0]
     assert torch.all(Hs[:, :, 0] == 0.0)  # never opened: still the initial state
@@ -384,3 +398,26 @@ def test_each_cell_learns_irregular_sine(cell: str) -> None:
         naive = torch.nn.functional.mse_loss(x_test[:, -1, :1], y_test).item()
     assert naive > 0.15
     assert mse < 0.02, f"{cell}: test MSE {mse:.4f}"
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_copy_and_pickle_after_forward(cell: str) -> None:
+    """Per-forward caches (gates with their graph, scaled weights) never block a copy."""
+    import copy
+    import io
+
+    enc = make_encoder(cell, 3, 4, window_span_s=2.0, inner_cell="glstm")
+    x, t = _window(2, 5, 3, dtype=torch.float32)
+    enc(x, t)  # training forward: caches hold autograd graphs
+    enc.eval()
+    with torch.no_grad():
+        h = enc(x, t)  # inference caches
+    enc.train()
+    enc(x, t)
+    twin = copy.deepcopy(enc)
+    buf = io.BytesIO()
+    torch.save(enc, buf)
+    twin.eval()
+    with torch.no_grad():
+        assert torch.allclose(twin(x, t), h)
+

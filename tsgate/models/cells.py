@@ -26,13 +26,19 @@ whose forward and backward time loops are TorchScript functions with a hand-writ
 backward (BPTT). The input projection of all steps is one matmul before the loop, the
 cell-to-gate projections ``W_co`` (step t) and ``W_ci | W_cf`` (step t+1) are one matmul on
 ``c_t``, and the weight gradients are one matmul over all steps after the backward loop, so a
-step costs two small matmuls and about a dozen element-wise kernels each way.
-``benchmarks/cells.py`` measures them against ``torch.nn.LSTM``.
+step costs two small matmuls plus about 12 element-wise kernels at inference, 24 when
+training (the backward factors are formed while the values are in cache), and 8 backward.
+All gate nonlinearities but one are sigmoids (torch's CPU tanh costs about 2-3x a sigmoid).
+``benchmarks/cells.py`` measures them against ``torch.nn.LSTM``. There is deliberately no
+``torch.compile`` option: a whole-sequence compile of the WMC cell took 100 s cold on the
+2-core machine and was not faster than these kernels, and ``tsgate fit`` must start at once.
+Set ``TSGATE_NO_SCRIPT=1`` to run the same kernels as plain Python (for debugging).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import os
 import warnings
 from typing import Callable, List, Optional, Tuple
@@ -85,6 +91,8 @@ def _unoptimized(sfn: Callable) -> Callable:
     interpreter speed.
     """
 
+    # The flag is process-wide; it is restored after every call. Another thread running
+    # TorchScript at the same moment would see it off, which only changes its speed.
     def run(*args):
         stored = torch._C._get_graph_executor_optimize()
         torch._C._set_graph_executor_optimize(False)
@@ -113,10 +121,25 @@ class Encoder(nn.Module):
 
     output_size: int
 
+    def __getstate__(self) -> dict:
+        # drop per-forward caches (they may hold autograd graphs, which cannot be copied)
+        return _without_caches(self.__dict__)
+
     def budget_term(self) -> Tensor:
         """Scalar regulariser of the last forward; 0 except for ``glstm``."""
         p = next(self.parameters(), None)
         return torch.zeros((), device=None if p is None else p.device)
+
+
+_CACHE_KEYS = ("_last", "_scaled_cache", "_um_cache", "_gate_cache")
+
+
+def _without_caches(state: dict) -> dict:
+    state = dict(state)
+    for k in _CACHE_KEYS:
+        if k in state:
+            state[k] = None
+    return state
 
 
 def check_inputs(
@@ -492,6 +515,9 @@ class LSTMFamilyLayer(nn.Module):
 
     wmc_shift = False
 
+    def __getstate__(self) -> dict:
+        return _without_caches(self.__dict__)
+
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         H = hidden_size
@@ -514,6 +540,12 @@ class LSTMFamilyLayer(nn.Module):
         T, B, F = X.shape
         if torch.is_grad_enabled():
             b, Wx, U = self.scaled_weights()
+            if b.requires_grad:
+                # Bias as an extra input column of ones: the backward then gets the bias and
+                # weight gradients from one pass over the [T*B, 4H] gradient, not two.
+                Xa = torch.cat([X.reshape(T * B, F), X.new_ones(T * B, 1)], 1)
+                xp = torch.mm(Xa, torch.cat([Wx, b.unsqueeze(0)], 0))
+                return xp.view(T, B, -1), U
         else:  # inference: cached until an optimiser step changes a version counter
             key = tuple((p.data_ptr(), p._version, p.dtype) for p in (self.Wx, self.b, self.U))
             cache = getattr(self, "_scaled_cache", None)
@@ -584,9 +616,13 @@ class WMCEncoder(StackedEncoder):
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    try:
+        v = operator.index(value)  # int, numpy integers; not floats or bools
+    except TypeError:
+        v = 0
+    if isinstance(value, bool) or v < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return v
 
 
 def make_encoder(

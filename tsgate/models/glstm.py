@@ -220,10 +220,33 @@ def _glstm_skip(
     return h
 
 
-def time_gate(t: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
-    """``k = exp(-(t - mu)^2 / (2 sigma^2))``: ``t [T, B, 1]`` s, ``mu, sigma [H]`` s -> ``[T, B, H]``."""
-    d = (t - mu) / sigma
-    return torch.exp(-0.5 * d * d)
+def time_gate(t: Tensor, mu: Tensor, sigma: Tensor, m: Optional[Tensor] = None) -> Tensor:
+    """``k = exp(-(t - mu)^2 / (2 sigma^2))`` (times ``m`` if given): ``t [T, B, 1]`` s,
+    ``mu, sigma [H]`` s, ``m [T, B, 1]`` -> ``[T, B, H]``. Gradients flow to mu and sigma
+    (not to t or m) through a hand-written backward: 4 passes over [T, B, H] each way
+    instead of about twice that through autograd."""
+    return _TimeGate.apply(t, mu, sigma, m)
+
+
+class _TimeGate(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, t: Tensor, mu: Tensor, sigma: Tensor, m: Optional[Tensor]) -> Tensor:  # type: ignore[override]
+        inv = 1.0 / sigma
+        u = torch.addcmul(-mu * inv, t, inv)  # (t - mu) / sigma
+        k = torch.mul(u, u).mul_(-0.5).exp_()
+        if m is not None:
+            k.mul_(m)
+        ctx.save_for_backward(u, k, inv)
+        return k
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dk: Tensor):  # type: ignore[override]
+        u, k, inv = ctx.saved_tensors
+        q = (dk * k).mul_(u)  # dk * k * u;  dk/dmu = k u / sigma, dk/dsigma = k u^2 / sigma
+        dmu = q.sum((0, 1)) * inv
+        dsigma = q.mul_(u).sum((0, 1)) * inv
+        return None, dmu, dsigma, None
 
 
 def glstm_sequence(
@@ -282,11 +305,12 @@ class GLSTMLayer(LSTMFamilyLayer):
         sigma = (Fn.softplus(self.s_raw) + _SIGMA_FLOOR) * self.span
         return mu, sigma
 
-    def gates(self, tt: Tensor) -> Tensor:
-        """Time gates ``[T, B, H]`` at sample times ``tt [T, B, 1]`` (seconds)."""
+    def gates(self, tt: Tensor, m: Optional[Tensor] = None) -> Tensor:
+        """Time gates ``[T, B, H]`` at sample times ``tt [T, B, 1]`` (seconds), times the
+        mask ``m [T, B, 1]`` if given."""
         if torch.is_grad_enabled():
             mu, sigma = self.mu_sigma()
-            return time_gate(tt, mu, sigma)
+            return time_gate(tt, mu, sigma, m)
         # inference: mu and -1/(2 sigma^2) cached until the parameters change (4 ops left)
         key = tuple((p.data_ptr(), p._version, p.dtype) for p in (self.mu_raw, self.s_raw))
         cache = getattr(self, "_gate_cache", None)
@@ -294,7 +318,8 @@ class GLSTMLayer(LSTMFamilyLayer):
             mu, sigma = self.mu_sigma()
             cache = self._gate_cache = (key, mu, -0.5 / (sigma * sigma))
         d = tt - cache[1]
-        return torch.exp(d.mul_(d).mul_(cache[2]))
+        k = torch.exp(d.mul_(d).mul_(cache[2]))
+        return k if m is None else k.mul_(m)
 
     def forward(
         self, X: Tensor, K: Tensor, last_only: bool, threshold: float, skip: bool
@@ -378,6 +403,15 @@ class GLSTMLayer(LSTMFamilyLayer):
         return value
 
 
+def _as_float(value: object) -> Optional[float]:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 class GLSTMEncoder(Encoder):
     """Gaussian-gated LSTM encoder, ``num_layers`` stacked (all gated by the sample time)."""
 
@@ -386,14 +420,16 @@ class GLSTMEncoder(Encoder):
         window_span_s: float = 1.0, gate_threshold: float = 0.0,
     ) -> None:
         super().__init__()
-        if not (isinstance(window_span_s, (int, float)) and math.isfinite(window_span_s)
-                and window_span_s > 0):
+        span = _as_float(window_span_s)
+        if span is None or not (math.isfinite(span) and span > 0):
             raise ConfigError(
                 f"window_span_s must be a positive number of seconds (the window length), "
                 f"got {window_span_s!r}"
             )
-        if not (isinstance(gate_threshold, (int, float)) and 0.0 <= gate_threshold < 1.0):
+        thr = _as_float(gate_threshold)
+        if thr is None or not (0.0 <= thr < 1.0):
             raise ConfigError(f"gate_threshold must be in [0, 1), got {gate_threshold!r}")
+        window_span_s, gate_threshold = span, thr
         self.input_size = input_size
         self.output_size = hidden_size
         self.window_span_s = float(window_span_s)
@@ -417,8 +453,7 @@ class GLSTMEncoder(Encoder):
         used: List[Tensor] = []  # per layer, the blend weights actually used
         last = len(self.layers) - 1
         for li, layer in enumerate(self.layers):
-            K = layer.gates(tt)
-            Km = K if m is None else K * m
+            Km = layer.gates(tt, m)
             gates.append(Km)
             if thr > 0.0:
                 Km = Km.masked_fill(Km < thr, 0.0)
