@@ -164,8 +164,8 @@ class BaseForecaster(BaseEstimator):
             self.last_time_ = {}
         self._check_series(new)
         last = dict(self.last_time_)
-        for sid, t_last in new.last_times().items():
-            g = new.get(sid)
+        for g in new.groups():  # one pass over the series, not a lookup per series
+            sid = g.series_id
             if sid in last and g.time_s[0] <= last[sid]:
                 raise DataError(
                     f"new observations must be later than the last one the model has seen "
@@ -177,7 +177,7 @@ class BaseForecaster(BaseEstimator):
                 )
         combined = new if self.history_ is None else self.history_.append(new)
         w, yhat, is_new = self._consume(combined, last)
-        self._remember(combined, keep_tail=True)
+        self._remember(combined)
         return forecast_frame(w.select(is_new), yhat[is_new])
 
     def _consume(
@@ -319,7 +319,7 @@ class BaseForecaster(BaseEstimator):
             extra = max(extra, int(h.value) if h.kind == "steps" else 0)
         return self._window_length() + extra + 1
 
-    def _remember(self, series: IrregularSeries, keep_tail: bool = False) -> None:
+    def _remember(self, series: IrregularSeries) -> None:
         self.last_time_ = {**getattr(self, "last_time_", {}), **series.last_times()}
         f = series.frame
         pos_from_end = f.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()

@@ -9,6 +9,7 @@ policy and counted in a :class:`RepairReport`; the default policies refuse defec
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,7 @@ def read_table(path: str | Path, **read_kw: Any) -> pd.DataFrame:
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(p)
-        source: Any = __import__("sys").stdin if str(path) == "-" else p
+        source: Any = sys.stdin if str(path) == "-" else p
         return pd.read_csv(source, **read_kw)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__

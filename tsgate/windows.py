@@ -254,9 +254,6 @@ def make_windows(
     if origins not in ("all", "last"):
         raise ConfigError(f"origins must be 'all' or 'last', got {origins!r}.")
     gap = None if max_gap is None else parse_duration(max_gap, what="max_gap")
-    if gap is not None and hs[0].kind == "steps":
-        # a step horizon has no bracket; max_gap then limits the time span to the target
-        pass
 
     parts = []
     stats = {"origins": 0, "dropped_target_gap": 0, "dropped_target_end": 0, "series_without_windows": 0}
