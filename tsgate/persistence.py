@@ -15,9 +15,7 @@ and builds the estimator from a fixed registry of tsgate classes.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import uuid
 from datetime import datetime, timezone
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tsgate.exceptions import ModelFileError
+from tsgate.fileio import fsync_dir, fsync_file, sha256_file, write_text
 
 __all__ = ["SCHEMA_VERSION", "write_model_dir", "read_model_dir", "MANIFEST"]
 
@@ -34,27 +33,6 @@ SCHEMA_VERSION = 1
 FORMAT = "tsgate-model"
 MANIFEST = "model.json"
 ARRAYS = "arrays.safetensors"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_model_dir(path: str | Path, description: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
@@ -77,26 +55,18 @@ def write_model_dir(path: str | Path, description: dict[str, Any], arrays: dict[
         # np.ascontiguousarray would turn 0-d arrays (step counters) into 1-d ones
         clean = {k: np.array(v, order="C", copy=True) for k, v in arrays.items()}
         save_file(clean, str(tmp / ARRAYS), metadata={"format": FORMAT})
-        with open(tmp / ARRAYS, "rb+") as f:
-            os.fsync(f.fileno())
-        os.rename(tmp, root / data_name)
-        _fsync_dir(root)
+        fsync_file(tmp / ARRAYS)
+        tmp.rename(root / data_name)
+        fsync_dir(root)
         manifest = {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **description,
             "data_dir": data_name,
-            "files": {ARRAYS: {"sha256": _sha256(root / data_name / ARRAYS)}},
+            "files": {ARRAYS: {"sha256": sha256_file(root / data_name / ARRAYS)}},
         }
-        text = json.dumps(manifest, indent=2, sort_keys=False, default=_json_default)
-        tmp_manifest = root / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
-        with open(tmp_manifest, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_manifest, root / MANIFEST)
-        _fsync_dir(root)
+        write_text(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False, default=_json_default))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -150,7 +120,7 @@ def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
     if not arrays_path.is_file():
         raise ModelFileError(f"{root} is missing {data_dir}/{ARRAYS}; the model is incomplete — refit or restore it.")
     expected = (files.get(ARRAYS) or {}).get("sha256")
-    if expected != _sha256(arrays_path):
+    if expected != sha256_file(arrays_path):
         raise ModelFileError(
             f"{arrays_path} does not match its checksum in {MANIFEST}: the file is corrupted or was "
             "changed. Restore it or refit the model."

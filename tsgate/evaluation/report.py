@@ -14,9 +14,7 @@ import base64
 import html as _html
 import io
 import json
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,42 +23,11 @@ import pandas as pd
 
 from tsgate.evaluation.backtest import BacktestResult
 from tsgate.exceptions import ConfigError
+from tsgate.fileio import atomic_write, write_bytes, write_text
 
 __all__ = ["write_report", "markdown_table"]
 
 _FORMATS = ("csv", "parquet", "md")
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    def w(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(path, w)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    def w(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    _atomic_write(path, w)
 
 
 def _fmt(v: Any) -> str:
@@ -96,11 +63,11 @@ def _write_table(df: pd.DataFrame, base: Path, formats: Sequence[str], written: 
     for fmt in formats:
         path = base.with_suffix(f".{fmt}")
         if fmt == "csv":
-            _atomic_write(path, lambda tmp: df.to_csv(tmp, index=index))
+            atomic_write(path, lambda tmp: df.to_csv(tmp, index=index))
         elif fmt == "parquet":
-            _atomic_write(path, lambda tmp: _for_parquet(df.reset_index() if index else df).to_parquet(tmp, index=False))
+            atomic_write(path, lambda tmp: _for_parquet(df.reset_index() if index else df).to_parquet(tmp, index=False))
         elif fmt == "md":
-            _write_text(path, markdown_table(df, index=index))
+            write_text(path, markdown_table(df, index=index))
         written[f"{base.name}.{fmt}"] = path
 
 
@@ -258,7 +225,7 @@ def write_report(
     table_formats = [f for f in formats if f != "md"]
     _write_table(result.forecasts, out / "forecasts", table_formats, written, index=False)
     _write_table(result.failures, out / "failures", formats, written, index=False)
-    _write_text(out / "info.json", json.dumps(result.info, indent=2, default=str))
+    write_text(out / "info.json", json.dumps(result.info, indent=2, default=str))
     written["info.json"] = out / "info.json"
 
     images: dict[str, bytes] = {}
@@ -269,7 +236,7 @@ def write_report(
         if track is not None:
             images["track.png"] = track
         for name, data in images.items():
-            _write_bytes(out / name, data)
+            write_bytes(out / name, data)
             written[name] = out / name
 
     if html:
@@ -296,6 +263,6 @@ def write_report(
         parts.append("<h2>Failures and warnings</h2>")
         parts.append(result.failures.to_html(index=False) if len(result.failures) else "<p>none</p>")
         parts.append("</body></html>")
-        _write_text(out / "report.html", "\n".join(parts))
+        write_text(out / "report.html", "\n".join(parts))
         written["report.html"] = out / "report.html"
     return written
