@@ -1,1 +1,1 @@
-"""The ``tsgate`` command (Typer), installed as the subpackage ``tsgate.cli``."""
+"""The ``tsgate`` command (Typer), installed as the subpackage ``tsgate.cli``; see :mod:`tsgate.cli.app`."""

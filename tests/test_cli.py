@@ -2,9 +2,10 @@
 
 Every command and every failure path runs at least once as a real subprocess; variants of a
 command already covered that way run in-process through Typer's CliRunner, because each
-subprocess that loads a model pays the torch import (seconds on 2 busy cores).
+subprocess that loads a model pays the torch import (seconds on a loaded machine).
 One tiny model is fitted once per module (``fit`` is itself under test) and reused.
 Failure paths: exit code 2, one line on stderr naming the file/column/row/option, no traceback.
+Tests that start subprocesses or train are marked ``slow``; the help texts are not.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+slow = pytest.mark.slow
 
 DATASET = "extmarker-10hz-seq1"
 FIT_ARGS = ["--cell", "lstm", "--epochs", "1", "--window", "8", "--hidden", "8", "--horizon", "0.5s", "--horizon", "1s"]
@@ -87,7 +90,8 @@ def test_help_does_not_import_torch(tmp_path):
         "from tsgate.cli.app import app\n"
         "r = CliRunner()\n"
         "for args in (['--help'], ['fit', '--help'], ['forecast', '--help'], ['update', '--help'],\n"
-        "             ['evaluate', '--help'], ['datasets', '--help'], ['info', '--help']):\n"
+        "             ['evaluate', '--help'], ['datasets', '--help'], ['info', '--help'], ['job', '--help'],\n"
+        "             ['job', 'run', '--help'], ['job', 'status', '--help']):\n"
         "    res = r.invoke(app, args)\n"
         "    assert res.exit_code == 0, (args, res.output)\n"
         "print(sorted(m for m in ('torch', 'lightning', 'sklearn', 'pandas') if m in sys.modules))\n"
@@ -102,7 +106,7 @@ def test_tsgate_script_help(tmp_path):
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tsgate.cli.app"]
     res = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    for c in ("fit", "forecast", "update", "evaluate", "datasets", "info"):
+    for c in ("fit", "forecast", "update", "evaluate", "datasets", "info", "job"):
         assert c in res.stdout
     assert "tsgate fit extmarker-10hz-seq1" in res.stdout  # the examples are shown
 
@@ -120,8 +124,10 @@ def test_command_help_texts():
         "evaluate": ["--models", "--report", "Example: tsgate evaluate"],
         "datasets": ["--report", "Example: tsgate datasets"],
         "info": ["MODEL"],
+        "job run": ["--model", "--inbox", "--store", "--wait", "--threads", "75", "Example: tsgate job run"],
+        "job status": ["--model", "--store", "--inbox", "Example: tsgate job status"],
     }.items():
-        res = r.invoke(app, [cmd, "--help"], terminal_width=200)
+        res = r.invoke(app, [*cmd.split(), "--help"], terminal_width=200)
         assert res.exit_code == 0, res.output
         for m in must:
             assert m in res.output, (cmd, m)
@@ -130,6 +136,7 @@ def test_command_help_texts():
 
 
 # ---------------------------------------------------------------- datasets
+@slow
 def test_datasets_listing_and_report(tmp_path):
     res = cli("datasets", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -147,6 +154,7 @@ def test_datasets_listing_and_report(tmp_path):
 
 
 # ---------------------------------------------------------------- fit -> info -> forecast -> update
+@slow
 def test_info(work):
     res = cli("info", "m1", cwd=work)
     assert res.returncode == 0, res.stderr
@@ -156,6 +164,7 @@ def test_info(work):
     assert "cell='lstm'" in out and "window=8" in out and "hidden_size=8" in out
 
 
+@slow
 def test_forecast_every_output_format(work, tmp_path):
     from tsgate.base import load
     from tsgate.datasets import load_dataset
@@ -190,6 +199,7 @@ def test_forecast_every_output_format(work, tmp_path):
     assert res.returncode == 0 and "Forecasts (2 rows)" in res.stdout
 
 
+@slow
 def test_forecast_all_origins_from_parquet(work, tmp_path):
     res = inproc("forecast", str(work / "m1"), str(work / "new2.parquet"), "--id-col", "series", "--all-origins",
                  "--out", str(tmp_path / "a.csv"), "-q")
@@ -199,6 +209,7 @@ def test_forecast_all_origins_from_parquet(work, tmp_path):
     assert len(got) == (80 - 8 + 1) * 2 and got["origin_time"].is_monotonic_increasing
 
 
+@slow
 def test_forecast_from_stdin_equals_file(work):
     text = (work / "new.csv").read_text()
     a = cli("forecast", "m1", "-", "--id-col", "series", "--out", "-", "-q", cwd=work, input=text)
@@ -209,6 +220,7 @@ def test_forecast_from_stdin_equals_file(work):
     assert_bad_input(inproc("forecast", str(work / "m1"), "-", "-q", input="time,z\n1,"), "<stdin>")
 
 
+@slow
 def test_update_learns_saves_and_refuses_rows_seen(work, tmp_path):
     from tsgate.base import load
 
@@ -238,6 +250,7 @@ def test_update_learns_saves_and_refuses_rows_seen(work, tmp_path):
     assert len(glob.glob(str(m / "data-*"))) == 1 and not list(m.glob(".*"))
 
 
+@slow
 def test_config_file_with_flag_overrides(work, tmp_path):
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(
@@ -259,6 +272,7 @@ def test_config_file_with_flag_overrides(work, tmp_path):
     assert_bad_input(cli("fit", "new.csv", "--config", str(bad), "--model", "x", "-q", cwd=work), "bad.toml", "not valid TOML")
 
 
+@slow
 def test_fit_target_on_bundled_dataset(work, tmp_path):
     res = inproc("fit", "extmarker-3.33hz-seq7", "--model", str(tmp_path / "m"), "--target", "z1",
                  "--cell", "lstm", "--epochs", "1", "--window", "8", "--hidden", "4", "--horizon", "2", "-q")
@@ -291,6 +305,7 @@ def broken(work) -> Path:
 
 
 # each of these fails before a model is loaded or trained (no torch import): real subprocesses
+@slow
 @pytest.mark.parametrize(
     "args, needles",
     [
@@ -321,6 +336,7 @@ def test_bad_input_exits_2_with_one_line(broken, args, needles):
     assert not (broken / "x").exists()  # nothing half-written
 
 
+@slow
 def test_bad_model_files_refused_by_every_command(broken):
     # one real subprocess through the full load path (torch imported), the rest in-process
     assert_bad_input(cli("forecast", "mc", "new.csv", "--id-col", "series", "-q", cwd=broken), "arrays.safetensors", "checksum")
@@ -333,6 +349,7 @@ def test_bad_model_files_refused_by_every_command(broken):
     )
 
 
+@slow
 def test_typer_rejects_bad_option_values(work):
     res = cli("fit", "new.csv", "--model", "x", "--window", "0", cwd=work)
     assert res.returncode == 2 and "--window" in res.stderr and "Traceback" not in res.stderr
@@ -341,10 +358,8 @@ def test_typer_rejects_bad_option_values(work):
 
 
 # ---------------------------------------------------------------- evaluate
+@slow
 def test_evaluate_cheap_models(work, tmp_path):
-    ev = pytest.importorskip("tsgate.evaluation")
-    if not hasattr(ev, "backtest") or not hasattr(ev, "write_report"):
-        pytest.skip("tsgate.evaluation.backtest/write_report not written yet")
     res = cli(
         "evaluate", "extmarker-3.33hz-seq7", "--models", "persistence,linear", "--horizon", "0.6s",
         "--horizon", "1.2s", "--window", "8", "--report", str(tmp_path / "rep"), cwd=work,
@@ -355,6 +370,7 @@ def test_evaluate_cheap_models(work, tmp_path):
     assert_bad_input(cli("evaluate", "extmarker-3.33hz-seq7", "--models", "persistence,oracle", "--horizon", "1", "-q", cwd=work), "oracle")
 
 
+@slow
 def test_unexpected_error_exits_1_traceback_only_with_debug(work, tmp_path):
     (tmp_path / "fc.csv").mkdir()  # --out names a folder: the final rename fails (an OSError)
     args = ["forecast", str(work / "m1"), str(work / "new.csv"), "--id-col", "series", "--out", str(tmp_path / "fc.csv"), "-q"]
@@ -365,3 +381,68 @@ def test_unexpected_error_exits_1_traceback_only_with_debug(work, tmp_path):
     res = inproc(*args, "--debug")
     assert res.returncode == 1 and "Traceback" in res.stderr
     assert not [p for p in tmp_path.iterdir() if p.name != "fc.csv"]  # the temp file was removed
+
+
+# ---------------------------------------------------------------- options that do not apply
+AIS_CSV = Path(__file__).resolve().parents[1] / "datasets" / "ais" / "noaa_ny_harbor_2020-12-08.csv"
+
+
+@pytest.fixture(scope="module")
+def ais_dir(tmp_path_factory) -> Path:
+    """The first 1500 reports of the bundled NY Harbor AIS file, and a few config files."""
+    d = tmp_path_factory.mktemp("ais")
+    lines = AIS_CSV.read_text().splitlines()
+    (d / "ais.csv").write_text("\n".join(lines[:1501]) + "\n")
+    (d / "time_col.toml").write_text('[data]\nadapter = "ais"\ntime_col = "timestamp"\n')
+    (d / "bogus.toml").write_text('[data]\nadapter = "ais"\nbogus = 1\n')
+    (d / "policy.toml").write_text('[data]\non_nan = "drop"\n')
+    (d / "evaluate.toml").write_text('[evaluate]\nhorizons = ["1"]\nfolds = 3\n')
+    (d / "model.toml").write_text("[model]\nwindw = 3\n")
+    (d / "voyages.toml").write_text('[data]\nadapter = "ais"\nmin_voyage_rows = 100000\n')
+    return d
+
+
+# Before these were refused, each was silently ignored: the command ran with other settings
+# than the user asked for.
+@slow
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["fit", "ais.csv", "--adapter", "ais", "--time-col", "timestamp", "--model", "x"], ["--time-col", "--adapter ais"]),
+        (["fit", "ais.csv", "--adapter", "ais", "--id-col", "mmsi", "--model", "x"], ["--id-col", "--adapter ais"]),
+        (["fit", "ais.csv", "--config", "time_col.toml", "--model", "x"], ["time_col.toml", "'time_col'", "--adapter ais", "max_gap"]),
+        (["fit", "ais.csv", "--config", "bogus.toml", "--model", "x"], ["bogus.toml", "'bogus'", "--adapter ais", "min_voyage_rows"]),
+        (["fit", "ais.csv", "--adapter", "ais", "--target", "lat", "--model", "x"], ["'lat'", "east_m", "north_m"]),
+        (["fit", "-", "--adapter", "ais", "--model", "x"], ["--adapter ais", "standard input"]),
+        (["evaluate", "extmarker-3.33hz-seq7", "--horizon", "1", "--id-col", "series"], ["--id-col", "bundled dataset"]),
+        (["evaluate", "extmarker-3.33hz-seq7", "--horizon", "1", "--time-col", "t"], ["--time-col", "bundled dataset"]),
+        (["evaluate", "extmarker-3.33hz-seq7", "--horizon", "1", "--adapter", "ais"], ["--adapter", "extmarker-3.33hz-seq7"]),
+        (["evaluate", "extmarker-3.33hz-seq7", "--horizon", "1", "--config", "policy.toml"], ["policy.toml", "'on_nan'", "bundled"]),
+        (["evaluate", "extmarker-3.33hz-seq7", "--config", "evaluate.toml"], ["evaluate.toml", "'folds'", "horizons", "refit"]),
+        (["forecast", "m", "ais.csv", "--config", "model.toml"], ["model.toml", "'windw'", "window"]),
+    ],
+    ids=[
+        "ais-time-col", "ais-id-col", "ais-config-time_col", "ais-config-unknown", "ais-unknown-target",
+        "ais-stdin", "bundled-id-col", "bundled-time-col", "bundled-adapter", "bundled-config-policy",
+        "evaluate-config-unknown", "forecast-config-model-unknown",
+    ],
+)
+def test_options_that_do_not_apply_are_refused(ais_dir, args, needles):
+    res = cli(*args, "-q", cwd=ais_dir, input="")
+    assert_bad_input(res, *needles)
+    assert not (ais_dir / "x").exists()
+
+
+@slow
+def test_ais_adapter_honours_target_and_config(ais_dir, tmp_path):
+    # [data] options of the AIS adapter reach it: no voyage has 100000 reports
+    assert_bad_input(cli("fit", "ais.csv", "--config", "voyages.toml", "--model", "x", "-q", cwd=ais_dir), "ais.csv", "no reports left")
+    # --target selects among the adapter's targets
+    res = inproc("fit", str(ais_dir / "ais.csv"), "--adapter", "ais", "--target", "north_m", "--model", str(tmp_path / "m"),
+                 "--cell", "lstm", "--epochs", "1", "--window", "4", "--hidden", "4", "--horizon", "1min", "-q")
+    assert res.returncode == 0, res.stderr
+    assert "targets: ['north_m']" in inproc("info", str(tmp_path / "m")).stdout
+    # forecast reads the file with the model's targets
+    res = inproc("forecast", str(tmp_path / "m"), str(ais_dir / "ais.csv"), "--adapter", "ais", "--out", "-", "-q")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == "series,origin_time,horizon,target_time,north_m"
