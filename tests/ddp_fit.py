@@ -8,8 +8,7 @@ import sys
 
 import numpy as np
 
-from tsgate import IrregularSeries
-from tsgate.models.estimator import GatedLSTMForecaster
+from tsgate import GatedLSTMForecaster, IrregularSeries
 
 
 def data() -> IrregularSeries:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tsgate import load_dataset
 from tsgate.base import BaseForecaster
 from tsgate.baselines import (
     ARIMAForecaster,
@@ -275,8 +276,7 @@ def test_parallel_per_series_equals_sequential():
 
 # ----------------------------------------------------------------------------- real data (bundled)
 def test_real_ais_tracks_dead_reckoning_beats_persistence():
-    datasets = pytest.importorskip("tsgate.datasets")
-    d = datasets.load_dataset("ais-nyharbor")
+    d = load_dataset("ais-nyharbor")
     d = d.subset(d.series_ids[:6])
     r = backtest({"dr": DeadReckoningForecaster(method="two_points"), "p": PersistenceForecaster()}, d,
                  horizons=["1min", "5min"], max_gap="10min", stride=3, position_groups=[("east_m", "north_m")],
@@ -289,8 +289,7 @@ def test_real_ais_tracks_dead_reckoning_beats_persistence():
 
 
 def test_real_extmarker_protocol_with_marker_groups():
-    datasets = pytest.importorskip("tsgate.datasets")
-    d = datasets.load_dataset("extmarker-3.33hz-seq1")
+    d = load_dataset("extmarker-3.33hz-seq1")
     markers = [(f"x{m}", f"y{m}", f"z{m}") for m in (1, 2, 3)]
     assert all(c in d.targets for g in markers for c in g)
     r = backtest({"lin": LinearARForecaster(window=3, alpha=10.0, use_dt=False), "p": PersistenceForecaster()}, d,

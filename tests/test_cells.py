@@ -18,7 +18,7 @@ from tsgate.models.glstm import glstm_reference, glstm_sequence
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """Tiny tensors: one thread is faster and far steadier on a shared 2-core machine."""
+    """Tiny tensors: one thread is faster and far steadier on a loaded machine."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -12,6 +12,8 @@ import pytest
 
 from tsgate import load
 
+pytestmark = pytest.mark.slow
+
 SCRIPT = Path(__file__).with_name("ddp_fit.py")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsgate import load, load_dataset
-from tsgate.baselines import PersistenceForecaster
-from tsgate.models.estimator import GatedLSTMForecaster
+from tsgate import GatedLSTMForecaster, PersistenceForecaster, load, load_dataset
+
+pytestmark = pytest.mark.slow
 
 
 def _mae(est, data) -> float:
@@ -45,5 +45,6 @@ def test_ais_global_model_over_all_vessels():
     assert np.isfinite(fc[["east_m", "north_m"]].to_numpy()).all()
     err = _mae(est, test)
     persistence = _mae(PersistenceForecaster(horizons=hs).fit(train), test)
-    # after 3 epochs it must at least be in the range of persistence (metres, 1-5 min ahead)
-    assert err < 1.5 * persistence, (err, persistence)
+    # vessels move: after 3 epochs the global model must clearly beat "stay put" (metres, mean
+    # over 1 and 5 min; measured 270 m against 369 m, ratio 0.73)
+    assert err < 0.85 * persistence, (err, persistence)
