@@ -2,7 +2,7 @@
 
 One command::
 
-    python benchmarks/ais.py            # both data sets (Virginia Beach + NY Harbor), ~minutes on 2 cores
+    python benchmarks/ais.py            # both data sets (Virginia Beach + NY Harbor), a few minutes on a laptop CPU
     python benchmarks/ais.py --quick    # NY Harbor only, every 10th origin (well under a minute)
 
 Protocol: every vessel (MMSI) is a series, voyages (gaps > 30 min) are segments; the first half
@@ -40,10 +40,9 @@ from tsgate.series import IrregularSeries  # noqa: E402
 HORIZONS = ["1min", "5min", "15min", "30min"]
 
 # ==============================================================================================
-# LEAD: settings for tsgate.models.estimator.GatedLSTMForecaster on this benchmark. ``None``
-# leaves the LSTM out unless ``--lstm`` is given (then its defaults are used); a dict of
-# constructor parameters includes it whenever the class is importable. ``horizons`` is set by
-# the backtest.
+# Settings of GatedLSTMForecaster on this benchmark. ``None`` leaves the LSTM out unless
+# ``--lstm`` is given (then its defaults are used); a dict of constructor parameters includes it
+# whenever the class is importable. ``horizons`` is set by the backtest.
 LSTM_SETTINGS: dict | None = {
     "gated WMC": {"cell": "wmc", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
                   "lr": 3e-3, "logger": None, "seed": 0},

@@ -1,6 +1,6 @@
 """Speed of the recurrent cells against torch.nn.LSTM, measured side by side in one run.
 
-    python benchmarks/cells.py            # full table, about 2-3 minutes on 2 cores
+    python benchmarks/cells.py            # full table, about 2-3 minutes on a laptop CPU
     python benchmarks/cells.py --quick    # fewer repeats and sizes, about 40 s
 
 Prints ratios (>1 = faster than nn.LSTM) rather than absolute times, because the machine may
@@ -59,7 +59,7 @@ def _median_time(fn, n: int) -> float:
 def _interleaved(fns: dict, rounds: int, per_round: int) -> dict:
     """Best round's median time of each fn; models take turns within each round.
 
-    The minimum over rounds, not the median, because on a shared machine the noise only
+    The minimum over rounds, not the median, because on a loaded machine the noise only
     ever adds time; the median within a round drops single stalls.
     """
     for fn in fns.values():  # warm-up (scripting, allocator)

@@ -12,7 +12,7 @@ Usage::
     python benchmarks/online_latency.py --steps 2000 --optimizer adam --json out.json
 
 Published reference: DNI, 6.8 ms per step at 30 Hz on an Intel i7-13700 (Pohl et al. 2024).
-Timings on a shared machine vary; compare rows of one run, not absolute times across runs.
+Timings on a loaded machine vary; compare rows of one run, not absolute times across runs.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
                                  optimizer=args.optimizer, tbptt_steps=args.tbptt_steps,
                                  max_delay=N_HOR, seed=0, dtype=args.dtype)
 
-        # round-robin over the configurations so that a burst of load on the shared machine
+        # round-robin over the configurations so that a burst of load on the machine
         # hits them alike; the samples of all rounds are pooled
         samples: dict[tuple, list[np.ndarray]] = {c: [] for c in configs}
         for r in range(args.rounds):
