@@ -47,13 +47,13 @@ def fail(msg: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 @contextmanager
-def handled(flags: Flags, *, data_hint: str = "") -> Iterator[None]:
+def handled(flags: Flags) -> Iterator[None]:
     """Turn errors raised inside the block into an exit code and one line on stderr.
 
     ``TsgateError`` → 2 (``LockBusyError`` → 75, ``OnlineUpdateError`` → 1); anything
-    unexpected → 1. ``data_hint`` is appended to the message of a ``DataError``.
+    unexpected → 1.
     """
-    from tsgate.exceptions import DataError, OnlineUpdateError, TsgateError
+    from tsgate.exceptions import OnlineUpdateError, TsgateError
     from tsgate.jobs.lock import LockBusyError
 
     try:
@@ -68,10 +68,7 @@ def handled(flags: Flags, *, data_hint: str = "") -> Iterator[None]:
         fail(str(exc), EXIT_ERROR)
     except TsgateError as exc:
         _trace(flags)
-        msg = str(exc)
-        if data_hint and isinstance(exc, DataError):
-            msg = f"{msg} {data_hint}"
-        fail(msg, EXIT_BAD_INPUT)
+        fail(str(exc), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # unexpected: keep it to one line unless --debug

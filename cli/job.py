@@ -31,7 +31,7 @@ StateOpt = Annotated[Optional[Path], typer.Option("--state", metavar="DIR", help
 
 
 @job_app.command("run")
-@command(data_hint="Nothing was consumed; fix or remove the file.")
+@command()
 def run(
     model: ModelOpt,
     inbox: Annotated[Path, typer.Option("--inbox", metavar="DIR", help="Folder where CSV/parquet drop files arrive (write '.name', then rename).")],

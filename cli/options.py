@@ -108,7 +108,7 @@ def _silence() -> None:
     warnings.filterwarnings("ignore")
 
 
-def command(*, data: bool = False, data_hint: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def command(*, data: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the shared options to a command function (see the module docstring)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,7 +123,7 @@ def command(*, data: bool = False, data_hint: str = "") -> Callable[[Callable[..
                 kw["data_opts"] = DataOptions(**{p.name: kw.pop(p.name) for p in _DATA_PARAMS})
             if flags.quiet:
                 _silence()
-            with handled(flags, data_hint=data_hint):
+            with handled(flags):
                 return fn(flags=flags, **kw)
 
         run.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]

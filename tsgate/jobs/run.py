@@ -259,18 +259,24 @@ def _learn_and_forecast(est: Any, plan: _Plan, opts: _Options) -> tuple[Any, int
     """Update ``est`` on the plan's drops; returns (forecast frame or None, rows skipped)."""
     import pandas as pd
 
-    new = read_drops(
-        plan.drops,
-        time_col=opts.time_col,
-        id_col=opts.id_col,
-        targets=opts.targets or est.targets_,
-        covariates=est.covariates_,
-        static=est.static_,
-    )
-    new, skipped = without_seen_rows(new, est.last_time_)
-    if new is None:
-        return None, skipped
-    online = est.update(new)
+    try:
+        new = read_drops(
+            plan.drops,
+            time_col=opts.time_col,
+            id_col=opts.id_col,
+            targets=opts.targets or est.targets_,
+            covariates=est.covariates_,
+            static=est.static_,
+        )
+        new, skipped = without_seen_rows(new, est.last_time_)
+        if new is None:
+            return None, skipped
+        online = est.update(new)
+    except DataError as exc:  # same error, plus what it means for the job
+        raise type(exc)(
+            f"{exc.reason} Nothing was consumed; fix or remove the file.",
+            file=exc.file, column=exc.column, series=exc.series, row=exc.row,
+        ) from None
     latest = est.predict(est.history_, origins="last")
     parts = []
     for kind, fc, version in (("online", online, plan.version_before), ("latest", latest, plan.version_after)):
