@@ -35,12 +35,12 @@ from tsgate.baselines import (  # noqa: E402
     PersistenceForecaster,
 )
 from tsgate.evaluation import backtest, write_report  # noqa: E402
-from tsgate.series import IrregularSeries  # noqa: E402
+from tsgate.data.series import IrregularSeries  # noqa: E402
 
 HORIZONS = ["1min", "5min", "15min", "30min"]
 
 # ==============================================================================================
-# LEAD: settings for tsgate.models.estimator.GatedLSTMForecaster on this benchmark. ``None``
+# LEAD: settings for tsgate.training.gated.GatedLSTMForecaster on this benchmark. ``None``
 # leaves the LSTM out unless ``--lstm`` is given (then its defaults are used); a dict of
 # constructor parameters includes it whenever the class is importable. ``horizons`` is set by
 # the backtest.
@@ -81,7 +81,7 @@ def models(args: argparse.Namespace) -> dict:
     }
     if args.lstm or LSTM_SETTINGS is not None:
         try:
-            from tsgate.models.estimator import GatedLSTMForecaster
+            from tsgate.training.gated import GatedLSTMForecaster
         except ImportError as exc:
             print(f"(gated LSTM left out: {exc})", file=sys.stderr)
         else:

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from tsgate import IrregularSeries
-from tsgate.models.estimator import GatedLSTMForecaster
+from tsgate.training.gated import GatedLSTMForecaster
 
 
 def data() -> IrregularSeries:

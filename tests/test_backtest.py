@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsgate.base import BaseForecaster
+from tsgate.estimators.base import BaseForecaster
 from tsgate.baselines import (
     ARIMAForecaster,
     DeadReckoningForecaster,
@@ -21,8 +21,8 @@ from tsgate.baselines.dead_reckoning import KNOT_M_S
 from tsgate.evaluation import backtest
 from tsgate.evaluation.metrics import mae
 from tsgate.exceptions import ConfigError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows, make_windows
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Windows, make_windows
 
 
 

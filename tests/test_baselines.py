@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-from tsgate.base import load
+from tsgate.estimators.base import load
 from tsgate.baselines import (
     ARIMAForecaster,
     DeadReckoningForecaster,
@@ -20,7 +20,7 @@ from tsgate.baselines import (
 )
 from tsgate.baselines.dead_reckoning import KNOT_M_S
 from tsgate.exceptions import ConfigError, DataError, SchemaError
-from tsgate.series import IrregularSeries
+from tsgate.data.series import IrregularSeries
 
 
 def _irregular_times(n: int, seed: int = 0, lo: float = 0.5, hi: float = 1.5) -> np.ndarray:
@@ -246,7 +246,7 @@ def test_dead_reckoning_step_horizons_use_target_times_and_fallbacks():
     m = DeadReckoningForecaster(horizons=[1, 2]).fit(d)
     f = m.predict(d, origins="all")
     # where the target's own report exists, it lands on it (constant velocity)
-    # (an unknown step target time is NaT; older tsgate.series gave the epoch, hence the date bound)
+    # (an unknown step target time is NaT; older tsgate.data.series gave the epoch, hence the date bound)
     known = f["target_time"].notna() & (f["target_time"] > pd.Timestamp("2000-01-01", tz="UTC"))
     assert known.sum() == 2 * 19 - 1
     t_target = f.loc[known, "target_time"].map(lambda x: x.timestamp() - 1.6e9).to_numpy()

@@ -9,10 +9,10 @@ import torch
 from torch.autograd import gradcheck
 
 from tsgate.exceptions import ConfigError
-from tsgate.models import cells as cells_mod
-from tsgate.models import glstm as glstm_mod
-from tsgate.models.cells import CELLS, make_encoder, wmc_reference, wmc_sequence
-from tsgate.models.glstm import glstm_reference, glstm_sequence
+from tsgate.nn import cells as cells_mod
+from tsgate.nn import glstm as glstm_mod
+from tsgate.nn.cells import CELLS, make_encoder, wmc_reference, wmc_sequence
+from tsgate.nn.glstm import glstm_reference, glstm_sequence
 
 
 
@@ -149,7 +149,7 @@ def test_kernels_gradcheck_directly(masked: bool) -> None:
 
 
 def test_time_gate_gradcheck_and_value() -> None:
-    from tsgate.models.glstm import time_gate
+    from tsgate.nn.glstm import time_gate
 
     g = torch.Generator().manual_seed(11)
     t = torch.randn(5, 3, 1, generator=g, dtype=torch.float64)

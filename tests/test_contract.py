@@ -1,7 +1,7 @@
-"""The contract suite (tsgate.checks) on every forecaster, with small settings.
+"""The contract suite (tsgate.estimators.checks) on every forecaster, with small settings.
 
 Each estimator class provides ``_unit_test_params()`` (River style); every check of
-``tsgate.checks.CHECKS`` runs on it as its own test.
+``tsgate.estimators.checks.CHECKS`` runs on it as its own test.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsgate.base import BaseForecaster
+from tsgate.estimators.base import BaseForecaster
 from tsgate.baselines import BASELINES, DeadReckoningForecaster
 from tsgate.baselines.dead_reckoning import KNOT_M_S
-from tsgate.checks import CHECKS, check_forecaster
-from tsgate.series import IrregularSeries
+from tsgate.estimators.checks import CHECKS, check_forecaster
+from tsgate.data.series import IrregularSeries
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +77,7 @@ ESTIMATORS: list[tuple[str, Callable[[], BaseForecaster], Callable[[], Irregular
 # to collect without torch.
 def _gated(**kw: Any) -> Callable[[], BaseForecaster]:
     def make() -> BaseForecaster:
-        from tsgate.models.estimator import GatedLSTMForecaster
+        from tsgate.training.gated import GatedLSTMForecaster
 
         return GatedLSTMForecaster(**{**GatedLSTMForecaster._unit_test_params(), **kw})
 
@@ -86,7 +86,7 @@ def _gated(**kw: Any) -> Callable[[], BaseForecaster]:
 
 def _online(name: str, **kw: Any) -> Callable[[], BaseForecaster]:
     def make() -> BaseForecaster:
-        from tsgate.online import estimator as oe
+        from tsgate.online import estimators as oe
 
         cls = getattr(oe, name)
         return cls(**{**cls._unit_test_params(), **kw})

@@ -7,7 +7,7 @@ import pytest
 
 from tsgate import load, load_dataset
 from tsgate.baselines import PersistenceForecaster
-from tsgate.models.estimator import GatedLSTMForecaster
+from tsgate.training.gated import GatedLSTMForecaster
 
 
 def _mae(est, data) -> float:

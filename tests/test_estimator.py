@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
 
 from tsgate import ConfigError, IrregularSeries, load
-from tsgate.models.estimator import GatedLSTMForecaster, OnlineUpdateWarning
+from tsgate.training.gated import GatedLSTMForecaster, OnlineUpdateWarning
 
 
 def _sine(n: int = 1500, seed: int = 0, amp: float = 1.0) -> IrregularSeries:
@@ -180,7 +180,7 @@ def test_update_refuses_rows_already_seen(fitted, series):
 def test_divergent_update_is_refused(series, monkeypatch):
     import torch
 
-    from tsgate.models import module as mod
+    from tsgate.training import module as mod
 
     train, rest, _ = series.split(train=800, val=100)
     est = _small(max_epochs=1).fit(train)
@@ -216,8 +216,8 @@ def test_glstm_budget_reduces_gate_openness(series):
     tight = _small(cell="glstm", max_epochs=3, budget=1.0).fit(series)
     import torch
 
-    from tsgate.models.batch import windows_to_tensors
-    from tsgate.windows import make_windows
+    from tsgate.training.batch import windows_to_tensors
+    from tsgate.data.windows import make_windows
 
     w = make_windows(series, 12, ["0.5s", "1s"])
     b = windows_to_tensors(w)

@@ -42,8 +42,8 @@ sf = _load_script()
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A small fitted model (saved) and a stream of 20 drop files (CSV, a few parquet)."""
-    from tsgate.models.estimator import GatedLSTMForecaster
-    from tsgate.series import IrregularSeries
+    from tsgate.training.gated import GatedLSTMForecaster
+    from tsgate.data.series import IrregularSeries
 
     root = tmp_path_factory.mktemp("sched")
     df = irregular_frame(n=260, n_series=2, seed=3)
@@ -143,7 +143,7 @@ def test_reference_run_content(reference):
         assert len(va) == 1 and list(va) == list(vb)
     state = json.loads((store / "_state" / "state.json").read_text())
     assert state["n_runs"] == N_DROPS and state["pending"] is None and len(state["consumed"]) == N_DROPS
-    from tsgate.base import load
+    from tsgate.estimators.base import load
 
     assert load(model).n_online_updates_ > 0
 
@@ -186,7 +186,7 @@ def test_twenty_runs_with_sigkills_equal_uninterrupted(setup, reference):
             assert p.returncode == -signal.SIGKILL, (how, out, err)
             kills += 1
         # consistency right after the kill: the model loads, the store files read
-        from tsgate.base import load
+        from tsgate.estimators.base import load
 
         load(model)
         _store_frames(store)
@@ -216,7 +216,7 @@ def test_twenty_runs_with_sigkills_equal_uninterrupted(setup, reference):
     rj = json.loads((ref_model / "model.json").read_text())
     assert mj["files"] == rj["files"]
     assert mj["fitted"]["state"]["n_online_updates"] == rj["fitted"]["state"]["n_online_updates"]
-    from tsgate.base import load
+    from tsgate.estimators.base import load
 
     a, b = load(model), load(ref_model)
     pd.testing.assert_frame_equal(a.predict(a.history_), b.predict(b.history_), check_exact=True)

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tsgate.exceptions import ConfigError, TooShortError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Horizon, Windows, make_windows, parse_duration, parse_horizons, require_windows
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Horizon, Windows, make_windows, parse_duration, parse_horizons, require_windows
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 

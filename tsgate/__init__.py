@@ -1,7 +1,7 @@
 """tsgate: forecast irregularly sampled time series with gated LSTMs that keep learning online.
 
 Data flow: raw file → adapter (``tsgate.adapters``) → :class:`IrregularSeries` → windows
-(``tsgate.windows``) → ``WindowDataModule`` → model (``GatedLSTMForecaster``,
+(``tsgate.data.windows``) → ``WindowDataModule`` → model (``GatedLSTMForecaster``,
 ``OnlineRNNForecaster``, baselines) → tidy forecasts → ``tsgate.evaluation``.
 
 Everything is imported lazily so that ``import tsgate`` stays fast and does not import torch
@@ -29,23 +29,23 @@ _EXPORTS: dict[str, str] = {
     "OnlineUpdateError": "tsgate.exceptions",
     "OnlineUpdateWarning": "tsgate.exceptions",
     # data layer
-    "IrregularSeries": "tsgate.series",
-    "RepairReport": "tsgate.series",
-    "Horizon": "tsgate.windows",
-    "Windows": "tsgate.windows",
-    "make_windows": "tsgate.windows",
-    "parse_horizons": "tsgate.windows",
-    "WindowDataModule": "tsgate.datamodule",
+    "IrregularSeries": "tsgate.data.series",
+    "RepairReport": "tsgate.data.series",
+    "Horizon": "tsgate.data.windows",
+    "Windows": "tsgate.data.windows",
+    "make_windows": "tsgate.data.windows",
+    "parse_horizons": "tsgate.data.windows",
+    "WindowDataModule": "tsgate.training.datamodule",
     "load_extmarker": "tsgate.adapters.extmarker",
     "load_ais": "tsgate.adapters.ais",
     "list_datasets": "tsgate.datasets",
     "load_dataset": "tsgate.datasets",
     # models
-    "BaseForecaster": "tsgate.base",
-    "load": "tsgate.base",
-    "GatedLSTMForecaster": "tsgate.models.estimator",
-    "OnlineRNNForecaster": "tsgate.online.estimator",
-    "OnlineLinearForecaster": "tsgate.online.estimator",
+    "BaseForecaster": "tsgate.estimators.base",
+    "load": "tsgate.estimators.base",
+    "GatedLSTMForecaster": "tsgate.training.gated",
+    "OnlineRNNForecaster": "tsgate.online.estimators",
+    "OnlineLinearForecaster": "tsgate.online.estimators",
     "PersistenceForecaster": "tsgate.baselines",
     "SeasonalNaiveForecaster": "tsgate.baselines",
     "DriftForecaster": "tsgate.baselines",

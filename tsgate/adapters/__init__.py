@@ -1,4 +1,4 @@
-"""Adapters: raw files of a known layout → validated :class:`~tsgate.series.IrregularSeries`.
+"""Adapters: raw files of a known layout → validated :class:`~tsgate.data.series.IrregularSeries`.
 
 - :mod:`tsgate.adapters.extmarker`: ExtMarker respiratory-motion recordings (mm).
 - :mod:`tsgate.adapters.ais`: AIS vessel reports (bundled, MarineCadastre, aisdk) → metres.

@@ -1,7 +1,7 @@
 """Baseline forecasters: naive, drift, linear autoregression, ARIMA and dead reckoning.
 
-Every class here is a :class:`~tsgate.base.BaseForecaster` registered for
-:func:`tsgate.base.load`; importing this package registers them all. Classes with
+Every class here is a :class:`~tsgate.estimators.base.BaseForecaster` registered for
+:func:`tsgate.estimators.base.load`; importing this package registers them all. Classes with
 ``per_series = True`` forecast each series on its own, so a backtest may run series in parallel.
 """
 

@@ -35,11 +35,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, _json_id, register
-from tsgate.baselines._common import check_int
+from tsgate.estimators.base import BaseForecaster, _json_id, register
+from tsgate.baselines.features import check_int
 from tsgate.exceptions import ConfigError, DataError, TooShortError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows, parse_duration
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Windows, parse_duration
 
 __all__ = ["ARIMAForecaster", "DEFAULT_ORDERS", "resample_to_grid"]
 

@@ -21,11 +21,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, register
-from tsgate.baselines._common import lead_times
+from tsgate.estimators.base import BaseForecaster, register
+from tsgate.baselines.features import lead_times
 from tsgate.exceptions import ConfigError, SchemaError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Windows
 
 __all__ = ["DeadReckoningForecaster", "KNOT_M_S"]
 

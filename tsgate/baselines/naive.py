@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, register
-from tsgate.baselines._common import check_int, window_values
+from tsgate.estimators.base import BaseForecaster, register
+from tsgate.baselines.features import check_int, window_values
 from tsgate.exceptions import ConfigError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Windows
 
 __all__ = ["PersistenceForecaster", "SeasonalNaiveForecaster", "DriftForecaster"]
 

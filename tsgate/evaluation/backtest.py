@@ -39,11 +39,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from tsgate.base import BaseForecaster, as_series, forecast_frame
+from tsgate.estimators.base import BaseForecaster, as_series, forecast_frame
 from tsgate.evaluation.metrics import METRICS, compute, mean_ci, resolve_groups
 from tsgate.exceptions import ConfigError
-from tsgate.series import ID, SEGMENT, TIME, IrregularSeries, seconds_to_time
-from tsgate.windows import Horizon, make_windows, parse_horizons
+from tsgate.data.series import ID, SEGMENT, TIME, IrregularSeries, seconds_to_time
+from tsgate.data.windows import Horizon, make_windows, parse_horizons
 
 __all__ = ["backtest", "BacktestResult"]
 
@@ -169,7 +169,7 @@ def backtest(
     models
         ``{"name": estimator}`` or a list (named by class). Each is cloned and given ``horizons``.
     data
-        An :class:`~tsgate.series.IrregularSeries` (or long frame).
+        An :class:`~tsgate.data.series.IrregularSeries` (or long frame).
     horizons
         Steps (``[1, 5]``) or durations (``["1min", "15min"]``).
     train, val

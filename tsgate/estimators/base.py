@@ -3,7 +3,7 @@
 Public methods validate and check fitted state; subclasses implement private hooks on
 windows and arrays:
 
-- ``_fit(data)``: learn from an :class:`~tsgate.series.IrregularSeries`;
+- ``_fit(data)``: learn from an :class:`~tsgate.data.series.IrregularSeries`;
 - ``_predict(windows, data)``: forecasts ``[n, H, k]`` for the windows' origins;
 - ``_learn(windows, horizon_mask)``: (online models) learn the revealed (origin, horizon) pairs;
 - ``_window_length()``: the input length L the model needs;
@@ -27,8 +27,8 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from tsgate.exceptions import ConfigError, DataError, ModelFileError, SchemaError
-from tsgate.series import ID, ROW, SEGMENT, TIME, IrregularSeries, seconds_to_time
-from tsgate.windows import Horizon, Windows, make_windows, parse_horizons
+from tsgate.data.series import ID, ROW, SEGMENT, TIME, IrregularSeries, seconds_to_time
+from tsgate.data.windows import Horizon, Windows, make_windows, parse_horizons
 
 __all__ = ["BaseForecaster", "forecast_frame", "as_series", "load", "register"]
 
@@ -236,9 +236,9 @@ class BaseForecaster(BaseEstimator):
         return -float(np.mean(np.abs(yhat - w.y)))
 
     def save(self, path: str | Path) -> Path:
-        """Save to a model directory atomically (JSON + safetensors; see tsgate.persistence)."""
+        """Save to a model directory atomically (JSON + safetensors; see tsgate.estimators.persistence)."""
         from tsgate import __version__
-        from tsgate.persistence import write_model_dir
+        from tsgate.estimators.persistence import write_model_dir
 
         self._check_fitted()
         meta, arrays = self._get_state()
@@ -418,7 +418,7 @@ def _history_from_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) ->
 
 def load(path: str | Path) -> BaseForecaster:
     """Load any tsgate model directory written by ``save`` (JSON + safetensors; no code runs)."""
-    from tsgate.persistence import read_model_dir
+    from tsgate.estimators.persistence import read_model_dir
 
     desc, arrays = read_model_dir(path)  # refuse a damaged file before importing torch
     _import_estimators()
@@ -450,7 +450,7 @@ def _import_estimators() -> None:
     """Import the modules that register estimators (lazily: they pull in torch)."""
     import importlib
 
-    for mod in ("tsgate.baselines", "tsgate.models.estimator", "tsgate.online.estimator"):
+    for mod in ("tsgate.baselines", "tsgate.training.gated", "tsgate.online.estimators"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

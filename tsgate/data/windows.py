@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tsgate.exceptions import ConfigError, TooShortError
-from tsgate.series import IrregularSeries, SeriesArrays
+from tsgate.data.series import IrregularSeries, SeriesArrays
 
 __all__ = ["Horizon", "parse_horizons", "parse_duration", "Windows", "make_windows"]
 

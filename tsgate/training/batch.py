@@ -1,6 +1,6 @@
 """Windows → tensors: the one conversion both training (DataModule) and online updates use.
 
-Kept apart from ``tsgate.datamodule`` so that ``predict`` and ``update`` do not import Lightning.
+Kept apart from ``tsgate.training.datamodule`` so that ``predict`` and ``update`` do not import Lightning.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tsgate.windows import Windows
+from tsgate.data.windows import Windows
 
 __all__ = ["windows_to_tensors", "FIELDS"]
 

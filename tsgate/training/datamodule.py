@@ -1,4 +1,4 @@
-"""A LightningDataModule over :class:`~tsgate.windows.Windows`: numpy windows become tensors here.
+"""A LightningDataModule over :class:`~tsgate.data.windows.Windows`: numpy windows become tensors here.
 
 Batches are dicts of tensors: ``x`` [B, L, d], ``dt`` [B, L], ``t`` [B, L], ``mask`` [B, L],
 ``y`` [B, H, k], ``static`` [B, s]. Shuffling uses a generator seeded from ``seed``, so two
@@ -14,8 +14,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from tsgate.exceptions import ConfigError
-from tsgate.models.batch import windows_to_tensors
-from tsgate.windows import Windows
+from tsgate.training.batch import windows_to_tensors
+from tsgate.data.windows import Windows
 
 __all__ = ["WindowDataset", "WindowDataModule", "windows_to_tensors"]
 

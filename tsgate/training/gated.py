@@ -1,9 +1,9 @@
 """``GatedLSTMForecaster``: the scikit-learn-style estimator that drives Lightning.
 
 The constructor stores its arguments; ``fit`` validates them, cuts windows, builds the
-:class:`~tsgate.models.module.ForecastModule` and a Lightning ``Trainer`` (early stopping on
+:class:`~tsgate.training.module.ForecastModule` and a Lightning ``Trainer`` (early stopping on
 validation loss, best-checkpoint restore, CSV logger, Lightning's progress bar) and keeps the
-trained module as ``module_``. ``update`` (from :class:`~tsgate.base.BaseForecaster`) learns
+trained module as ``module_``. ``update`` (from :class:`~tsgate.estimators.base.BaseForecaster`) learns
 online by truncated backpropagation through the input window (``online="tbptt"``): each
 revealed (origin, horizon) target gives one gradient step, SGD or Adam, clipped.
 """
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, register
+from tsgate.estimators.base import BaseForecaster, register
 from tsgate.exceptions import ConfigError, OnlineUpdateWarning
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows, make_windows, require_windows
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Windows, make_windows, require_windows
 
 __all__ = ["GatedLSTMForecaster", "OnlineUpdateWarning"]
 
@@ -175,12 +175,12 @@ class GatedLSTMForecaster(BaseForecaster):
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
-        """Small, fast settings for the contract suite (tsgate.checks)."""
+        """Small, fast settings for the contract suite (tsgate.estimators.checks)."""
         return {"cell": "wmc", "hidden_size": 8, "window": 6, "horizons": [1, 3], "max_epochs": 2, "logger": None, "batch_size": 32}
 
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
-        from tsgate.models.cells import CELLS
+        from tsgate.nn.cells import CELLS
 
         _check(self.cell in CELLS, f"The 'cell' parameter must be one of {list(CELLS)}. Got {self.cell!r} instead.")
         for name in ("hidden_size", "num_layers", "window", "batch_size", "max_epochs", "kernel_size"):
@@ -264,7 +264,7 @@ class GatedLSTMForecaster(BaseForecaster):
         net.set_statistics(s)
 
     def _build_net(self, net_kwargs: dict[str, Any], stats: dict[str, Any]) -> Any:
-        from tsgate.models.network import ForecastNet
+        from tsgate.nn.network import ForecastNet
 
         net = ForecastNet(**net_kwargs)
         self._apply_statistics(net, net_kwargs, stats)
@@ -291,8 +291,8 @@ class GatedLSTMForecaster(BaseForecaster):
         from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
         from lightning.pytorch.loggers import CSVLogger
 
-        from tsgate.datamodule import WindowDataModule
-        from tsgate.models.module import ForecastModule
+        from tsgate.training.datamodule import WindowDataModule
+        from tsgate.training.module import ForecastModule
 
         self._validate_params()
         w = make_windows(data, self.window, self.horizons_, max_gap=self.max_gap, min_history=self._min_history())
@@ -392,7 +392,7 @@ class GatedLSTMForecaster(BaseForecaster):
 
     # ------------------------------------------------------------------ predict / learn
     def _tensors(self, w: Windows) -> dict[str, Any]:
-        from tsgate.models.batch import windows_to_tensors
+        from tsgate.training.batch import windows_to_tensors
 
         return windows_to_tensors(w)
 
@@ -425,7 +425,7 @@ class GatedLSTMForecaster(BaseForecaster):
             return
         import torch
 
-        from tsgate.models.module import masked_loss
+        from tsgate.training.module import masked_loss
 
         net = self.net_
         opt = self._optimizer()

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tsgate.exceptions import ConfigError
-from tsgate.windows import Horizon, Windows
+from tsgate.data.windows import Horizon, Windows
 
 __all__ = ["lead_times", "check_int", "window_values"]
 

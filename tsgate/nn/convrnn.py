@@ -2,7 +2,7 @@
 
 A causal 1-D convolution over the window's features (each output step sees only the current
 and the ``kernel_size - 1`` previous samples, so nothing leaks from the future), a ReLU, then
-any recurrent cell of :data:`tsgate.models.cells.CELLS` (``inner_cell``). The feed-forward
+any recurrent cell of :data:`tsgate.nn.cells.CELLS` (``inner_cell``). The feed-forward
 head that turns the summary into forecasts belongs to the caller.
 
 Masked (padded) steps are zeroed before the convolution, and the mask and sample times are
@@ -16,7 +16,7 @@ from typing import Optional
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from tsgate.models.cells import Encoder, check_inputs
+from tsgate.nn.cells import Encoder, check_inputs
 
 __all__ = ["ConvRNNEncoder"]
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, register
+from tsgate.estimators.base import BaseForecaster, register
 from tsgate.exceptions import ConfigError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows, make_windows
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Windows, make_windows
 
 __all__ = ["OnlineRNNForecaster", "OnlineLinearForecaster"]
 
@@ -328,7 +328,7 @@ class OnlineRNNForecaster(_StreamForecaster):
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
-        """Small, fast settings for the contract suite (tsgate.checks)."""
+        """Small, fast settings for the contract suite (tsgate.estimators.checks)."""
         return {"hidden_size": 8, "shl": 4, "horizons": [1, 3]}
 
     def _validate_params(self) -> None:
@@ -397,7 +397,7 @@ class OnlineLinearForecaster(_StreamForecaster):
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
-        """Small, fast settings for the contract suite (tsgate.checks)."""
+        """Small, fast settings for the contract suite (tsgate.estimators.checks)."""
         return {"shl": 4, "horizons": [1, 3]}
 
     def _validate_params(self) -> None:

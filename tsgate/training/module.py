@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from tsgate.exceptions import ConfigError
-from tsgate.models.network import ForecastNet
+from tsgate.nn.network import ForecastNet
 
 __all__ = ["ForecastModule", "masked_loss"]
 
@@ -31,7 +31,7 @@ def masked_loss(pred: Tensor, target: Tensor, mask: Tensor | None, kind: str, de
 
 
 class ForecastModule(L.LightningModule):
-    """Trains a :class:`ForecastNet` on window batches (see ``tsgate.datamodule``).
+    """Trains a :class:`ForecastNet` on window batches (see ``tsgate.training.datamodule``).
 
     Logs ``train_loss``, ``val_loss`` (normalised units) and per-horizon validation MAE in the
     data's units as ``val_mae_<horizon>``. The g-LSTM budget term ``budget * mean(k)`` is added to

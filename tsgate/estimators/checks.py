@@ -13,7 +13,7 @@ Checks:
   before ``fit`` raises scikit-learn's ``NotFittedError``;
 - ``no_mutation``: ``fit``, ``predict`` and ``update`` leave the input data unchanged;
 - ``seed``: the same ``random_state`` (when the estimator has one) gives the same forecasts;
-- ``save_load``: ``save`` → :func:`tsgate.base.load` → ``predict`` gives identical forecasts;
+- ``save_load``: ``save`` → :func:`tsgate.estimators.base.load` → ``predict`` gives identical forecasts;
 - ``fit_update``: after ``fit`` on the first part of each series, ``update`` with the rest returns
   forecasts for exactly the new origins (every new observation with enough history), every
   horizon, without NaN; for models that do not learn online they equal ``predict`` at those origins;
@@ -34,9 +34,9 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from tsgate.base import BaseForecaster, load
+from tsgate.estimators.base import BaseForecaster, load
 from tsgate.exceptions import DataError
-from tsgate.series import ID, SEGMENT, TIME, IrregularSeries
+from tsgate.data.series import ID, SEGMENT, TIME, IrregularSeries
 
 __all__ = ["check_forecaster", "CHECKS", "split_for_update"]
 

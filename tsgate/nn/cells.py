@@ -13,9 +13,9 @@ Cells (``CELLS``):
     LSTM with Working Memory Connections (Landi et al. 2021): the input and forget gates add
     ``tanh(W_ci c_{t-1})``, ``tanh(W_cf c_{t-1})``, the output gate adds ``tanh(W_co c_t)``.
 ``glstm``
-    Gaussian-gated LSTM (Thornton et al.); see :mod:`tsgate.models.glstm`.
+    Gaussian-gated LSTM (Thornton et al.); see :mod:`tsgate.nn.glstm`.
 ``convrnn``
-    causal 1-D convolution then any cell above; see :mod:`tsgate.models.convrnn`.
+    causal 1-D convolution then any cell above; see :mod:`tsgate.nn.convrnn`.
 
 The time step Δt is *not* computed here: the caller appends Δt (and the mask) to ``x``.
 Masked steps (``mask == False``, left padding) leave the state of every cell unchanged; the
@@ -677,14 +677,14 @@ def make_encoder(
     if cell == "wmc":
         return WMCEncoder(input_size, hidden_size, num_layers, float(dropout))
     if cell == "glstm":
-        from tsgate.models.glstm import GLSTMEncoder
+        from tsgate.nn.glstm import GLSTMEncoder
 
         return GLSTMEncoder(
             input_size, hidden_size, num_layers=num_layers, dropout=float(dropout),
             window_span_s=window_span_s, gate_threshold=gate_threshold,
         )
     # convrnn
-    from tsgate.models.convrnn import ConvRNNEncoder
+    from tsgate.nn.convrnn import ConvRNNEncoder
 
     if inner_cell == "convrnn" or inner_cell not in CELLS:
         allowed = ", ".join(c for c in CELLS if c != "convrnn")

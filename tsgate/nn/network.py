@@ -5,7 +5,7 @@ pass. It owns the per-window ("instance") normalisation so that saved weights an
 travel together: each window is shifted by its last observed value and divided by its own
 spread (floored by a global scale fitted on training windows, so a stationary vessel does
 not blow up), the encoder and head work in those units, and the output is mapped back.
-No Lightning here: the LightningModule in ``tsgate.models.module`` wraps it.
+No Lightning here: the LightningModule in ``tsgate.training.module`` wraps it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from tsgate.exceptions import ConfigError
-from tsgate.models.cells import make_encoder
+from tsgate.nn.cells import make_encoder
 
 __all__ = ["ForecastNet", "NORMALIZATIONS"]
 
@@ -30,7 +30,7 @@ class ForecastNet(nn.Module):
     Parameters
     ----------
     cell
-        Encoder cell name (see ``tsgate.models.cells.CELLS``).
+        Encoder cell name (see ``tsgate.nn.cells.CELLS``).
     n_features
         Observed features per step (targets first, then covariates).
     n_targets, n_horizons

@@ -32,7 +32,7 @@ import torch.nn.functional as Fn
 from torch import Tensor, nn
 
 from tsgate.exceptions import ConfigError
-from tsgate.models.cells import (
+from tsgate.nn.cells import (
     Encoder,
     LSTMFamilyLayer,
     check_inputs,

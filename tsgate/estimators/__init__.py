@@ -1,0 +1,1 @@
+"""The estimator contract: the forecaster base, model files and the contract checks."""

@@ -1,0 +1,1 @@
+"""Torch modules with the maths only: recurrent encoders (cells) and the forecasting network."""
