@@ -129,7 +129,7 @@ def _read_data(
 ) -> Any:
     """DATA as an IrregularSeries: bundled name, file or '-' (stdin CSV)."""
     from tsgate.exceptions import ConfigError
-    from tsgate.data.series import IrregularSeries
+    from tsgate import IrregularSeries
 
     dcfg = dict(cfg.get("data", {}))
     adapter = adapter or dcfg.pop("adapter", None) or "table"
@@ -173,7 +173,7 @@ def _select_targets(series: Any, target: Optional[list[str]]) -> Any:
     """A bundled dataset restricted to the --target columns (all of its targets by default)."""
     if not target or list(target) == list(series.targets):
         return series
-    from tsgate.data.series import IrregularSeries
+    from tsgate import IrregularSeries
 
     return IrregularSeries.from_frame(
         series.to_frame(),
@@ -256,7 +256,7 @@ def _print_table(df: Any, title: str, max_rows: int = 40) -> None:
 def _model_params(cfg: dict[str, Any], **flags: Any) -> dict[str, Any]:
     """[model] table of the config, overridden by the flags that were given."""
     from tsgate.exceptions import ConfigError
-    from tsgate.training.gated import GatedLSTMForecaster
+    from tsgate import GatedLSTMForecaster
 
     params = dict(cfg.get("model", {}))
     known = set(GatedLSTMForecaster().get_params())
@@ -274,7 +274,7 @@ def _model_params(cfg: dict[str, Any], **flags: Any) -> dict[str, Any]:
 
 def _check_horizons(horizons: Any) -> None:
     """Refuse bad --horizon values before reading data or training."""
-    from tsgate.data.windows import parse_horizons
+    from tsgate import parse_horizons
 
     if horizons:
         parse_horizons(horizons)
@@ -359,7 +359,7 @@ def fit(
     params.setdefault("progress", not quiet)
     params["logger"] = "csv" if log_dir else None
     params["log_dir"] = str(log_dir) if log_dir else None
-    from tsgate.training.gated import GatedLSTMForecaster
+    from tsgate import GatedLSTMForecaster
 
     est = _run(lambda: GatedLSTMForecaster(**params))
     _run(est.fit, series)
@@ -374,7 +374,7 @@ def fit(
 
 
 def _load_model(path: Path) -> Any:
-    from tsgate.estimators.base import load
+    from tsgate import load
 
     return load(path)
 
@@ -504,7 +504,7 @@ def evaluate(
 def _build_models(names: list[str], horizons: list[str], gated: dict[str, Any], series: Any) -> dict[str, Any]:
     from tsgate import baselines as b
     from tsgate.exceptions import ConfigError
-    from tsgate.training.gated import GatedLSTMForecaster
+    from tsgate import GatedLSTMForecaster
 
     window = int(gated.get("window", 32))
     out: dict[str, Any] = {}
@@ -513,7 +513,7 @@ def _build_models(names: list[str], horizons: list[str], gated: dict[str, Any], 
             p = {"progress": False, "logger": None, **gated, "horizons": horizons}
             out[f"gated-{p.get('cell', 'wmc')}"] = GatedLSTMForecaster(**p)
         elif n == "online":
-            from tsgate.online.estimators import OnlineRNNForecaster
+            from tsgate import OnlineRNNForecaster
 
             out["online-uoro"] = OnlineRNNForecaster(horizons=horizons)
         elif n == "arima":

@@ -218,7 +218,7 @@ def _list_drops(inbox: Path) -> list[Path]:
 
 def _read_drops(drops: Sequence[Path], est: Any, time_col: str, id_col: str | None, targets: Sequence[str] | None) -> Any:
     """The drops as one IrregularSeries (each file validated on its own, so errors name it)."""
-    from tsgate.data.series import IrregularSeries
+    from tsgate import IrregularSeries
 
     combined = None
     for p in drops:
@@ -238,7 +238,8 @@ def _drop_seen(new: Any, est: Any) -> tuple[Any, int]:
     """Remove rows at or before the model's last time of their series; returns (rest, n removed)."""
     import numpy as np
 
-    from tsgate.data.series import ID, IrregularSeries
+    from tsgate import IrregularSeries
+    from tsgate.data.columns import ID
 
     last = getattr(est, "last_time_", {}) or {}
     f = new.frame
@@ -267,7 +268,7 @@ def _compute(
     """Load the model, learn the drops, forecast. Returns (estimator or None, forecasts frame, skipped rows)."""
     import pandas as pd
 
-    from tsgate.estimators.base import load
+    from tsgate import load
 
     est = load(model)
     log(f"{run_id}: learning from {len(drops)} drop(s)")

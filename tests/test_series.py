@@ -15,7 +15,8 @@ from tsgate.exceptions import (
     TimestampError,
     TooShortError,
 )
-from tsgate.data.series import IrregularSeries, RepairReport
+from tsgate.data.repairs import RepairReport
+from tsgate.data.series import IrregularSeries
 
 Z = ["2020-01-01T00:00:00Z", "2020-01-01T00:00:10Z", "2020-01-01T00:00:00Z", "2020-01-01T00:00:05Z"]
 

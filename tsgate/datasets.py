@@ -24,7 +24,8 @@ import pandas as pd
 from tsgate.adapters import ais as _ais
 from tsgate.adapters import extmarker as _em
 from tsgate.exceptions import ConfigError
-from tsgate.data.series import IrregularSeries, RepairReport
+from tsgate.data.repairs import RepairReport
+from tsgate.data.series import IrregularSeries
 
 __all__ = ["list_datasets", "load_dataset", "dataset_report", "dataset_info", "dataset_names", "DatasetInfo"]
 

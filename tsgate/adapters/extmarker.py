@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from tsgate.exceptions import ConfigError, DataError, SchemaError
-from tsgate.data.series import IrregularSeries, RepairReport
+from tsgate.data.repairs import RepairReport
+from tsgate.data.series import IrregularSeries
 
 __all__ = [
     "RATES",

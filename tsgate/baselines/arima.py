@@ -37,9 +37,11 @@ import numpy as np
 
 from tsgate.estimators.base import BaseForecaster, _json_id, register
 from tsgate.baselines.features import check_int
+from tsgate.blas import blas_threads
 from tsgate.exceptions import ConfigError, DataError, TooShortError
 from tsgate.data.series import IrregularSeries
-from tsgate.data.windows import Windows, parse_duration
+from tsgate.data.times import parse_duration
+from tsgate.data.windows import Windows
 
 __all__ = ["ARIMAForecaster", "DEFAULT_ORDERS", "resample_to_grid"]
 
@@ -72,12 +74,6 @@ def _as_order(value: Any, n: int, name: str) -> tuple[int, ...]:
     if not ok:
         raise ConfigError(f"{name} must be {n} non-negative integers, got {value!r}.")
     return tuple(int(v) for v in vals)  # type: ignore[union-attr]
-
-
-def _one_blas_thread() -> Any:
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _segments(g: Any) -> np.ndarray:
@@ -165,7 +161,7 @@ class ARIMAForecaster(BaseForecaster):
     def _fit(self, data: IrregularSeries) -> None:
         # statsmodels works on tiny matrices: a multi-threaded BLAS only adds overhead there
         # (measured 20x slower fits on a busy 2-core machine), so one BLAS thread it is
-        with _one_blas_thread():
+        with blas_threads(1):
             self._fit_all(data)
 
     def _fit_all(self, data: IrregularSeries) -> None:
@@ -277,7 +273,7 @@ class ARIMAForecaster(BaseForecaster):
         return out
 
     def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        with _one_blas_thread():
+        with blas_threads(1):
             return self._predict_all(w, data)
 
     def _predict_all(self, w: Windows, data: IrregularSeries) -> np.ndarray:

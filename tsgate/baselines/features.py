@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from tsgate.exceptions import ConfigError
-from tsgate.data.windows import Horizon, Windows
+from tsgate.data.horizons import Horizon
+from tsgate.data.windows import Windows
 
 __all__ = ["lead_times", "check_int", "window_values"]
 

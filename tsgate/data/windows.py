@@ -5,107 +5,39 @@ to and including t: their values, Δt (seconds since the previous observation) a
 relative to t. Targets sit at horizons given in steps (``3`` = the third observation after t)
 or as durations (``"500ms"``, ``"2s"``, ``"15min"``); a duration target is the linear
 interpolation of the truth between the two observations bracketing t+h, dropped when that
-bracket is wider than ``max_gap``. Nothing after t reaches the input, and no window or target
-crosses a change of segment. Everything here is numpy; pandas stopped at the series.
+bracket is wider than ``max_gap``. No window or target crosses a change of segment.
+
+Windows come in two parts, as scikit-learn's X and y: :class:`Inputs`, everything known at the
+origin and all a model is given to forecast, and :class:`Targets`, the truths and when they
+become known. Nothing after t reaches the inputs; in particular the time of a step horizon's
+target (the time of a future observation) is a target, never an input. Everything here is
+numpy (float64); pandas stopped at the series.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from tsgate.exceptions import ConfigError, TooShortError
+from tsgate.data.horizons import Horizon, parse_horizons
+from tsgate.data.segments import runs
 from tsgate.data.series import IrregularSeries, SeriesArrays
+from tsgate.data.times import parse_duration
+from tsgate.exceptions import ConfigError, TooShortError
 
-__all__ = ["Horizon", "parse_horizons", "parse_duration", "Windows", "make_windows"]
+__all__ = ["Inputs", "Targets", "Windows", "make_windows", "require_windows", "Origins"]
 
-
-def parse_duration(spec: str | float | int | timedelta, *, what: str = "duration") -> float:
-    """A duration in seconds from ``"500ms"``, ``"2s"``, ``"15min"``, ``"1h"``, a timedelta or a number of seconds."""
-    if isinstance(spec, timedelta):
-        sec = spec.total_seconds()
-    elif isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
-        sec = float(spec)
-    elif isinstance(spec, str):
-        try:
-            sec = pd.Timedelta(spec.strip()).total_seconds()
-        except (ValueError, TypeError):
-            raise ConfigError(
-                f"{what} {spec!r} is not a duration; write e.g. '500ms', '2s', '15min' or '1h'."
-            ) from None
-    else:
-        raise ConfigError(f"{what} {spec!r} is not a duration; write e.g. '500ms', '2s' or '15min'.")
-    if not np.isfinite(sec) or sec <= 0:
-        raise ConfigError(f"{what} {spec!r} must be positive.")
-    return float(sec)
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """One forecast horizon: ``steps`` observations ahead, or a ``duration`` in seconds."""
-
-    kind: Literal["steps", "duration"]
-    value: float
-    label: str
-
-    @classmethod
-    def parse(cls, spec: Any) -> Horizon:
-        """``3`` or ``"3"`` → 3 steps; ``"500ms"``, ``"2s"``, timedelta → a duration."""
-        if isinstance(spec, Horizon):
-            return spec
-        if isinstance(spec, (bool, np.bool_)):
-            raise ConfigError(f"horizon {spec!r} is not valid; give steps (3) or a duration ('2s').")
-        if isinstance(spec, (int, np.integer)) or (isinstance(spec, str) and spec.strip().isdigit()):
-            n = int(spec)
-            if n < 1:
-                raise ConfigError(f"horizon {spec!r} must be at least 1 step.")
-            return cls("steps", float(n), str(n))
-        if isinstance(spec, (float, np.floating)):
-            raise ConfigError(
-                f"horizon {spec!r} is ambiguous: give whole steps (3) or a duration with a unit ('{spec}s')."
-            )
-        sec = parse_duration(spec, what="horizon")
-        label = spec.strip() if isinstance(spec, str) else _label_seconds(sec)
-        return cls("duration", sec, label)
-
-    @property
-    def seconds(self) -> float:
-        if self.kind != "duration":
-            raise ConfigError(f"horizon {self.label} is in steps, not a duration.")
-        return self.value
-
-
-def _label_seconds(sec: float) -> str:
-    if sec < 1:
-        return f"{sec * 1000:g}ms"
-    if sec < 120:
-        return f"{sec:g}s"
-    return f"{sec / 60:g}min"
-
-
-def parse_horizons(specs: Any) -> tuple[Horizon, ...]:
-    """Parse one or many horizons; all must be of one kind (steps or durations), sorted ascending."""
-    if isinstance(specs, (str, int, float, timedelta, Horizon)) or np.isscalar(specs):
-        specs = [specs]
-    hs = tuple(Horizon.parse(s) for s in specs)
-    if not hs:
-        raise ConfigError("give at least one horizon, e.g. horizons=['500ms', '1s'] or [1, 5].")
-    kinds = {h.kind for h in hs}
-    if len(kinds) > 1:
-        raise ConfigError("horizons mix steps and durations; give all in steps or all as durations.")
-    if len({h.value for h in hs}) != len(hs):
-        raise ConfigError(f"horizons repeat a value: {[h.label for h in hs]}.")
-    return tuple(sorted(hs, key=lambda h: h.value))
+#: which origins to cut: every observation, the last one of each series, or per series id the
+#: times (float seconds, as ``IrregularSeries.time_seconds()``) of the wanted observations
+Origins = Literal["all", "last"] | Mapping[Any, np.ndarray]
 
 
 @dataclass
-class Windows:
-    """Windows of one or many series (numpy; float32 values, float64 times).
+class Inputs:
+    """What is known at each origin: the input windows (numpy, float64 values and times).
 
     Attributes
     ----------
@@ -113,62 +45,144 @@ class Windows:
     dt : [n, L] seconds since the previous observation in the same segment (0 at a segment start or padding)
     t : [n, L] time of each sample relative to the origin, seconds (≤ 0; 0 at padding)
     mask : [n, L] True where a real observation sits
-    y : [n, H, k] target values (NaN where not known, e.g. beyond the end of the data)
+    static : [n, s] static covariates of the window's series
     origin_time : [n] seconds (since the epoch for datetime series)
-    target_time : [n, H] seconds
-    reveal_time : [n, H] seconds: time of the observation that makes the target known (the target's
-        own observation for a step horizon, the first observation at or after t+h for a duration);
-        online learners may learn a target only once this time has passed. NaN where unknown.
     series_index : [n] position of each window's series in ``series_ids``
     origin_row : [n] row of the origin within its series (0-based)
-    static : [n, s] static covariates of the window's series
+    horizons : what to forecast; a duration horizon's lead time is known (``Horizon.value``
+        seconds), a step horizon's is not
     """
 
     x: np.ndarray
     dt: np.ndarray
     t: np.ndarray
     mask: np.ndarray
-    y: np.ndarray
+    static: np.ndarray
     origin_time: np.ndarray
-    target_time: np.ndarray
-    reveal_time: np.ndarray
     series_index: np.ndarray
     origin_row: np.ndarray
-    static: np.ndarray
     series_ids: list[Any]
     horizons: tuple[Horizon, ...]
     feature_names: tuple[str, ...]
     target_names: tuple[str, ...]
     time_kind: str = "seconds"
-    stats: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     @property
     def window(self) -> int:
+        """L, the number of observations in each input."""
         return int(self.x.shape[1])
+
+    @property
+    def target_values(self) -> np.ndarray:
+        """[n, L, k] the target columns of the inputs."""
+        return self.x[:, :, : len(self.target_names)]
+
+    @property
+    def covariate_values(self) -> np.ndarray:
+        """[n, L, c] the covariate columns of the inputs."""
+        return self.x[:, :, len(self.target_names) :]
+
+    @property
+    def ids(self) -> np.ndarray:
+        """[n] the series id of each window."""
+        return np.asarray(self.series_ids, dtype=object)[self.series_index] if len(self) else np.zeros(0, object)
+
+    def select(self, index: np.ndarray) -> Inputs:
+        """A subset of the windows (boolean mask or integer index)."""
+        return replace(self, **{f: getattr(self, f)[index] for f in _INPUT_ARRAYS})
+
+
+@dataclass
+class Targets:
+    """What becomes known after each origin: the truths (never given to a model's forecast).
+
+    Attributes
+    ----------
+    y : [n, H, k] target values (NaN where not known, e.g. beyond the end of the data)
+    target_time : [n, H] seconds: the target's time (origin + h for a duration; the time of the
+        h-th next observation for a step horizon, NaN beyond the data)
+    reveal_time : [n, H] seconds: time of the observation that makes the target known (the
+        target's own observation for a step horizon, the first observation at or after t+h for a
+        duration); online learners may learn a target only once this time has passed. NaN where
+        unknown.
+    """
+
+    y: np.ndarray
+    target_time: np.ndarray
+    reveal_time: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def select(self, index: np.ndarray) -> Targets:
+        return Targets(self.y[index], self.target_time[index], self.reveal_time[index])
+
+    def known(self) -> np.ndarray:
+        """[n] True where every horizon's target is known."""
+        return np.isfinite(self.y).all(axis=(1, 2))
+
+
+_INPUT_ARRAYS = ("x", "dt", "t", "mask", "static", "origin_time", "series_index", "origin_row")
+
+
+class _Part:
+    """Read-only shorthand ``windows.x`` for ``windows.inputs.x`` (and likewise for targets)."""
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(getattr(obj, self.part), self.name)
+
+
+@dataclass
+class Windows:
+    """Input windows and their targets, row for row (see :class:`Inputs` and :class:`Targets`).
+
+    Every attribute of both parts can be read directly (``w.x``, ``w.y``, ``w.origin_time``);
+    ``stats`` counts what windowing dropped.
+    """
+
+    inputs: Inputs
+    targets: Targets
+    stats: dict[str, int] = field(default_factory=dict)
+
+    x = _Part("inputs")
+    dt = _Part("inputs")
+    t = _Part("inputs")
+    mask = _Part("inputs")
+    static = _Part("inputs")
+    origin_time = _Part("inputs")
+    series_index = _Part("inputs")
+    origin_row = _Part("inputs")
+    series_ids = _Part("inputs")
+    horizons = _Part("inputs")
+    feature_names = _Part("inputs")
+    target_names = _Part("inputs")
+    time_kind = _Part("inputs")
+    window = _Part("inputs")
+    y = _Part("targets")
+    target_time = _Part("targets")
+    reveal_time = _Part("targets")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
 
     def select(self, index: np.ndarray) -> Windows:
         """A subset of the windows (boolean mask or integer index)."""
-        return replace(
-            self,
-            x=self.x[index],
-            dt=self.dt[index],
-            t=self.t[index],
-            mask=self.mask[index],
-            y=self.y[index],
-            origin_time=self.origin_time[index],
-            target_time=self.target_time[index],
-            reveal_time=self.reveal_time[index],
-            series_index=self.series_index[index],
-            origin_row=self.origin_row[index],
-            static=self.static[index],
-        )
+        return Windows(self.inputs.select(index), self.targets.select(index), dict(self.stats))
 
     def has_targets(self) -> np.ndarray:
         """[n] True where every horizon's target is known."""
-        return np.isfinite(self.y).all(axis=(1, 2))
+        return self.targets.known()
 
     @staticmethod
     def concat(parts: Sequence[Windows]) -> Windows:
@@ -176,31 +190,20 @@ class Windows:
         parts = [p for p in parts if p is not None]
         if not parts:
             raise ConfigError("no windows to concatenate.")
-        ids: list[Any] = []
         pos: dict[Any, int] = {}
         remapped = []
         for p in parts:
             m = np.array([pos.setdefault(s, len(pos)) for s in p.series_ids], dtype=np.int64)
             remapped.append(m[p.series_index] if len(p) else p.series_index)
-        ids = list(pos)
-        first = parts[0]
-        cat = lambda name: np.concatenate([getattr(p, name) for p in parts], axis=0)  # noqa: E731
-        return replace(
-            first,
-            x=cat("x"),
-            dt=cat("dt"),
-            t=cat("t"),
-            mask=cat("mask"),
-            y=cat("y"),
-            origin_time=cat("origin_time"),
-            target_time=cat("target_time"),
-            reveal_time=cat("reveal_time"),
-            series_index=np.concatenate(remapped),
-            origin_row=cat("origin_row"),
-            static=cat("static"),
-            series_ids=ids,
-            stats={},
-        )
+
+        def cat(part: str, name: str) -> np.ndarray:
+            return np.concatenate([getattr(getattr(p, part), name) for p in parts], axis=0)
+
+        arrays = {f: cat("inputs", f) for f in _INPUT_ARRAYS}
+        arrays["series_index"] = np.concatenate(remapped)
+        inputs = replace(parts[0].inputs, series_ids=list(pos), **arrays)
+        targets = Targets(*(cat("targets", f.name) for f in fields(Targets)))
+        return Windows(inputs, targets, {})
 
 
 def make_windows(
@@ -212,8 +215,7 @@ def make_windows(
     min_history: int | None = None,
     stride: int = 1,
     targets: Literal["required", "optional"] = "required",
-    origins: Literal["all", "last"] = "all",
-    min_origin_time: dict[Any, float] | None = None,
+    origins: Origins = "all",
 ) -> Windows:
     """Cut every series of ``data`` into causal windows.
 
@@ -236,10 +238,9 @@ def make_windows(
         ``required``: keep only windows whose every target is known (training);
         ``optional``: keep every origin, unknown targets are NaN (forecasting).
     origins
-        ``all`` origins, or only the ``last`` observation of each series (forecasting).
-    min_origin_time
-        Per series id, keep only origins later than this time (seconds): used by online updates
-        so that only new observations become origins.
+        ``all`` origins, only the ``last`` observation of each series, or a mapping from series
+        id to the times (float seconds) of the observations wanted as origins (series not in
+        the mapping give none).
     """
     hs = parse_horizons(horizons)
     if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
@@ -251,16 +252,21 @@ def make_windows(
         raise ConfigError(f"stride must be a whole number ≥ 1, got {stride!r}.")
     if targets not in ("required", "optional"):
         raise ConfigError(f"targets must be 'required' or 'optional', got {targets!r}.")
-    if origins not in ("all", "last"):
-        raise ConfigError(f"origins must be 'all' or 'last', got {origins!r}.")
+    if not (isinstance(origins, Mapping) or origins in ("all", "last")):
+        raise ConfigError(f"origins must be 'all', 'last' or a mapping of series to times, got {origins!r}.")
     gap = None if max_gap is None else parse_duration(max_gap, what="max_gap")
 
     parts = []
     stats = {"origins": 0, "dropped_target_gap": 0, "dropped_target_end": 0, "series_without_windows": 0}
-    ids = data.series_ids
     for si, g in enumerate(data.groups()):
-        lo = None if min_origin_time is None else min_origin_time.get(g.series_id)
-        w = _series_windows(g, si, window, hs, gap, min_hist, stride, targets, origins, lo, stats)
+        if isinstance(origins, Mapping):
+            wanted = origins.get(g.series_id)
+            if wanted is None:
+                continue
+            chosen: Any = np.asarray(wanted, dtype=np.float64)
+        else:
+            chosen = origins
+        w = _series_windows(g, si, window, hs, gap, min_hist, stride, targets, chosen, stats)
         if w is None:
             stats["series_without_windows"] += 1
         else:
@@ -272,27 +278,27 @@ def make_windows(
     else:
         L, H = window, len(hs)
         arrays = {
-            "x": np.zeros((0, L, n_feat), np.float32),
-            "dt": np.zeros((0, L), np.float32),
-            "t": np.zeros((0, L), np.float32),
+            "x": np.zeros((0, L, n_feat)),
+            "dt": np.zeros((0, L)),
+            "t": np.zeros((0, L)),
             "mask": np.zeros((0, L), bool),
-            "y": np.zeros((0, H, n_tgt), np.float32),
+            "y": np.zeros((0, H, n_tgt)),
             "origin_time": np.zeros(0),
             "target_time": np.zeros((0, H)),
             "reveal_time": np.zeros((0, H)),
             "series_index": np.zeros(0, np.int64),
             "origin_row": np.zeros(0, np.int64),
-            "static": np.zeros((0, n_static), np.float32),
+            "static": np.zeros((0, n_static)),
         }
-    return Windows(
-        **arrays,
-        series_ids=ids,
+    inputs = Inputs(
+        **{k: arrays[k] for k in _INPUT_ARRAYS},
+        series_ids=data.series_ids,
         horizons=hs,
         feature_names=feature_names,
         target_names=tuple(data.targets),
         time_kind=data.time_kind,
-        stats=stats,
     )
+    return Windows(inputs, Targets(arrays["y"], arrays["target_time"], arrays["reveal_time"]), stats)
 
 
 def _series_windows(
@@ -304,26 +310,20 @@ def _series_windows(
     min_hist: int,
     stride: int,
     targets: str,
-    origins: str,
-    min_origin_time: float | None,
+    origins: Any,
     stats: dict[str, int],
 ) -> dict[str, np.ndarray] | None:
     t = g.time_s
     n = len(t)
     vals = np.concatenate([g.values, g.covariates], axis=1)
-    seg = g.segment
-    # segment id per row → start row of its segment and position within it
-    new_seg = np.r_[True, seg[1:] != seg[:-1]]
-    seg_start = np.maximum.accumulate(np.where(new_seg, np.arange(n), 0))
-    seg_id = np.cumsum(new_seg) - 1
-    seg_end = np.r_[np.flatnonzero(new_seg)[1:], n][seg_id]  # exclusive end row of each row's segment
-    pos_in_seg = np.arange(n) - seg_start
+    seg = runs(g.segment)
+    seg_start, seg_end = seg.start, seg.end
 
-    origin = np.flatnonzero(pos_in_seg + 1 >= min_hist)
-    if origins == "last":
+    origin = np.flatnonzero(seg.position + 1 >= min_hist)
+    if isinstance(origins, np.ndarray):
+        origin = origin[np.isin(t[origin], origins)]
+    elif origins == "last":
         origin = origin[-1:] if len(origin) and origin[-1] == n - 1 else origin[:0]
-    if min_origin_time is not None:
-        origin = origin[t[origin] > min_origin_time]
     if len(origin) == 0:
         return None
 
@@ -368,7 +368,7 @@ def _series_windows(
     if stride > 1:
         # keep the newest usable origin of each segment and every stride-th row before it
         # (after the target filter, so that training keeps its newest trainable origin)
-        sid = seg_id[origin]
+        sid = seg.index[origin]
         newest = np.zeros(int(sid.max()) + 1, dtype=np.int64)
         np.maximum.at(newest, sid, origin)
         keep = (newest[sid] - origin) % stride == 0
@@ -387,21 +387,21 @@ def _series_windows(
     trel = np.where(mask, t[rows_c] - t0[:, None], 0.0)
     static = np.repeat(np.atleast_1d(g.static)[None, :], len(origin), axis=0)
     return {
-        "x": x.astype(np.float32),
-        "dt": dt.astype(np.float32),
-        "t": trel.astype(np.float32),
+        "x": x.astype(np.float64),
+        "dt": dt,
+        "t": trel,
         "mask": mask,
-        "y": y.astype(np.float32),
+        "y": y,
         "origin_time": t0,
         "target_time": tt,
         "reveal_time": rt,
         "series_index": np.full(len(origin), si, dtype=np.int64),
         "origin_row": origin.astype(np.int64),
-        "static": static.astype(np.float32),
+        "static": static.astype(np.float64),
     }
 
 
-def require_windows(w: Windows, data: IrregularSeries, what: str) -> None:
+def require_windows(w: Windows | Inputs, data: IrregularSeries, what: str) -> None:
     """Refuse an empty set of windows with a message saying why and what to change."""
     if len(w) == 0:
         longest = max((len(g.time_s) for g in data.groups()), default=0)

@@ -27,8 +27,11 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from tsgate.exceptions import ConfigError, DataError, ModelFileError, SchemaError
-from tsgate.data.series import ID, ROW, SEGMENT, TIME, IrregularSeries, seconds_to_time
-from tsgate.data.windows import Horizon, Windows, make_windows, parse_horizons
+from tsgate.data.columns import ID, ROW, SEGMENT, TIME
+from tsgate.data.series import IrregularSeries
+from tsgate.data.times import seconds_to_time
+from tsgate.data.horizons import Horizon, parse_horizons
+from tsgate.data.windows import Windows, make_windows
 
 __all__ = ["BaseForecaster", "forecast_frame", "as_series", "load", "register"]
 
@@ -335,7 +338,7 @@ class BaseForecaster(BaseEstimator):
                 pd.Series(np.where(t > last_s - max(dur), idx, len(f))).groupby(f[ID].to_numpy()).transform("min").to_numpy()
             )
             keep |= idx >= first_recent - self._window_length()
-        self.history_ = series._derive(f[keep])
+        self.history_ = series.take(keep)
 
 
 def _json_id(x: Any) -> Any:

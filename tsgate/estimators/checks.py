@@ -36,7 +36,8 @@ from sklearn.exceptions import NotFittedError
 
 from tsgate.estimators.base import BaseForecaster, load
 from tsgate.exceptions import DataError
-from tsgate.data.series import ID, SEGMENT, TIME, IrregularSeries
+from tsgate.data.columns import ID, SEGMENT, TIME
+from tsgate.data.series import IrregularSeries
 
 __all__ = ["check_forecaster", "CHECKS", "split_for_update"]
 
@@ -157,7 +158,7 @@ def split_for_update(data: IrregularSeries, frac: float = 0.7) -> tuple[Irregula
     pos = f.groupby(ID, sort=False).cumcount().to_numpy()
     size = f.groupby(ID, sort=False)[TIME].transform("size").to_numpy()
     cut = pos < np.floor(size * frac)
-    return data._derive(f[cut]), data._derive(f[~cut])
+    return data.take(cut), data.take(~cut)
 
 
 def check_fit_update(est: BaseForecaster, data: IrregularSeries, atol: float = 1e-6, **_: Any) -> None:

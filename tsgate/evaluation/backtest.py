@@ -42,8 +42,11 @@ from sklearn.base import clone
 from tsgate.estimators.base import BaseForecaster, as_series, forecast_frame
 from tsgate.evaluation.metrics import METRICS, compute, mean_ci, resolve_groups
 from tsgate.exceptions import ConfigError
-from tsgate.data.series import ID, SEGMENT, TIME, IrregularSeries, seconds_to_time
-from tsgate.data.windows import Horizon, make_windows, parse_horizons
+from tsgate.data.columns import ID, SEGMENT, TIME
+from tsgate.data.series import IrregularSeries
+from tsgate.data.times import seconds_to_time
+from tsgate.data.horizons import Horizon, parse_horizons
+from tsgate.data.windows import make_windows
 
 __all__ = ["backtest", "BacktestResult"]
 
@@ -419,7 +422,7 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 def _rows_for(series: IrregularSeries, mask: np.ndarray) -> IrregularSeries:
-    return series._derive(series.frame[mask])
+    return series.take(mask)
 
 
 def _job(name: str, *rest: Any) -> tuple[str, Any]:

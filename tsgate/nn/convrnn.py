@@ -16,7 +16,7 @@ from typing import Optional
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from tsgate.nn.cells import Encoder, check_inputs
+from tsgate.nn.encoder import Encoder, check_inputs
 
 __all__ = ["ConvRNNEncoder"]
 

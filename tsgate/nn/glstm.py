@@ -32,14 +32,9 @@ import torch.nn.functional as Fn
 from torch import Tensor, nn
 
 from tsgate.exceptions import ConfigError
-from tsgate.nn.cells import (
-    Encoder,
-    LSTMFamilyLayer,
-    check_inputs,
-    gate_scales,
-    scripted,
-    time_major_mask,
-)
+from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask
+from tsgate.nn.lstm_family import LSTMFamilyLayer, gate_scales
+from tsgate.nn.scripting import scripted
 
 __all__ = ["GLSTMEncoder", "GLSTMLayer", "glstm_sequence", "glstm_reference", "time_gate"]
 

@@ -139,7 +139,7 @@ class _StreamForecaster(BaseForecaster):
     # ---------------------------------------------------------------- streaming
     def _consume(self, combined: IrregularSeries, last: dict[Any, float]) -> tuple[Windows, np.ndarray, np.ndarray]:
         """Run every series' engine over its observations newer than ``last`` (forecast, then learn)."""
-        from tsgate.online import blas_threads
+        from tsgate.blas import blas_threads
 
         # batch-1 maths: a second BLAS thread only adds synchronisation (30-45 ms vs 0.3 ms per step)
         with blas_threads(1):
@@ -199,7 +199,7 @@ class _StreamForecaster(BaseForecaster):
 
     def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
         """Frozen copies of the series' models re-run from a reset state over ``data``."""
-        from tsgate.online import blas_threads
+        from tsgate.blas import blas_threads
 
         with blas_threads(1):
             return self._predict_1thread(w, data)

@@ -40,8 +40,8 @@ touching the state.
 Threads
 -------
 ``step`` and ``apply`` run with one BLAS thread by default (``blas_threads=1``, see
-:mod:`._threads`): with OpenBLAS's default two threads on a loaded 2-core machine a step
-took 30-45 ms instead of 0.3-0.5 ms.
+:mod:`tsgate.blas`): with OpenBLAS's default two threads on 2 busy CPU cores a step took
+30-45 ms instead of 0.3-0.5 ms.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from tsgate.exceptions import ConfigError, DataError, ModelFileError
-from tsgate.online import _threads
+from tsgate import blas
 from tsgate.online._base import OnlineUpdateWarning, Trace
 from tsgate.online.cells import CELLS, lstm_weights_from_torch, make_cell, rnn_weights_from_torch
 from tsgate.online.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
@@ -384,8 +384,8 @@ class OnlineLearner:
 
         Pending gradients (``learn`` without ``apply``) are applied first.
         """
-        if self.blas_threads and not _threads.active():
-            with _threads.blas_threads(self.blas_threads):
+        if self.blas_threads and not blas.active():
+            with blas.blas_threads(self.blas_threads):
                 return self._step(u)
         return self._step(u)
 
@@ -522,7 +522,7 @@ class OnlineLearner:
         None if nothing is pending. Changes nothing."""
         if not self._pending:
             return None
-        with np.errstate(all="ignore"), _threads.blas_threads(self.blas_threads or 10**6):
+        with np.errstate(all="ignore"), blas.blas_threads(self.blas_threads or 10**6):
             self._compute_grad()
         return {"W": self._gW.copy(), "R": self._gR.copy()}
 
@@ -531,8 +531,8 @@ class OnlineLearner:
         pending or the update was refused)."""
         if not self._pending:
             return None
-        if self.blas_threads and not _threads.active():
-            with _threads.blas_threads(self.blas_threads):
+        if self.blas_threads and not blas.active():
+            with blas.blas_threads(self.blas_threads):
                 return self._apply()
         return self._apply()
 

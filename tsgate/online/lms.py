@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tsgate.exceptions import ConfigError, DataError, ModelFileError
-from tsgate.online import _threads
+from tsgate import blas
 from tsgate.online._base import OnlineUpdateWarning
 
 __all__ = ["NLMS", "OnlineLinearRegression"]
@@ -91,8 +91,8 @@ class _LinearOnline:
         return self._t
 
     def _guard(self) -> Any:
-        if self.blas_threads and not _threads.active():
-            return _threads.blas_threads(self.blas_threads)
+        if self.blas_threads and not blas.active():
+            return blas.blas_threads(self.blas_threads)
         return _NULL
 
     def step(self, u: Any) -> np.ndarray:

@@ -1,19 +1,20 @@
-"""Keep the BLAS libraries single-threaded while the online learners run.
+"""The one way tsgate limits BLAS threads: :class:`blas_threads`, on threadpoolctl.
 
-At batch 1 the per-step BLAS calls are tiny; OpenBLAS's default multi-threading only adds
-synchronisation, and on a loaded machine it is catastrophic (measured on 2 shared cores:
-30-45 ms per step instead of 0.3-0.5 ms). The learners therefore run their ``step`` and
-``apply`` inside :func:`blas_threads` (``blas_threads=1`` by default), which lowers the
-thread count of every loaded BLAS library and restores it afterwards. Switching costs about
-15 us per call; wrap a whole streaming loop in ``with blas_threads(1):`` to pay it once
-(the learners' own switching is skipped inside). Not thread-safe: use one streaming thread.
+Small matrices (batch-1 online steps, ARIMA's Kalman filter) gain nothing from a
+multi-threaded BLAS; its synchronisation only costs time, and on a loaded machine a lot
+(measured on 2 shared cores: 30-45 ms per online step instead of 0.3-0.5 ms, ARIMA fits 20x
+slower). The online learners run their ``step`` and ``apply`` inside ``blas_threads(1)`` by
+default and ARIMA fits and forecasts inside it; it lowers the thread count of every loaded
+BLAS library and restores it afterwards. Switching costs about 15 us per call; wrap a whole
+streaming loop in ``with blas_threads(1):`` to pay it once (nested blocks do nothing).
+Not thread-safe: use one streaming thread.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["blas_threads"]
+__all__ = ["blas_threads", "active"]
 
 _depth = 0
 _libs: list[Any] | None = None
@@ -44,7 +45,7 @@ class blas_threads:
 
     Examples
     --------
-    >>> from tsgate.online import blas_threads
+    >>> from tsgate.blas import blas_threads
     >>> with blas_threads(1):
     ...     pass
     """
