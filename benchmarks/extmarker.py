@@ -19,7 +19,6 @@ per-horizon nRMSE curve; and the per-step cost (forecast + update) median and p9
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import time
 import warnings

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tsgate.estimators.base import BaseForecaster
+from tsgate.estimators.window import WindowForecaster
 from tsgate.baselines import (
     ARIMAForecaster,
     DeadReckoningForecaster,
@@ -22,7 +23,7 @@ from tsgate.evaluation import backtest
 from tsgate.evaluation.metrics import mae
 from tsgate.exceptions import ConfigError
 from tsgate.data.series import IrregularSeries
-from tsgate.data.windows import Windows, make_windows
+from tsgate.data.windows import Inputs, Targets, make_windows
 
 
 
@@ -35,7 +36,7 @@ def _one_blas_thread():
         yield
 
 # ----------------------------------------------------------------------------- test-only models
-class MeanForecaster(BaseForecaster):
+class MeanForecaster(WindowForecaster):
     """Forecasts the mean of the first target over every training row (shows what fit saw)."""
 
     def __init__(self, horizons: Any = (1,)) -> None:
@@ -48,14 +49,12 @@ class MeanForecaster(BaseForecaster):
         self.mean_ = float(data.frame[data.targets[0]].mean())
         self.n_fit_ = len(data)
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        return np.full((len(w), len(self.horizons_), len(self.targets_)), self.mean_)
+    def _predict(self, X: Inputs) -> np.ndarray:
+        return np.full((len(X), len(self.horizons_), len(self.targets_)), self.mean_)
 
 
-class RunningMeanOnline(BaseForecaster):
+class RunningMeanOnline(WindowForecaster, learns_online=True):
     """Online: forecasts the mean of every target learned so far (prequential check)."""
-
-    learns_online: ClassVar[bool] = True
 
     def __init__(self, horizons: Any = (1,)) -> None:
         self.horizons = horizons
@@ -67,12 +66,12 @@ class RunningMeanOnline(BaseForecaster):
         w = make_windows(data, 1, self.horizons_, targets="required")
         self.sum_, self.count_ = float(w.y[:, :, 0].sum()), int(w.y[:, :, 0].size)
 
-    def _learn(self, w: Windows, horizon_mask: np.ndarray) -> None:
-        self.sum_ += float(w.y[:, :, 0][horizon_mask].sum())
+    def _learn(self, X: Inputs, Y: Targets, horizon_mask: np.ndarray) -> None:
+        self.sum_ += float(Y.y[:, :, 0][horizon_mask].sum())
         self.count_ += int(horizon_mask.sum())
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        return np.full((len(w), len(self.horizons_), len(self.targets_)), self.sum_ / max(self.count_, 1))
+    def _predict(self, X: Inputs) -> np.ndarray:
+        return np.full((len(X), len(self.horizons_), len(self.targets_)), self.sum_ / max(self.count_, 1))
 
 
 # ----------------------------------------------------------------------------- data

@@ -1,4 +1,11 @@
-"""Small helpers shared by the baselines (numpy only)."""
+"""What the baselines compute from input windows: lead times and sampling intervals (numpy only).
+
+A duration horizon's lead time is the duration. A step horizon's is not known when the forecast
+is made (the h-th next observation has not arrived), so the baselines estimate it as ``h`` times
+a sampling interval that is known at the origin: the mean interval of the input window
+(:func:`mean_interval`) or the series' typical interval measured on the training data
+(:func:`typical_interval`).
+"""
 
 from __future__ import annotations
 
@@ -6,54 +13,47 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.exceptions import ConfigError
-from tsgate.data.horizons import Horizon
-from tsgate.data.windows import Windows
+from tsgate.data.segments import runs
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Inputs
 
-__all__ = ["lead_times", "check_int", "window_values"]
-
-
-def check_int(name: str, value: Any, minimum: int, owner: str) -> int:
-    """Validate an integer parameter (raises ConfigError naming it)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"The {name!r} parameter of {owner} must be an int ≥ {minimum}. Got {value!r} instead.")
-    return int(value)
+__all__ = ["lead_times", "mean_interval", "typical_interval", "typical_intervals", "series_intervals"]
 
 
-def window_values(w: Windows) -> np.ndarray:
-    """The target part of the inputs, float64 [n, L, k]."""
-    k = len(w.target_names)
-    return np.asarray(w.x[:, :, :k], dtype=np.float64)
-
-
-def mean_interval(w: Windows) -> np.ndarray:
+def mean_interval(X: Inputs) -> np.ndarray:
     """[n] mean Δt (seconds) between the real observations of each window; NaN with one observation."""
-    dt = np.asarray(w.dt, dtype=np.float64)
-    real = w.mask & (dt > 0)
+    real = X.mask & (X.dt > 0)
     cnt = real.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(cnt > 0, (dt * real).sum(axis=1) / np.maximum(cnt, 1), np.nan)
+        return np.where(cnt > 0, (X.dt * real).sum(axis=1) / np.maximum(cnt, 1), np.nan)
 
 
-def lead_times(w: Windows, horizons: tuple[Horizon, ...], *, use_target_time: bool) -> np.ndarray:
-    """Lead time of every (window, horizon) in seconds, [n, H].
+def typical_interval(time_s: np.ndarray, segment: np.ndarray) -> float:
+    """Median interval (seconds) between consecutive observations within a segment; NaN if none."""
+    same = runs(segment).position[1:] > 0 if len(segment) else np.zeros(0, bool)
+    d = np.diff(time_s)[same]
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else float("nan")
 
-    Duration horizons: the duration itself. Step horizons: the target's own time minus the
-    origin's when ``use_target_time`` and that time is known (backtests, where the sampling
-    times of later observations are in the data), otherwise ``h`` × the window's mean Δt
-    (the only estimate available at the origin).
-    """
-    n = len(w)
-    out = np.empty((n, len(horizons)))
-    est = mean_interval(w)
-    for k, h in enumerate(horizons):
-        if h.kind == "duration":
-            out[:, k] = h.value
-        else:
-            guess = h.value * est
-            if use_target_time:
-                known = w.target_time[:, k] - w.origin_time
-                out[:, k] = np.where(np.isfinite(known), known, guess)
-            else:
-                out[:, k] = guess
+
+def typical_intervals(data: IrregularSeries) -> dict[Any, float]:
+    """The typical interval of every series of ``data`` (see :func:`typical_interval`)."""
+    return {g.series_id: typical_interval(g.time_s, g.segment) for g in data.groups()}
+
+
+def series_intervals(X: Inputs, intervals: dict[Any, float]) -> np.ndarray:
+    """[n] the fitted typical interval of each window's series; the median over the fitted series
+    for a series not seen in fit, the window's own mean interval if neither is known."""
+    known = np.array([v for v in intervals.values() if np.isfinite(v)])
+    pooled = float(np.median(known)) if len(known) else np.nan
+    out = np.array([intervals.get(s, pooled) for s in X.ids], dtype=np.float64) if len(X) else np.zeros(0)
+    return np.where(np.isfinite(out), out, mean_interval(X))
+
+
+def lead_times(X: Inputs, step_interval: np.ndarray) -> np.ndarray:
+    """Lead time of every (window, horizon) in seconds, [n, H]: the duration of a duration
+    horizon; ``h × step_interval`` (seconds, per window) for a step horizon ``h``."""
+    out = np.empty((len(X), len(X.horizons)))
+    for k, h in enumerate(X.horizons):
+        out[:, k] = h.value if h.kind == "duration" else h.value * step_interval
     return out

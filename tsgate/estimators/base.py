@@ -1,122 +1,112 @@
-"""The one small forecaster base every tsgate model (gated, online, baseline) derives from.
+"""The one small forecaster base every tsgate model derives from, through one of two styles.
 
-Public methods validate and check fitted state; subclasses implement private hooks on
-windows and arrays:
+Public methods validate their input and check fitted state; a model implements private hooks
+on numpy arrays. The two styles (:mod:`tsgate.estimators.window`, :mod:`tsgate.estimators.stream`)
+say how forecasts are made and how ``update`` walks through new data:
 
-- ``_fit(data)``: learn from an :class:`~tsgate.data.series.IrregularSeries`;
-- ``_predict(windows, data)``: forecasts ``[n, H, k]`` for the windows' origins;
-- ``_learn(windows, horizon_mask)``: (online models) learn the revealed (origin, horizon) pairs;
-- ``_window_length()``: the input length L the model needs;
-- ``_get_state()`` / ``_set_state()``: fitted state as JSON metadata plus numpy arrays.
+- every model: ``_fit(data)`` on an :class:`~tsgate.data.series.IrregularSeries`;
+  ``_get_state()`` / ``_set_state(meta, arrays)`` (fitted state as JSON metadata plus numpy
+  arrays); constructor parameters with their ``_parameter_constraints``;
+- a :class:`~tsgate.estimators.window.WindowForecaster` implements ``_predict(inputs)`` (the
+  forecasts ``[n, H, k]`` from input windows only, never targets) and, if it learns online,
+  ``_learn(inputs, targets, horizon_mask)``;
+- a :class:`~tsgate.estimators.stream.StreamForecaster` implements an engine per series
+  (``_new_engine``, ``_engine_from_state``) that steps along the stream.
 
 ``update`` is prequential (test-then-train) and identical for every model: at each new
-observation it first forecasts every horizon from that origin, then learns each target
-whose revealing observation has just arrived. A target is learned exactly once: in the
-``update`` call that brings the observation revealing it.
+observation it first forecasts every horizon from that origin, then learns each target whose
+revealing observation has just arrived. A target is learned exactly once: in the ``update``
+call that brings the observation revealing it.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from tsgate.exceptions import ConfigError, DataError, ModelFileError, SchemaError
-from tsgate.data.columns import ID, ROW, SEGMENT, TIME
+from tsgate.data.columns import ID, ROW, plain
+from tsgate.data.horizons import Horizon, parse_horizons
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import seconds_to_time
-from tsgate.data.horizons import Horizon, parse_horizons
-from tsgate.data.windows import Windows, make_windows
+from tsgate.data.windows import make_windows
+from tsgate.estimators import registry
+from tsgate.estimators.forecasts import Forecasts, as_series, resolve_origins
+from tsgate.estimators.history import (
+    history_from_arrays,
+    history_to_arrays,
+    jsonable_params,
+    recent_rows,
+)
+from tsgate.estimators.params import check_value
+from tsgate.estimators.tags import Tags
+from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError, SchemaError
 
-__all__ = ["BaseForecaster", "forecast_frame", "as_series", "load", "register"]
-
-_REGISTRY: dict[str, type[BaseForecaster]] = {}
-
-
-def register(cls: type[BaseForecaster]) -> type[BaseForecaster]:
-    """Make an estimator class loadable by name from a model file (a fixed registry, no imports by name)."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
-
-
-def as_series(data: Any, *, what: str = "data") -> IrregularSeries:
-    """Accept an IrregularSeries, or a long DataFrame with ``time`` (+ optional ``series``) columns."""
-    if isinstance(data, IrregularSeries):
-        return data
-    if isinstance(data, pd.DataFrame):
-        if "time" not in data.columns:
-            raise SchemaError(
-                f"{what} frame needs a 'time' column (and optionally 'series'); it has "
-                f"{list(map(str, data.columns))}. Or build an IrregularSeries with from_frame(..., time_col=...).",
-                column="time",
-            )
-        return IrregularSeries.from_frame(
-            data, time_col="time", id_col="series" if "series" in data.columns else None
-        )
-    raise ConfigError(
-        f"{what} must be an IrregularSeries or a pandas DataFrame, got {type(data).__name__}. "
-        "Use tsgate.IrregularSeries.read(path) for files."
-    )
+__all__ = ["BaseForecaster", "Consumed", "load"]
 
 
-def forecast_frame(w: Windows, yhat: np.ndarray) -> pd.DataFrame:
-    """Tidy forecasts: one row per (series, origin, horizon), one column per target."""
-    n, H = len(w), len(w.horizons)
-    k = len(w.target_names)
-    yhat = np.asarray(yhat, dtype=np.float64).reshape(n, H, k)
-    ids = np.asarray(w.series_ids, dtype=object)[w.series_index] if n else np.array([], dtype=object)
-    target_time = w.target_time.copy()
-    # a step horizon's target time is unknown beyond the data: leave it NaN/NaT
-    frame = pd.DataFrame(
-        {
-            "series": np.repeat(ids, H),
-            "origin_time": seconds_to_time(np.repeat(w.origin_time, H), w.time_kind),
-            "horizon": np.tile(np.array([h.label for h in w.horizons], dtype=object), n),
-            "target_time": seconds_to_time(target_time.reshape(-1), w.time_kind),
-        }
-    )
-    for j, name in enumerate(w.target_names):
-        frame[name] = yhat[:, :, j].reshape(-1)
-    return frame
+@dataclass
+class Consumed:
+    """What one pass of ``update`` over new observations produced.
+
+    ``forecasts`` are those made from every new origin; ``updates`` counts the model changes
+    made from revealed targets and ``refused`` those refused (non-finite loss or gradient).
+    """
+
+    forecasts: Forecasts
+    updates: int = 0
+    refused: int = 0
 
 
 class BaseForecaster(BaseEstimator):
-    """Common public API: ``fit``, ``predict``, ``update``, ``score``, ``save``.
+    """Common public API: ``fit``, ``forecast``/``predict``, ``forecast_and_learn``/``update``,
+    ``score``, ``save``.
 
     Subclasses' ``__init__`` only stores arguments (scikit-learn convention) and must have a
-    ``horizons`` parameter. ``learns_online`` says whether ``_learn`` changes the model.
+    ``horizons`` parameter. Class keywords set the :class:`~tsgate.estimators.tags.Tags`; every
+    class is registered for :func:`load` unless it passes ``register=False``.
     """
 
-    learns_online: ClassVar[bool] = False
-    #: whether ``update`` may start from an unfitted model (learning from scratch)
-    fresh_update: ClassVar[bool] = False
+    tags: ClassVar[Tags] = Tags()
+    #: per constructor parameter, the values it accepts (see :mod:`tsgate.estimators.params`)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+
+    def __init_subclass__(cls, *, register: bool = True, **tags: Any) -> None:
+        super().__init_subclass__()
+        cls.tags = replace(cls.tags, **tags)
+        if register:
+            registry.register(cls)
 
     # ------------------------------------------------------------------ hooks
     def _fit(self, data: IrregularSeries) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:  # pragma: no cover - abstract
+    def _forecast(self, series: IrregularSeries, origins: Any) -> Forecasts:  # pragma: no cover - style
         raise NotImplementedError
 
-    def _learn(self, w: Windows, horizon_mask: np.ndarray) -> None:
-        """Learn the revealed targets ``w.y[horizon_mask]``; no-op for models that do not learn online."""
+    def _consume(self, combined: IrregularSeries, last: dict[Any, float]) -> Consumed:  # pragma: no cover - style
+        raise NotImplementedError
+
+    def _start_fresh(self, data: IrregularSeries) -> None:
+        """Set up an unfitted model to learn from scratch in ``update`` (``learns_from_scratch`` models)."""
+        raise NotFittedError(
+            f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
+            "arguments before using this estimator (it cannot learn from scratch online)."
+        )
 
     def _window_length(self) -> int:
+        """L, the observations (origin included) in each input."""
         return int(getattr(self, "window", 1))
 
     def _min_history(self) -> int:
         return self._window_length()
 
-    def _init_fresh(self, data: IrregularSeries) -> None:
-        raise NotFittedError(
-            f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
-            "arguments before using this estimator (it cannot learn from scratch online)."
-        )
+    def _max_gap(self) -> Any:
+        return getattr(self, "max_gap", None)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {}, {}
@@ -124,119 +114,107 @@ class BaseForecaster(BaseEstimator):
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         pass
 
-    def _max_gap(self) -> Any:
-        return getattr(self, "max_gap", None)
+    def _validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints`` (ConfigError naming it)."""
+        for name, constraints in self._parameter_constraints.items():
+            check_value(name, getattr(self, name), constraints, type(self).__name__)
 
     # ------------------------------------------------------------------ public
+    @property
+    def input_window(self) -> int | None:
+        """Observations before and at an origin that a forecast reads (the origin included), or
+        None when it reads every observation since the model's own state (stream models)."""
+        return self._window_length()
+
+    @property
+    def min_observations(self) -> int:
+        """Fewest observations up to an origin, within its segment, that a forecast needs."""
+        return self._min_history()
+
     def fit(self, data: Any, y: Any = None) -> BaseForecaster:
         """Fit on every series of ``data`` (IrregularSeries or long DataFrame). Returns self."""
         series = as_series(data)
+        self._validate_params()
         self.horizons_ = parse_horizons(self.horizons)
         self._check_series(series, fitting=True)
+        self.fit_report_: list[dict[str, Any]] = []
+        self.fit_warnings_: list[dict[str, Any]] = []
         self._fit(series)
         self._remember(series)
         return self
 
-    def predict(self, data: Any, *, origins: str = "last") -> pd.DataFrame:
-        """Forecast every horizon from the last observation of each series (or from ``origins='all'``).
+    def forecast(self, data: Any, *, origins: Any = "last") -> Forecasts:
+        """Forecasts of every horizon from the chosen origins of ``data``, as arrays.
 
-        ``data`` holds the recent history the model conditions on (at least ``window`` rows).
+        ``origins``: ``"last"`` (the last observation of each series), ``"all"``, or chosen
+        observations: a sequence of times, ``{series id: times}``, or a frame with ``series`` and
+        ``time`` columns (numbers are float seconds, see :meth:`IrregularSeries.time_seconds`).
+        An origin needs ``input_window`` observations up to it in its segment (fewer for models
+        that pad); origins without them are left out. ``data`` holds the history the model
+        conditions on; only observations up to each origin reach its forecast.
         """
         self._check_fitted()
         series = as_series(data)
         self._check_series(series)
-        w = self._windows(series, origins=origins)
-        if len(w) == 0:
-            return forecast_frame(w, np.zeros((0, len(self.horizons_), len(self.targets_))))
-        return forecast_frame(w, self._predict(w, series))
+        return self._forecast(series, resolve_origins(origins, series))
 
-    def update(self, data: Any) -> pd.DataFrame:
+    def predict(self, data: Any, *, origins: Any = "last") -> Any:
+        """:meth:`forecast` as a tidy frame: one row per (series, origin, horizon), one column per target."""
+        return self.forecast(data, origins=origins).to_frame()
+
+    def forecast_and_learn(self, data: Any) -> Forecasts:
         """Consume new observations in time order, forecasting then learning at each (prequential).
 
         ``data`` holds observations newer than the last one seen for each series. Returns the
-        forecasts made from every new observation, before its own future was known.
+        forecasts made from every new observation, before its own future was known. If the
+        model had targets to learn and refused every update (non-finite loss or gradient), it is
+        left as it was before the call and :class:`~tsgate.exceptions.OnlineUpdateError` is raised.
         """
         new = as_series(data, what="new data")
         if not self._is_fitted():
-            if not self.fresh_update:
+            if not self.tags.learns_from_scratch:
                 self._check_fitted()
+            self._validate_params()
             self.horizons_ = parse_horizons(self.horizons)
             self._check_series(new, fitting=True)
-            self._init_fresh(new)
+            self.fit_report_, self.fit_warnings_ = [], []
+            self._start_fresh(new)
             self.history_ = None
             self.last_time_ = {}
         self._check_series(new)
         last = dict(self.last_time_)
-        for g in new.groups():  # one pass over the series, not a lookup per series
-            sid = g.series_id
-            if sid in last and g.time_s[0] <= last[sid]:
-                raise DataError(
-                    f"new observations must be later than the last one the model has seen "
-                    f"({seconds_to_time(np.array([last[sid]]), self.time_kind_)[0]}); drop rows already "
-                    "used by fit or a previous update.",
-                    file=new.source,
-                    series=sid,
-                    row=int(new.frame.loc[new.frame[ID] == sid, ROW].iloc[0]),
-                )
+        self._check_newer(new, last)
         combined = new if self.history_ is None else self.history_.append(new)
-        w, yhat, is_new = self._consume(combined, last)
+        before = self._get_state() if self.tags.learns_online else None
+        done = self._consume(combined, last)
+        if done.refused and not done.updates:
+            if before is not None:
+                self._set_state(*before)
+            raise OnlineUpdateError(
+                f"every online update of this call was refused ({done.refused}: non-finite loss or "
+                "gradient); the model is left as it was. Lower the learning rate, clip gradients, or "
+                "check the new data for extreme values."
+            )
         self._remember(combined)
-        return forecast_frame(w.select(is_new), yhat[is_new])
+        return done.forecasts
 
-    def _consume(
-        self, combined: IrregularSeries, last: dict[Any, float]
-    ) -> tuple[Windows, np.ndarray, np.ndarray]:
-        """Forecast from every origin newer than ``last`` and learn what each new observation reveals.
-
-        Returns the windows over ``combined``, forecasts [n, H, k] and a mask of the new origins.
-        Window models run an event loop over new observation times; stateful models override it.
-        """
-        w = make_windows(
-            combined,
-            self._window_length(),
-            self.horizons_,
-            max_gap=self._max_gap(),
-            min_history=self._min_history(),
-            targets="optional",
-        )
-        ids = np.asarray(w.series_ids, dtype=object)
-        before = np.array([last.get(s, -np.inf) for s in ids], dtype=np.float64) if len(ids) else np.zeros(0)
-        prev = before[w.series_index] if len(w) else np.zeros(0)
-        is_new = w.origin_time > prev
-        reveal = np.isfinite(w.reveal_time) & (w.reveal_time > prev[:, None]) & np.isfinite(w.y).all(axis=2)
-        yhat = np.full((len(w), len(self.horizons_), len(self.targets_)), np.nan)
-        if not self.learns_online:
-            if is_new.any():
-                yhat[is_new] = self._predict(w.select(is_new), combined)
-            return w, yhat, is_new
-        # event loop over new observation times: forecast from origins at τ, then learn
-        # the (origin, horizon) pairs that the observations at τ reveal
-        times = np.unique(np.concatenate([w.origin_time[is_new], w.reveal_time[reveal]]))
-        cost = np.zeros(len(times))
-        for i, tau in enumerate(times):
-            t0 = time.perf_counter()
-            f = np.flatnonzero(is_new & (w.origin_time == tau))
-            if len(f):
-                yhat[f] = self._predict(w.select(f), combined)
-            m = reveal & (w.reveal_time == tau)
-            rows = np.flatnonzero(m.any(axis=1))
-            if len(rows):
-                self._learn(w.select(rows), m[rows])
-            cost[i] = time.perf_counter() - t0
-        # seconds per new observation (forecast + learn) of the last update; not saved
-        self.step_seconds_ = cost
-        return w, yhat, is_new
+    def update(self, data: Any) -> Any:
+        """:meth:`forecast_and_learn` with the forecasts as a tidy frame."""
+        return self.forecast_and_learn(data).to_frame()
 
     def score(self, data: Any, y: Any = None) -> float:
         """Negative mean absolute error over every origin of ``data`` with known targets (higher is better)."""
-        self._check_fitted()
+        fc = self.forecast(data, origins="all")
         series = as_series(data)
-        self._check_series(series)
-        w = self._windows(series, origins="all", targets="required")
-        if len(w) == 0:
+        truth = make_windows(series, 1, self.horizons_, max_gap=self._max_gap(), targets="optional")
+        # both come from the same series in the same order: match origins on (series, row)
+        pos = {(int(s), int(r)): i for i, (s, r) in enumerate(zip(truth.series_index, truth.origin_row))}
+        idx = np.array([pos[(int(s), int(r))] for s, r in zip(fc.inputs.series_index, fc.inputs.origin_row)], dtype=np.int64)
+        y = truth.y[idx] if len(idx) else np.zeros(fc.values.shape)
+        ok = np.isfinite(y).all(axis=(1, 2)) & np.isfinite(fc.values).all(axis=(1, 2))
+        if not ok.any():
             raise DataError("no origin in this data has all its targets; cannot score.", file=series.source)
-        yhat = self._predict(w, series)
-        return -float(np.mean(np.abs(yhat - w.y)))
+        return -float(np.mean(np.abs(fc.values[ok] - y[ok])))
 
     def save(self, path: str | Path) -> Path:
         """Save to a model directory atomically (JSON + safetensors; see tsgate.estimators.persistence)."""
@@ -245,12 +223,12 @@ class BaseForecaster(BaseEstimator):
 
         self._check_fitted()
         meta, arrays = self._get_state()
-        hist_meta, hist_arrays = _history_to_arrays(self.history_)
+        hist_meta, hist_arrays = history_to_arrays(self.history_)
         arrays = {**{f"state/{k}": v for k, v in arrays.items()}, **hist_arrays}
         description = {
             "tsgate_version": __version__,
             "estimator": type(self).__name__,
-            "params": _jsonable_params(self.get_params(deep=False)),
+            "params": jsonable_params(self.get_params(deep=False)),
             "fitted": {
                 "horizons": [[h.kind, h.value, h.label] for h in self.horizons_],
                 "targets": list(self.targets_),
@@ -258,7 +236,7 @@ class BaseForecaster(BaseEstimator):
                 "static": list(self.static_),
                 "units": dict(self.units_),
                 "time_kind": self.time_kind_,
-                "last_time": [[_json_id(k), v] for k, v in self.last_time_.items()],
+                "last_time": [[plain(k), v] for k, v in self.last_time_.items()],
                 "history": hist_meta,
                 "state": meta,
             },
@@ -302,121 +280,23 @@ class BaseForecaster(BaseEstimator):
                 file=series.source,
             )
 
-    def _windows(self, series: IrregularSeries, *, origins: str = "last", targets: str = "optional") -> Windows:
-        if origins not in ("last", "all"):
-            raise ConfigError(f"origins must be 'last' or 'all', got {origins!r}.")
-        return make_windows(
-            series,
-            self._window_length(),
-            self.horizons_,
-            max_gap=self._max_gap(),
-            min_history=self._min_history(),
-            targets=targets,  # type: ignore[arg-type]
-            origins=origins,  # type: ignore[arg-type]
-        )
-
-    def _history_rows(self) -> int:
-        """Rows per series to keep for ``update``: the input window plus the horizon reach."""
-        extra = 0
-        for h in self.horizons_:
-            extra = max(extra, int(h.value) if h.kind == "steps" else 0)
-        return self._window_length() + extra + 1
+    def _check_newer(self, new: IrregularSeries, last: dict[Any, float]) -> None:
+        for g in new.groups():  # one pass over the series, not a lookup per series
+            sid = g.series_id
+            if sid in last and g.time_s[0] <= last[sid]:
+                raise DataError(
+                    f"new observations must be later than the last one the model has seen "
+                    f"({seconds_to_time(np.array([last[sid]]), self.time_kind_)[0]}); drop rows already "
+                    "used by fit or a previous update.",
+                    file=new.source,
+                    series=sid,
+                    row=int(new.frame.loc[new.frame[ID] == sid, ROW].iloc[0]),
+                )
 
     def _remember(self, series: IrregularSeries) -> None:
         self.last_time_ = {**getattr(self, "last_time_", {}), **series.last_times()}
-        f = series.frame
-        pos_from_end = f.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
-        keep = pos_from_end < self._history_rows()
-        dur = [h.value for h in self.horizons_ if h.kind == "duration"]
-        if dur:
-            # an origin o is fully revealed once an observation at or after o + max(h) exists, so
-            # keep origins newer than last - max(h) and the input window before the first of them
-            t = series.time_seconds()
-            last_s = f[ID].map(self.last_time_).to_numpy(dtype=np.float64)
-            idx = np.arange(len(f))
-            first_recent = (
-                pd.Series(np.where(t > last_s - max(dur), idx, len(f))).groupby(f[ID].to_numpy()).transform("min").to_numpy()
-            )
-            keep |= idx >= first_recent - self._window_length()
+        keep = recent_rows(series, self.last_time_, self._window_length(), self.horizons_)
         self.history_ = series.take(keep)
-
-
-def _json_id(x: Any) -> Any:
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    return x
-
-
-def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in params.items():
-        if isinstance(v, tuple):
-            v = list(v)
-        if v is None or isinstance(v, (bool, int, float, str)) or (
-            isinstance(v, (list, dict)) and _plain(v)
-        ):
-            out[k] = v
-        else:
-            raise ModelFileError(
-                f"parameter {k}={v!r} cannot be stored in a model file; use plain numbers, strings or lists."
-            )
-    return out
-
-
-def _plain(v: Any) -> bool:
-    if isinstance(v, dict):
-        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        return all(_plain(x) for x in v)
-    return v is None or isinstance(v, (bool, int, float, str))
-
-
-def _history_to_arrays(h: IrregularSeries | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    if h is None or len(h) == 0:
-        return {"present": False}, {}
-    f = h.frame
-    ids = [_json_id(x) for x in pd.unique(f[ID])]
-    code = pd.Categorical(f[ID], categories=pd.unique(f[ID])).codes.astype(np.int64)
-    cols = list(h.targets) + list(h.covariates) + list(h.static)
-    meta = {
-        "present": True,
-        "ids": ids,
-        "targets": list(h.targets),
-        "covariates": list(h.covariates),
-        "static": list(h.static),
-        "time_kind": h.time_kind,
-        "units": h.units,
-    }
-    arrays = {
-        "history/series": code,
-        "history/time_s": h.time_seconds(),
-        "history/values": f[cols].to_numpy(dtype=np.float64) if cols else np.zeros((len(f), 0)),
-        "history/segment": f[SEGMENT].to_numpy(dtype=np.int64),
-        "history/row": f[ROW].to_numpy(dtype=np.int64),
-    }
-    return meta, arrays
-
-
-def _history_from_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> IrregularSeries | None:
-    if not meta.get("present"):
-        return None
-    ids = np.asarray(meta["ids"], dtype=object)
-    cols = list(meta["targets"]) + list(meta["covariates"]) + list(meta["static"])
-    frame = pd.DataFrame({ID: ids[arrays["history/series"]], ROW: arrays["history/row"]})
-    frame[TIME] = seconds_to_time(arrays["history/time_s"], meta["time_kind"])
-    for j, c in enumerate(cols):
-        frame[c] = arrays["history/values"][:, j]
-    frame[SEGMENT] = arrays["history/segment"]
-    return IrregularSeries(
-        frame,
-        targets=meta["targets"],
-        covariates=meta["covariates"],
-        static=meta["static"],
-        time_kind=meta["time_kind"],
-        units=meta.get("units"),
-    )
 
 
 def load(path: str | Path) -> BaseForecaster:
@@ -424,11 +304,10 @@ def load(path: str | Path) -> BaseForecaster:
     from tsgate.estimators.persistence import read_model_dir
 
     desc, arrays = read_model_dir(path)  # refuse a damaged file before importing torch
-    _import_estimators()
     name = desc.get("estimator")
-    cls = _REGISTRY.get(name)  # type: ignore[arg-type]
+    cls = registry.lookup(name)
     if cls is None:
-        raise ModelFileError(f"{path}: unknown estimator {name!r}; known: {sorted(_REGISTRY)}.")
+        raise ModelFileError(f"{path}: unknown estimator {name!r}; known: {registry.known_names()}.")
     try:
         est = cls(**desc["params"])
         fitted = desc["fitted"]
@@ -439,7 +318,8 @@ def load(path: str | Path) -> BaseForecaster:
         est.units_ = dict(fitted["units"])
         est.time_kind_ = fitted["time_kind"]
         est.last_time_ = {k: float(v) for k, v in fitted["last_time"]}
-        est.history_ = _history_from_arrays(fitted["history"], arrays)
+        est.history_ = history_from_arrays(fitted["history"], arrays)
+        est.fit_report_, est.fit_warnings_ = [], []
         state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
         est._set_state(fitted["state"], state)
     except (KeyError, TypeError, ValueError) as exc:
@@ -447,15 +327,3 @@ def load(path: str | Path) -> BaseForecaster:
             raise
         raise ModelFileError(f"{path}: model description is incomplete or inconsistent ({exc!r}); refit.") from None
     return est
-
-
-def _import_estimators() -> None:
-    """Import the modules that register estimators (lazily: they pull in torch)."""
-    import importlib
-
-    for mod in ("tsgate.baselines", "tsgate.training.gated", "tsgate.online.estimators"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not exc.name.startswith("tsgate"):
-                raise

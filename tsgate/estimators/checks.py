@@ -3,7 +3,7 @@
 ``check_forecaster(estimator, data)`` runs every check on clones of ``estimator`` with the
 series ``data`` (use small settings, e.g. a class's ``_unit_test_params()``). Each check raises
 ``AssertionError`` naming the estimator and what broke. ``tests/test_contract.py`` runs them on
-every baseline, and on the gated and online estimators listed there.
+every registered tsgate forecaster. The checks use the public API only.
 
 Checks:
 
@@ -12,13 +12,15 @@ Checks:
 - ``not_fitted``: ``predict`` (and ``update`` unless the class learns from scratch online)
   before ``fit`` raises scikit-learn's ``NotFittedError``;
 - ``no_mutation``: ``fit``, ``predict`` and ``update`` leave the input data unchanged;
-- ``seed``: the same ``random_state`` (when the estimator has one) gives the same forecasts;
+- ``seed``: the same ``random_state``/``seed`` (when the estimator has one) gives the same forecasts;
 - ``save_load``: ``save`` → :func:`tsgate.estimators.base.load` → ``predict`` gives identical forecasts;
 - ``fit_update``: after ``fit`` on the first part of each series, ``update`` with the rest returns
-  forecasts for exactly the new origins (every new observation with enough history), every
-  horizon, without NaN; for models that do not learn online they equal ``predict`` at those origins;
-- ``no_look_ahead``: changing the observations after a time τ (one time for all series) changes
-  no forecast made at an origin ≤ τ, neither from ``predict`` nor from the prequential ``update``;
+  forecasts for exactly the new origins (every new observation with ``min_observations`` rows
+  in its segment), every horizon, without NaN; for models that do not learn online they equal
+  ``predict`` at those origins;
+- ``no_look_ahead``: changing the observations after a time τ (one time for all series), their
+  values **and their timestamps**, changes no forecast made at an origin ≤ τ, neither from
+  ``predict`` nor from the prequential ``update``;
 - ``bad_targets``: data with other target columns raises a :class:`~tsgate.exceptions.DataError`.
 """
 
@@ -30,16 +32,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from tsgate.estimators.base import BaseForecaster, load
-from tsgate.exceptions import DataError
-from tsgate.data.columns import ID, SEGMENT, TIME
+from tsgate.data.columns import ID, TIME
+from tsgate.data.segments import runs
 from tsgate.data.series import IrregularSeries
+from tsgate.data.splits import chronological_split
+from tsgate.data.times import seconds_to_time
+from tsgate.estimators.base import BaseForecaster, load
+from tsgate.estimators.forecasts import Forecasts
+from tsgate.exceptions import DataError
 
-__all__ = ["check_forecaster", "CHECKS", "split_for_update"]
+__all__ = ["check_forecaster", "CHECKS", "split_for_update", "perturb_after"]
 
 Check = Callable[..., None]
 
@@ -66,20 +71,20 @@ def _norm(v: Any) -> Any:
     return v
 
 
-def _values(frame: pd.DataFrame) -> np.ndarray:
-    cols = [c for c in frame.columns if c not in ("series", "origin_time", "horizon", "target_time")]
-    return frame[cols].to_numpy(dtype=np.float64)
+def _same_origins(a: Forecasts, b: Forecasts, what: str) -> None:
+    assert len(a) == len(b), f"{what}: {len(a)} vs {len(b)} origins"
+    assert (a.ids == b.ids).all(), f"{what}: series differ"
+    np.testing.assert_array_equal(a.origin_time, b.origin_time, err_msg=f"{what}: origin times differ")
 
 
-def _assert_same_forecasts(a: pd.DataFrame, b: pd.DataFrame, atol: float, what: str) -> None:
-    assert list(a.columns) == list(b.columns), f"{what}: columns differ ({list(a.columns)} vs {list(b.columns)})"
-    assert len(a) == len(b), f"{what}: {len(a)} vs {len(b)} forecast rows"
-    for c in ("series", "horizon"):
-        assert (a[c].to_numpy() == b[c].to_numpy()).all(), f"{what}: column {c!r} differs"
-    pd.testing.assert_series_equal(a["origin_time"], b["origin_time"], check_names=False, obj=f"{what}: origin_time")
-    va, vb = _values(a), _values(b)
-    assert (np.isnan(va) == np.isnan(vb)).all(), f"{what}: NaN at different places"
-    np.testing.assert_allclose(va, vb, rtol=0, atol=atol, equal_nan=True, err_msg=what)
+def _same_values(a: np.ndarray, b: np.ndarray, atol: float, what: str) -> None:
+    assert (np.isnan(a) == np.isnan(b)).all(), f"{what}: NaN at different places"
+    np.testing.assert_allclose(a, b, rtol=0, atol=atol, equal_nan=True, err_msg=what)
+
+
+def _assert_same_forecasts(a: Forecasts, b: Forecasts, atol: float, what: str) -> None:
+    _same_origins(a, b, what)
+    _same_values(a.values, b.values, atol, what)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -104,7 +109,7 @@ def check_not_fitted(est: BaseForecaster, data: IrregularSeries, **_: Any) -> No
         pass
     else:
         raise AssertionError(f"{_name(est)}.predict before fit must raise NotFittedError")
-    if not getattr(c, "fresh_update", False):
+    if not c.tags.learns_from_scratch:
         try:
             clone(est).update(data)
         except NotFittedError:
@@ -120,19 +125,19 @@ def check_no_mutation(est: BaseForecaster, data: IrregularSeries, **_: Any) -> N
     c.predict(data, origins="all")
     c.update(rest)
     for d, frame, targets, covs in snaps:
-        pd.testing.assert_frame_equal(d.frame, frame, obj=f"{_name(est)}: input data was modified")
+        assert d.frame.equals(frame), f"{_name(est)}: input data was modified"
         assert d.targets == targets and d.covariates == covs
 
 
 def check_seed(est: BaseForecaster, data: IrregularSeries, atol: float = 0.0, **_: Any) -> None:
-    a = _seeded(est).fit(data).predict(data, origins="all")
-    b = _seeded(est).fit(data).predict(data, origins="all")
+    a = _seeded(est).fit(data).forecast(data, origins="all")
+    b = _seeded(est).fit(data).forecast(data, origins="all")
     _assert_same_forecasts(a, b, atol, f"{_name(est)}: same seed, different forecasts")
 
 
 def check_save_load(est: BaseForecaster, data: IrregularSeries, atol: float = 0.0, tmp_dir: Any = None, **_: Any) -> None:
     c = _seeded(est).fit(data)
-    before = c.predict(data, origins="all")
+    before = c.forecast(data, origins="all")
     with tempfile.TemporaryDirectory(dir=tmp_dir) as d:
         c.save(Path(d) / "model")
         loaded = load(Path(d) / "model")
@@ -140,106 +145,95 @@ def check_save_load(est: BaseForecaster, data: IrregularSeries, atol: float = 0.
     assert _norm(loaded.get_params(deep=False)) == _norm(c.get_params(deep=False)), (
         f"{_name(est)}: parameters changed by save/load"
     )
-    _assert_same_forecasts(before, loaded.predict(data, origins="all"), atol, f"{_name(est)}: save→load changed forecasts")
-
-
-def _keys(ids: pd.Series, times: pd.Series) -> set[tuple[Any, int]]:
-    """(series, time in integer microseconds) pairs, for datetime or seconds times."""
-    if pd.api.types.is_datetime64_any_dtype(times):
-        us = pd.DatetimeIndex(times).as_unit("us").asi8
-    else:
-        us = np.round(times.to_numpy(dtype=np.float64) * 1e6).astype(np.int64)
-    return set(zip(ids.tolist(), us.tolist()))
+    after = loaded.forecast(data, origins="all")
+    _assert_same_forecasts(before, after, atol, f"{_name(est)}: save→load changed forecasts")
 
 
 def split_for_update(data: IrregularSeries, frac: float = 0.7) -> tuple[IrregularSeries, IrregularSeries]:
     """The first ``frac`` of each series' rows, and the rest."""
-    f = data.frame
-    pos = f.groupby(ID, sort=False).cumcount().to_numpy()
-    size = f.groupby(ID, sort=False)[TIME].transform("size").to_numpy()
-    cut = pos < np.floor(size * frac)
-    return data.take(cut), data.take(~cut)
+    parts = chronological_split(data.frame[ID].to_numpy(), float(frac))
+    return data.take(parts.train), data.take(~parts.train)
 
 
 def check_fit_update(est: BaseForecaster, data: IrregularSeries, atol: float = 1e-6, **_: Any) -> None:
     first, rest = split_for_update(data)
     c = _seeded(est).fit(first)
-    out = c.update(rest)
-    # expected origins: every new observation with at least _min_history rows in its segment
+    out = c.forecast_and_learn(rest)
+    # expected origins: every new observation with at least min_observations rows in its segment
     f = data.frame
-    seg_pos = f.groupby([ID, SEGMENT], sort=False).cumcount().to_numpy()
-    last_fit = f[ID].map(first.last_times()).to_numpy(dtype=np.float64)
+    seg_pos = runs(f[ID].to_numpy(), f["segment"].to_numpy()).position
     t = data.time_seconds()
-    new = t > last_fit
-    need = int(c._min_history()) if hasattr(c, "_min_history") else 1
-    H = len(c.horizons_)
-    got = out.groupby(["series", "origin_time"], sort=False).size()
-    sel = new & (seg_pos + 1 >= need)
-    exp_keys = set(zip(f[ID][sel].tolist(), np.round(t[sel] * 1e6).astype(np.int64).tolist()))
-    got_keys = _keys(out["series"], out["origin_time"])
-    assert got_keys == exp_keys, (
-        f"{_name(est)}.update returned forecasts for {len(got_keys)} origins, expected exactly the "
-        f"{len(exp_keys)} new observations with enough history (missing {len(exp_keys - got_keys)}, "
-        f"extra {len(got_keys - exp_keys)})"
+    new = t > f[ID].map(first.last_times()).to_numpy(dtype=np.float64)
+    sel = new & (seg_pos + 1 >= c.min_observations)
+    expected = set(zip(f[ID][sel].tolist(), t[sel].tolist()))
+    got = list(zip(out.ids.tolist(), out.origin_time.tolist()))
+    assert set(got) == expected and len(got) == len(expected), (
+        f"{_name(est)}.update returned forecasts for {len(set(got))} origins, expected exactly the "
+        f"{len(expected)} new observations with enough history (missing {len(expected - set(got))}, "
+        f"extra {len(set(got) - expected)})"
     )
-    assert (got == H).all(), f"{_name(est)}.update must give every horizon for each new origin"
-    vals = _values(out)
-    assert np.isfinite(vals).all(), f"{_name(est)}.update returned {int((~np.isfinite(vals)).sum())} non-finite forecasts"
-    if not getattr(c, "learns_online", False):
-        ref = c.predict(data, origins="all")
-        key = ["series", "origin_time", "horizon"]
-        m = out.merge(ref, on=key, suffixes=("", "_ref"), how="left")
-        for col in [x for x in out.columns if x not in (*key, "target_time")]:
-            np.testing.assert_allclose(
-                m[col].to_numpy(float), m[f"{col}_ref"].to_numpy(float), rtol=0, atol=atol,
-                err_msg=f"{_name(est)}: update forecasts differ from predict at the same origins ({col})",
-            )
+    assert out.values.shape[1] == len(c.horizons_), f"{_name(est)}.update must give every horizon for each new origin"
+    assert np.isfinite(out.values).all(), f"{_name(est)}.update returned {int((~np.isfinite(out.values)).sum())} non-finite forecasts"
+    if not c.tags.learns_online:
+        ref = c.forecast(data, origins="all")
+        pos = {k: i for i, k in enumerate(zip(ref.ids.tolist(), ref.origin_time.tolist()))}
+        idx = np.array([pos[k] for k in got], dtype=np.int64)
+        _same_values(out.values, ref.values[idx], atol, f"{_name(est)}: update forecasts differ from predict at the same origins")
 
 
-def _perturb_after(data: IrregularSeries, frac: float, seed: int = 0) -> tuple[IrregularSeries, float]:
-    """Data whose values after τ are changed, and τ (seconds).
+def perturb_after(data: IrregularSeries, frac: float, seed: int = 0) -> tuple[IrregularSeries, float]:
+    """Data whose observations after τ have other values and other times, and τ (seconds).
 
     τ is **one time for all series** (the earliest of the times at ``frac`` of each series' rows):
     a global model may legitimately learn from one series' revealed data before forecasting
-    another, so only a common cut tests the absence of look-ahead.
+    another, so only a common cut tests the absence of look-ahead. After τ every value gets
+    noise and every interval is stretched or shrunk (by 0.5 to 1.5), so times stay increasing
+    and after τ.
     """
     f = data.frame.copy()
     t = data.time_seconds()
-    pos = f.groupby(ID, sort=False).cumcount().to_numpy()
-    size = f.groupby(ID, sort=False)[TIME].transform("size").to_numpy()
-    tau = float(t[pos == np.floor(size * frac).astype(np.int64)].min())
+    parts = chronological_split(f[ID].to_numpy(), float(frac))
+    tau = float(t[parts.position == parts.train_end].min())
     after = t > tau
     rng = np.random.default_rng(seed)
     for c in (*data.targets, *data.covariates):
         scale = float(np.nanstd(f[c].to_numpy(dtype=np.float64))) + 1.0
         f.loc[after, c] = f.loc[after, c].to_numpy(dtype=np.float64) + rng.normal(0.0, scale, int(after.sum()))
+    # new times: each interval after τ (the first one counted from τ) stretched or shrunk
+    new_t = t.copy()
+    series = runs(f[ID].to_numpy())
+    for a, b in zip(series.first_rows, np.r_[series.first_rows[1:], len(t)]):
+        idx = a + np.flatnonzero(after[a:b])  # a tail: times increase within a series
+        if len(idx):
+            steps = np.diff(np.r_[tau, t[idx]]) * rng.uniform(0.5, 1.5, len(idx))
+            new_t[idx] = tau + np.cumsum(steps)
+    if after.any():
+        f.loc[after, TIME] = seconds_to_time(new_t[after], data.time_kind)
     changed = IrregularSeries(f, targets=data.targets, covariates=data.covariates, static=data.static,
                               time_kind=data.time_kind, units=data.units)
     return changed, tau
 
 
-def _early(out: pd.DataFrame, tau: float) -> np.ndarray:
-    got = out["origin_time"]
-    sec = (pd.DatetimeIndex(got).as_unit("us").asi8 / 1e6) if pd.api.types.is_datetime64_any_dtype(got) else got.to_numpy(float)
-    return np.asarray(sec, dtype=np.float64) <= tau + 1e-6
+def _early(fc: Forecasts, tau: float) -> np.ndarray:
+    return fc.origin_time <= tau
 
 
 def check_no_look_ahead(est: BaseForecaster, data: IrregularSeries, atol: float = 0.0, **_: Any) -> None:
-    changed, tau = _perturb_after(data, 0.8)
+    changed, tau = perturb_after(data, 0.8)
     first, rest = split_for_update(data, 0.6)
     _, rest2 = split_for_update(changed, 0.6)
     c = _seeded(est).fit(first)
-    a, b = c.predict(data, origins="all"), c.predict(changed, origins="all")
-    early = _early(a, tau)
-    assert early.sum() > 0 and len(a) == len(b)
-    np.testing.assert_allclose(_values(a)[early], _values(b)[early], rtol=0, atol=atol,
-                               err_msg=f"{_name(est)}.predict: data after an origin changed its forecast")
-    u1 = _seeded(est).fit(first).update(rest)
-    u2 = _seeded(est).fit(first).update(rest2)
-    early = _early(u1, tau)
-    assert early.sum() > 0 and len(u1) == len(u2)
-    np.testing.assert_allclose(_values(u1)[early], _values(u2)[early], rtol=0, atol=atol,
-                               err_msg=f"{_name(est)}.update: data after an origin changed its forecast")
+    a, b = c.forecast(data, origins="all"), c.forecast(changed, origins="all")
+    ea, eb = _early(a, tau), _early(b, tau)
+    assert ea.sum() > 0, f"{_name(est)}.predict gave no forecast at an origin ≤ τ to compare"
+    _assert_same_forecasts(a.select(ea), b.select(eb), atol,
+                           f"{_name(est)}.predict: data after an origin changed its forecast")
+    u1 = _seeded(est).fit(first).forecast_and_learn(rest)
+    u2 = _seeded(est).fit(first).forecast_and_learn(rest2)
+    e1, e2 = _early(u1, tau), _early(u2, tau)
+    assert e1.sum() > 0, f"{_name(est)}.update gave no forecast at an origin ≤ τ to compare"
+    _assert_same_forecasts(u1.select(e1), u2.select(e2), atol,
+                           f"{_name(est)}.update: data after an origin changed its forecast")
 
 
 def check_bad_targets(est: BaseForecaster, data: IrregularSeries, **_: Any) -> None:

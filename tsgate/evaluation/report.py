@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsgate.evaluation.backtest import BacktestResult
+from tsgate.evaluation.result import BacktestResult
 from tsgate.exceptions import ConfigError
 
 __all__ = ["write_report", "markdown_table"]

@@ -28,7 +28,7 @@ with TorchScript time loops and a hand-written backward (see :mod:`tsgate.nn.wmc
 CPU and was not faster than these kernels, and ``tsgate fit`` must start at once.
 
 A new cell is one module with an :class:`~tsgate.nn.encoder.Encoder` subclass, plus its name
-in :data:`CELLS` and one branch in :func:`make_encoder`.
+in :data:`tsgate.nn.CELLS` and one branch in :func:`make_encoder`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import operator
 from typing import Optional
 
 from tsgate.exceptions import ConfigError
+from tsgate.nn import CELLS
 from tsgate.nn.builtin import BuiltinEncoder
 from tsgate.nn.convrnn import ConvRNNEncoder
 from tsgate.nn.encoder import Encoder
@@ -44,9 +45,6 @@ from tsgate.nn.glstm import GLSTMEncoder
 from tsgate.nn.wmc import WMCEncoder
 
 __all__ = ["CELLS", "Encoder", "make_encoder"]
-
-CELLS: tuple[str, ...] = ("lstm", "gru", "wmc", "glstm", "rnn", "convrnn")
-
 
 def _positive_int(name: str, value: object) -> int:
     try:

@@ -18,8 +18,8 @@ See :mod:`tsgate.online.learner` for the protocol, the loss and how delayed
 (multi-horizon) targets are handled.
 """
 
-from tsgate.online._base import OnlineUpdateWarning
 from tsgate.blas import blas_threads
+from tsgate.online._base import OnlineUpdateWarning
 from tsgate.online.cells import lstm_weights_from_torch, rnn_weights_from_torch
 from tsgate.online.learner import ALGORITHMS, OnlineLearner
 from tsgate.online.lms import NLMS, OnlineLinearRegression

@@ -52,10 +52,15 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.exceptions import ConfigError, DataError, ModelFileError
 from tsgate import blas
+from tsgate.exceptions import ConfigError, DataError, ModelFileError
 from tsgate.online._base import OnlineUpdateWarning, Trace
-from tsgate.online.cells import CELLS, lstm_weights_from_torch, make_cell, rnn_weights_from_torch
+from tsgate.online.cells import (
+    CELLS,
+    lstm_weights_from_torch,
+    make_cell,
+    rnn_weights_from_torch,
+)
 from tsgate.online.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 
 __all__ = ["OnlineLearner", "ALGORITHMS"]
@@ -263,6 +268,7 @@ class OnlineLearner:
                                    self.betas, self.adam_eps)
         self._trace = _make_trace(self)
         self.n_refused = 0
+        self.n_updates = 0  # updates applied since construction or loading (not saved)
         self.last_loss: float | None = None
         self.last_grad_norm: float | None = None
 
@@ -415,6 +421,12 @@ class OnlineLearner:
         self._t = t + 1
         return self._R @ h
 
+    def output(self) -> np.ndarray:
+        """The prediction of the current state with the current weights, without a step (what
+        ``step`` returned last, after any update since; pending targets are not applied)."""
+        h = self._H[(self._t - 1) % self._L] if self._t else np.r_[np.zeros(self._cell.n, self.dtype), 1.0]
+        return self._R @ h
+
     def learn(self, delay: int, target: Any, out_slice: slice | None = None) -> None:
         """The target of the prediction made ``delay`` steps ago (0: the latest) became
         known for the outputs ``out_slice`` (default: all); accumulate its gradient.
@@ -551,6 +563,7 @@ class OnlineLearner:
             return None
         clip_grad_norm(g, self.clip, norm)
         self._opt.step(self._theta, g)
+        self.n_updates += 1
         self.last_loss = loss
         self.last_grad_norm = norm
         return loss

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.exceptions import ConfigError, DataError, ModelFileError
 from tsgate import blas
+from tsgate.exceptions import ConfigError, DataError, ModelFileError
 from tsgate.online._base import OnlineUpdateWarning
 
 __all__ = ["NLMS", "OnlineLinearRegression"]
@@ -71,6 +71,7 @@ class _LinearOnline:
         self._t = 0
         self._loss = 0.0
         self.n_refused = 0
+        self.n_updates = 0  # targets learned since construction or loading (not saved)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -99,6 +100,12 @@ class _LinearOnline:
         """Store ``u_t`` (m values) and return the prediction of all p outputs."""
         with self._guard():
             return self._step(u)
+
+    def output(self) -> np.ndarray:
+        """The prediction for the latest input with the current weights, without a step."""
+        if self._t == 0:
+            return self._Wt[:, -1].copy()
+        return self._Wt @ self._X[(self._t - 1) % self._L]
 
     def learn(self, delay: int, target: Any, out_slice: slice | None = None) -> None:
         """Update the rows ``out_slice`` with the target of the prediction made ``delay``
@@ -261,6 +268,7 @@ class NLMS(_LinearOnline):
         e *= (self.mu / (self.eps + np.einsum("kd,kd->k", X, X)))[:, None]
         W3[b] += e[:, :, None] * X[:, None, :]
         self._loss += float(rl.sum())
+        self.n_updates += len(b)
 
     def _learn(self, x: np.ndarray, s: slice, y: np.ndarray) -> None:
         W = self._Wt[s]
@@ -272,6 +280,7 @@ class NLMS(_LinearOnline):
             return
         W += np.outer(e * (self.mu / (self.eps + float(np.dot(x, x)))), x)
         self._loss += loss
+        self.n_updates += 1
 
 
 class OnlineLinearRegression(_LinearOnline):
@@ -342,6 +351,7 @@ class OnlineLinearRegression(_LinearOnline):
         if self.lam != 1.0:
             P /= self.lam
         self._loss += loss
+        self.n_updates += 1
 
     def _state_views(self) -> dict[str, np.ndarray]:
         d = super()._state_views()

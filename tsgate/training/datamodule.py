@@ -13,9 +13,9 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from tsgate.data.windows import Windows
 from tsgate.exceptions import ConfigError
 from tsgate.training.batch import windows_to_tensors
-from tsgate.data.windows import Windows
 
 __all__ = ["WindowDataset", "WindowDataModule", "windows_to_tensors"]
 

@@ -3,39 +3,43 @@
 The constructor stores its arguments; ``fit`` validates them, cuts windows, builds the
 :class:`~tsgate.training.module.ForecastModule` and a Lightning ``Trainer`` (early stopping on
 validation loss, best-checkpoint restore, CSV logger, Lightning's progress bar) and keeps the
-trained module as ``module_``. ``update`` (from :class:`~tsgate.estimators.base.BaseForecaster`) learns
-online by truncated backpropagation through the input window (``online="tbptt"``): each
-revealed (origin, horizon) target gives one gradient step, SGD or Adam, clipped.
+trained module as ``module_``. ``update`` (the event loop of
+:class:`~tsgate.estimators.window.WindowForecaster`) learns online by backpropagation through the
+input window (``online="tbptt"``): the targets revealed by each new observation give one
+gradient step, SGD or Adam, clipped.
 """
 
 from __future__ import annotations
 
-import math
-import tempfile
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tsgate.estimators.base import BaseForecaster, register
-from tsgate.exceptions import ConfigError, OnlineUpdateWarning
 from tsgate.data.series import IrregularSeries
-from tsgate.data.windows import Windows, make_windows, require_windows
+from tsgate.data.splits import validation_cut
+from tsgate.data.windows import Inputs, Targets, Windows, require_windows
+from tsgate.estimators.params import (
+    Boolean,
+    Duration,
+    Integral,
+    Interval,
+    Options,
+    Real,
+)
+from tsgate.estimators.window import WindowForecaster
+from tsgate.exceptions import OnlineUpdateWarning
+from tsgate.nn import CELLS
+from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
 
 __all__ = ["GatedLSTMForecaster", "OnlineUpdateWarning"]
 
-_ONLINE = ("tbptt", "none")
+_POSITIVE_INT = [Interval(Integral, 1, None)]
+_POSITIVE = [Interval(Real, 0, None, closed="neither")]
 
 
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
-
-
-@register
-class GatedLSTMForecaster(BaseForecaster):
+class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scratch=True):
     """Gated recurrent forecaster for irregular series (offline fit + online updates).
 
     Parameters
@@ -84,8 +88,41 @@ class GatedLSTMForecaster(BaseForecaster):
         weights, shuffling and Lightning; DataLoader workers.
     """
 
-    learns_online = True
-    fresh_update = True
+    _parameter_constraints = {
+        "cell": [Options(*CELLS)],
+        "hidden_size": _POSITIVE_INT,
+        "num_layers": _POSITIVE_INT,
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "window": _POSITIVE_INT,
+        "max_gap": [Duration(), None],
+        "min_history": _POSITIVE_INT + [None],
+        "normalize": [Options("instance", "last", "global", "none")],
+        "use_dt": [Boolean()],
+        "loss": [Options("mse", "huber")],
+        "lr": _POSITIVE,
+        "weight_decay": [Interval(Real, 0, None)],
+        "lr_schedule": [Options("plateau", "cosine", "none")],
+        "gradient_clip": [Interval(Real, 0, None), None],
+        "batch_size": _POSITIVE_INT,
+        "max_epochs": _POSITIVE_INT,
+        "patience": [Interval(Integral, 0, None)],
+        "val_fraction": [Interval(Real, 0, 1, closed="left")],
+        "budget": [Interval(Real, 0, None)],
+        "gate_threshold": [Interval(Real, 0, 1, closed="left")],
+        "curriculum_epochs": [Interval(Integral, 0, None)],
+        "conv_channels": _POSITIVE_INT + [None],
+        "kernel_size": _POSITIVE_INT,
+        "inner_cell": [Options(*(c for c in CELLS if c != "convrnn"))],
+        "head_hidden": [Interval(Integral, 0, None)],
+        "skip": [Options("none", "velocity")],
+        "online": [Options("tbptt", "none")],
+        "online_lr": _POSITIVE,
+        "online_optimizer": [Options("sgd", "adam")],
+        "online_clip": [Interval(Real, 0, None), None],
+        "logger": [Options("csv"), None],
+        "seed": [Interval(Integral, 0, None)],
+        "num_workers": [Interval(Integral, 0, None)],
+    }
 
     def __init__(
         self,
@@ -178,29 +215,6 @@ class GatedLSTMForecaster(BaseForecaster):
         """Small, fast settings for the contract suite (tsgate.estimators.checks)."""
         return {"cell": "wmc", "hidden_size": 8, "window": 6, "horizons": [1, 3], "max_epochs": 2, "logger": None, "batch_size": 32}
 
-    # ------------------------------------------------------------------ validation
-    def _validate_params(self) -> None:
-        from tsgate.nn.cells import CELLS
-
-        _check(self.cell in CELLS, f"The 'cell' parameter must be one of {list(CELLS)}. Got {self.cell!r} instead.")
-        for name in ("hidden_size", "num_layers", "window", "batch_size", "max_epochs", "kernel_size"):
-            v = getattr(self, name)
-            _check(
-                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1,
-                f"The {name!r} parameter must be an int ≥ 1. Got {v!r} instead.",
-            )
-        for name in ("lr", "online_lr"):
-            v = getattr(self, name)
-            _check(isinstance(v, (int, float)) and v > 0 and math.isfinite(v), f"The {name!r} parameter must be a float > 0. Got {v!r} instead.")
-        _check(0 <= self.dropout < 1, f"The 'dropout' parameter must be in [0, 1). Got {self.dropout!r} instead.")
-        _check(0 <= self.val_fraction < 1, f"The 'val_fraction' parameter must be in [0, 1). Got {self.val_fraction!r} instead.")
-        _check(self.budget >= 0, f"The 'budget' parameter must be ≥ 0. Got {self.budget!r} instead.")
-        _check(self.online in _ONLINE, f"The 'online' parameter must be one of {list(_ONLINE)}. Got {self.online!r} instead.")
-        _check(self.online_optimizer in ("sgd", "adam"), f"The 'online_optimizer' parameter must be 'sgd' or 'adam'. Got {self.online_optimizer!r} instead.")
-        _check(self.logger in ("csv", None), f"The 'logger' parameter must be 'csv' or None. Got {self.logger!r} instead.")
-        _check(self.skip in ("none", "velocity"), f"The 'skip' parameter must be 'none' or 'velocity'. Got {self.skip!r} instead.")
-        _check(self.patience >= 0, f"The 'patience' parameter must be ≥ 0. Got {self.patience!r} instead.")
-
     def _min_history(self) -> int:
         return self.window if self.min_history is None else int(self.min_history)
 
@@ -226,81 +240,37 @@ class GatedLSTMForecaster(BaseForecaster):
             "kernel_size": int(self.kernel_size),
             "head_hidden": int(self.head_hidden),
             "skip": self.skip,
-            # typical lead time per horizon: the duration, or the median observed for step horizons
-            "horizon_s": [
-                float(np.nanmedian(w.target_time[:, j] - w.origin_time)) if len(w) else 0.0
-                for j in range(len(w.horizons))
-            ],
+            "horizon_s": horizon_lead_s(w),
         }
-
-    @staticmethod
-    def _statistics(w: Windows) -> dict[str, Any]:
-        """Global scales from training windows: what 'last'/'global' use, and 'instance' floors."""
-        m = w.mask
-        x = w.x
-        valid = x[m]
-        dt = w.dt[w.mask & (w.dt > 0)]
-        # typical change of each feature across a window: the scale of what the model predicts
-        first = np.argmax(m, axis=1)
-        span = x[:, -1, :] - x[np.arange(len(x)), first, :]
-        scale = np.std(span, axis=0) if len(x) > 1 else np.ones(x.shape[2])
-        glob = np.std(valid, axis=0) if len(valid) > 1 else np.ones(x.shape[2])
-        scale = np.where(scale > 1e-12, scale, np.where(glob > 1e-12, glob, 1.0))
-        st = w.static
-        return {
-            "feature_loc": valid.mean(axis=0) if len(valid) else np.zeros(x.shape[2]),
-            "feature_scale": scale,
-            "global_scale": np.where(glob > 1e-12, glob, 1.0),
-            "static_loc": st.mean(axis=0) if len(st) else np.zeros(st.shape[1]),
-            "static_scale": np.where(st.std(axis=0) > 1e-12, st.std(axis=0), 1.0) if len(st) else np.ones(st.shape[1]),
-            "dt_scale": float(np.median(dt)) if len(dt) else 1.0,
-        }
-
-    @staticmethod
-    def _apply_statistics(net: Any, net_kwargs: dict[str, Any], stats: dict[str, Any]) -> None:
-        s = dict(stats)
-        if net_kwargs["normalize"] == "global":
-            s["feature_scale"] = s["global_scale"]
-        net.set_statistics(s)
 
     def _build_net(self, net_kwargs: dict[str, Any], stats: dict[str, Any]) -> Any:
         from tsgate.nn.network import ForecastNet
 
         net = ForecastNet(**net_kwargs)
-        self._apply_statistics(net, net_kwargs, stats)
+        apply_statistics(net, net_kwargs["normalize"], stats)
         return net
 
     def _split_windows(self, w: Windows) -> tuple[Windows, Windows | None]:
         if self.val_fraction <= 0 or len(w) < 10:
             return w, None
-        train = np.zeros(len(w), bool)
-        val = np.zeros(len(w), bool)
-        for s in np.unique(w.series_index):
-            idx = np.flatnonzero(w.series_index == s)
-            cut = np.quantile(w.origin_time[idx], 1 - self.val_fraction)
-            val[idx] = w.origin_time[idx] > cut
-            # purge: a training window's targets must lie before the first validation origin
-            train[idx] = np.nanmax(w.reveal_time[idx], axis=1) <= cut
+        train, val = validation_cut(w.origin_time, w.reveal_time, w.series_index, float(self.val_fraction))
         if val.sum() == 0 or train.sum() == 0:
             return w, None
         return w.select(train), w.select(val)
 
     def _fit(self, data: IrregularSeries) -> None:
         import lightning as L
-        import torch
-        from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-        from lightning.pytorch.loggers import CSVLogger
 
         from tsgate.training.datamodule import WindowDataModule
         from tsgate.training.module import ForecastModule
+        from tsgate.training.trainer import TrainerSettings, train_module
 
-        self._validate_params()
-        w = make_windows(data, self.window, self.horizons_, max_gap=self.max_gap, min_history=self._min_history())
+        w = self._windows(data, "all", targets="required")
         require_windows(w, data, "training")
         train, val = self._split_windows(w)
         L.seed_everything(self.seed, workers=True, verbose=False)
         net_kwargs = self._net_kwargs(train)
-        stats = self._statistics(train)
+        stats = window_statistics(train)
         schedule = self.lr_schedule if (val is not None or self.lr_schedule != "plateau") else "none"
         module = ForecastModule(
             net_kwargs,
@@ -313,76 +283,49 @@ class GatedLSTMForecaster(BaseForecaster):
             curriculum_epochs=int(self.curriculum_epochs),
             max_epochs=int(self.max_epochs),
         )
-        self._apply_statistics(module.net, net_kwargs, stats)
+        apply_statistics(module.net, net_kwargs["normalize"], stats)
         dm = WindowDataModule(train, val, batch_size=self.batch_size, num_workers=self.num_workers, seed=self.seed)
+        settings = TrainerSettings(
+            accelerator=self.accelerator,
+            devices=self.devices,
+            strategy=self.strategy,
+            precision=self.precision,
+            num_nodes=self.num_nodes,
+            max_epochs=int(self.max_epochs),
+            gradient_clip=self.gradient_clip,
+            patience=int(self.patience),
+            progress=bool(self.progress),
+            log_dir=(str(self.log_dir or "tsgate_logs") if self.logger == "csv" else None),
+            log_name=str(self.cell),
+        )
         t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="tsgate-ckpt-") as ckdir:
-            callbacks: list[Any] = []
-            ckpt = None
-            if val is not None:
-                ckpt = ModelCheckpoint(dirpath=ckdir, monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True)
-                callbacks.append(ckpt)
-                if self.patience:
-                    callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=int(self.patience)))
-            logger: Any = False
-            if self.logger == "csv":
-                logger = CSVLogger(save_dir=str(self.log_dir or "tsgate_logs"), name=f"{self.cell}")
-            trainer = L.Trainer(
-                accelerator=self.accelerator,
-                devices=self.devices,
-                strategy=self.strategy,
-                precision=self.precision,
-                num_nodes=self.num_nodes,
-                max_epochs=int(self.max_epochs),
-                gradient_clip_val=float(self.gradient_clip) if self.gradient_clip else None,
-                callbacks=callbacks,
-                logger=logger,
-                enable_progress_bar=bool(self.progress),
-                enable_model_summary=False,
-                enable_checkpointing=ckpt is not None,
-                deterministic=True,
-                default_root_dir=ckdir,
-                num_sanity_val_steps=0,
-                log_every_n_steps=1,
-            )
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-                warnings.filterwarnings("ignore", message=".*number of training batches.*")
-                trainer.fit(module, datamodule=dm)
-            if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
-                # weights_only: the checkpoint is ours, but never unpickle arbitrary objects
-                state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-                module.load_state_dict(state)
-                self.best_val_loss_ = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
-            else:
-                self.best_val_loss_ = float("nan")
+        result = train_module(module, dm, settings, validate=val is not None)
         self.fit_time_s_ = time.perf_counter() - t0
-        self.n_epochs_ = int(trainer.current_epoch)
+        self.best_val_loss_ = result.best_val_loss
+        self.n_epochs_ = result.n_epochs
         self.n_train_windows_ = len(train)
         self.n_val_windows_ = 0 if val is None else len(val)
-        self.log_dir_ = None if not logger else str(logger.log_dir)
-        net = module.net.to("cpu").eval()
+        self.log_dir_ = result.log_dir
         self.net_kwargs_ = net_kwargs
         self.statistics_ = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in stats.items()}
         self.module_ = module
-        self.net_ = net
+        self.net_ = module.net.to("cpu").eval()
         self._online_opt = None
         self.n_online_updates_ = 0
 
-    def _init_fresh(self, data: IrregularSeries) -> None:
+    def _start_fresh(self, data: IrregularSeries) -> None:
         """Start learning online from scratch; global scales from each series' first window only (causal)."""
         import torch
 
-        self._validate_params()
         torch.manual_seed(self.seed)
-        first = make_windows(data, self.window, self.horizons_, min_history=self._min_history(), targets="optional")
+        first = self._windows(data, "all")
         require_windows(first, data, "learning from scratch")
         keep = np.zeros(len(first), bool)
         for s in np.unique(first.series_index):
             keep[np.flatnonzero(first.series_index == s)[0]] = True
         w0 = first.select(keep)
         self.net_kwargs_ = self._net_kwargs(w0)
-        stats = self._statistics(w0)
+        stats = window_statistics(w0)
         self.statistics_ = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in stats.items()}
         self.net_ = self._build_net(self.net_kwargs_, stats).eval()
         self.module_ = None
@@ -391,23 +334,20 @@ class GatedLSTMForecaster(BaseForecaster):
         self.best_val_loss_ = float("nan")
 
     # ------------------------------------------------------------------ predict / learn
-    def _tensors(self, w: Windows) -> dict[str, Any]:
-        from tsgate.training.batch import windows_to_tensors
-
-        return windows_to_tensors(w)
-
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
+    def _predict(self, X: Inputs) -> np.ndarray:
         import torch
+
+        from tsgate.training.batch import input_tensors
 
         net = self.net_
         net.eval()
         out = []
-        tens = self._tensors(w)
+        tens = input_tensors(X)
         with torch.inference_mode():
-            for i in range(0, len(w), 4096):
+            for i in range(0, len(X), 4096):
                 b = {k: v[i : i + 4096] for k, v in tens.items()}
                 out.append(net.predict(b["x"], b["dt"], b["t"], b["mask"], b["static"]).double().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(w.horizons), len(w.target_names)))
+        return np.concatenate(out) if out else np.zeros((0, len(X.horizons), len(X.target_names)))
 
     def _optimizer(self) -> Any:
         import torch
@@ -420,18 +360,19 @@ class GatedLSTMForecaster(BaseForecaster):
                 self._online_opt = torch.optim.SGD(params, lr=self.online_lr)
         return self._online_opt
 
-    def _learn(self, w: Windows, horizon_mask: np.ndarray) -> None:
+    def _learn(self, X: Inputs, Y: Targets, horizon_mask: np.ndarray) -> bool | None:
         if self.online == "none":
-            return
+            return None
         import torch
 
+        from tsgate.training.batch import input_tensors
         from tsgate.training.module import masked_loss
 
         net = self.net_
         opt = self._optimizer()
-        b = self._tensors(w)
+        b = input_tensors(X)
         m = torch.from_numpy(horizon_mask)
-        y = torch.nan_to_num(b["y"])  # unrevealed horizons are masked out of the loss
+        y = torch.nan_to_num(torch.from_numpy(Y.y.astype(np.float32)))  # unrevealed horizons are masked out of the loss
         net.train(False)  # no dropout during online updates: deterministic, like inference
         opt.zero_grad(set_to_none=True)
         out, loc, scale = net(b["x"], b["dt"], b["t"], b["mask"], b["static"])
@@ -442,16 +383,17 @@ class GatedLSTMForecaster(BaseForecaster):
                 stacklevel=3,
             )
             opt.zero_grad(set_to_none=True)
-            return
+            return False
         loss.backward()
         grads = [p.grad for p in net.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), self.online_clip) if self.online_clip else None
         if (norm is not None and not torch.isfinite(norm)) or any(not torch.isfinite(g).all() for g in grads):
             warnings.warn(OnlineUpdateWarning("online update refused: non-finite gradient; the model is unchanged."), stacklevel=3)
             opt.zero_grad(set_to_none=True)
-            return
+            return False
         opt.step()
         self.n_online_updates_ += 1
+        return True
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
