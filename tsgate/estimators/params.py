@@ -31,6 +31,7 @@ __all__ = [
     "Constraint",
     "Interval",
     "Options",
+    "Keys",
     "Boolean",
     "Duration",
     "IntSequence",
@@ -39,6 +40,7 @@ __all__ = [
     "Integral",
     "Real",
     "check_value",
+    "check_values",
 ]
 
 
@@ -101,6 +103,19 @@ class Options(Constraint):
 
     def __str__(self) -> str:
         return f"one of {list(self.values)}"
+
+
+class Keys(Constraint):
+    """One of the names of a registry, looked up when checked (so later registrations count)."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.registry
+
+    def __str__(self) -> str:
+        return f"one of {list(self.registry)}"
 
 
 class Boolean(Constraint):
@@ -177,3 +192,9 @@ def check_value(name: str, value: Any, constraints: Sequence[Any], owner: str) -
     if not _accepts(constraints, value):
         allowed = " or ".join("None" if c is None else str(c) for c in constraints)
         raise ConfigError(f"The {name!r} parameter of {owner} must be {allowed}. Got {value!r} instead.")
+
+
+def check_values(owner: str, table: dict[str, Sequence[Any]], values: dict[str, Any]) -> None:
+    """:func:`check_value` for every ``name: constraints`` of ``table`` (e.g. a constructor's ``locals()``)."""
+    for name, constraints in table.items():
+        check_value(name, values[name], constraints, owner)

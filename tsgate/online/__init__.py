@@ -19,7 +19,7 @@ See :mod:`tsgate.online.learner` for the protocol, the loss and how delayed
 """
 
 from tsgate.blas import blas_threads
-from tsgate.online._base import OnlineUpdateWarning
+from tsgate.exceptions import OnlineUpdateWarning
 from tsgate.online.cells import lstm_weights_from_torch, rnn_weights_from_torch
 from tsgate.online.learner import ALGORITHMS, OnlineLearner
 from tsgate.online.lms import NLMS, OnlineLinearRegression

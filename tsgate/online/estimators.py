@@ -19,13 +19,15 @@ from tsgate.estimators.params import (
     Duration,
     Integral,
     Interval,
+    Keys,
     Options,
     Real,
 )
 from tsgate.estimators.stream import StreamForecaster
-from tsgate.online.cells import CELLS
-from tsgate.online.learner import ALGORITHMS, OnlineLearner
+from tsgate.online.cell import CELL_TYPES
+from tsgate.online.learner import OnlineLearner
 from tsgate.online.lms import NLMS, OnlineLinearRegression
+from tsgate.online.trace import TRACES
 
 __all__ = ["OnlineRNNForecaster", "OnlineLinearForecaster"]
 
@@ -61,8 +63,8 @@ class OnlineRNNForecaster(StreamForecaster):
 
     _parameter_constraints = {
         **_COMMON,
-        "cell": [Options(*CELLS)],
-        "online": [Options(*ALGORITHMS)],
+        "cell": [Keys(CELL_TYPES)],
+        "online": [Keys(TRACES)],
         "hidden_size": [Interval(Integral, 1, None)],
         "lr": [Interval(Real, 0, None)],
         "clip": [Interval(Real, 0, None), None],

@@ -28,10 +28,24 @@ from typing import Any
 import numpy as np
 
 from tsgate import blas
-from tsgate.exceptions import ConfigError, DataError, ModelFileError
-from tsgate.online._base import OnlineUpdateWarning
+from tsgate.estimators.params import Integral, Interval, Real, check_value, check_values
+from tsgate.exceptions import (
+    ConfigError,
+    DataError,
+    ModelFileError,
+    OnlineUpdateWarning,
+)
+from tsgate.online.state import np_dtype
 
 __all__ = ["NLMS", "OnlineLinearRegression"]
+
+
+_ARGUMENTS = {
+    "input_size": [Interval(Integral, 1, None)],
+    "output_size": [Interval(Integral, 1, None)],
+    "max_delay": [Interval(Integral, 0, None)],
+    "blas_threads": [Interval(Integral, 1, None), None],
+}
 
 
 class _Null:
@@ -51,17 +65,11 @@ class _LinearOnline:
 
     def __init__(self, input_size: int, output_size: int, max_delay: int = 0,
                  dtype: Any = np.float64, blas_threads: int | None = 1) -> None:
-        from tsgate.online.learner import _np_dtype
-
-        for name, v in (("input_size", input_size), ("output_size", output_size)):
-            if int(v) != v or int(v) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
-        if int(max_delay) != max_delay or int(max_delay) < 0:
-            raise ConfigError(f"max_delay must be an integer >= 0, got {max_delay!r}.")
+        check_values(type(self).__name__, _ARGUMENTS, locals())
         self.input_size = int(input_size)
         self.output_size = int(output_size)
         self.max_delay = int(max_delay)
-        self.dtype = _np_dtype(dtype)
+        self.dtype = np_dtype(dtype)
         self.blas_threads = None if blas_threads is None else max(1, int(blas_threads))
         self._L = self.max_delay + 1
         d = self.input_size + 1
@@ -231,8 +239,7 @@ class NLMS(_LinearOnline):
     def __init__(self, input_size: int, output_size: int, max_delay: int = 0,
                  mu: float = 0.5, eps: float = 1e-6, dtype: Any = np.float64,
                  blas_threads: int | None = 1) -> None:
-        if not (0 < mu < 2):
-            raise ConfigError(f"mu must be in (0, 2) for a stable NLMS, got {mu!r}.")
+        check_value("mu", mu, [Interval(Real, 0, 2, closed="neither")], "NLMS")  # stable for 0 < mu < 2
         super().__init__(input_size, output_size, max_delay, dtype, blas_threads)
         self.mu = float(mu)
         self.eps = float(eps)
@@ -302,10 +309,8 @@ class OnlineLinearRegression(_LinearOnline):
     def __init__(self, input_size: int, output_size: int, max_delay: int = 0,
                  ridge: float = 1e-3, lam: float = 1.0, dtype: Any = np.float64,
                  blas_threads: int | None = 1) -> None:
-        if not ridge > 0:
-            raise ConfigError(f"ridge must be > 0, got {ridge!r}.")
-        if not (0 < lam <= 1):
-            raise ConfigError(f"lam (forgetting factor) must be in (0, 1], got {lam!r}.")
+        check_value("ridge", ridge, [Interval(Real, 0, None, closed="neither")], "OnlineLinearRegression")
+        check_value("lam", lam, [Interval(Real, 0, 1, closed="right")], "OnlineLinearRegression")
         super().__init__(input_size, output_size, max_delay, dtype, blas_threads)
         self.ridge = float(ridge)
         self.lam = float(lam)
