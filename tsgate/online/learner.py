@@ -36,16 +36,11 @@ state and recurrent state stay as they were, the pending gradient is dropped, ``
 counts it and an :class:`OnlineUpdateWarning` (a ``RuntimeWarning``) is emitted. A
 non-finite *input* to ``step`` raises :class:`tsgate.exceptions.DataError` instead, before
 touching the state.
-
-Threads
--------
-``step`` and ``apply`` run with one BLAS thread by default (``blas_threads=1``, see
-:mod:`tsgate.blas`): with OpenBLAS's default two threads on 2 busy CPU cores a step took
-30-45 ms instead of 0.3-0.5 ms.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from typing import Any
@@ -131,8 +126,9 @@ class OnlineLearner:
         The epsilon of UORO's rho scaling.
     blas_threads
         ``step`` and ``apply`` run with at most this many BLAS threads (restored after each
-        call, ~15 us; skipped inside a ``with tsgate.online.blas_threads(1):`` block);
-        None leaves the BLAS libraries alone. At batch 1 extra threads only cost time.
+        call, ~15 us; skipped inside a ``with tsgate.blas.blas_threads(1):`` block); None
+        leaves the BLAS libraries alone. At batch 1 extra threads only cost time (see
+        :mod:`tsgate.blas`: 30-45 ms instead of 0.3-0.5 ms per step on 2 busy cores).
     """
 
     def __init__(self, cell: str = "rnn", input_size: int = 1, hidden_size: int = 32,
@@ -167,15 +163,9 @@ class OnlineLearner:
     @property
     def config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-serialisable dict (``from_state``'s first argument)."""
-        return {
-            "cell": self.cell, "input_size": self.input_size, "hidden_size": self.hidden_size,
-            "output_size": self.output_size, "algorithm": self.algorithm, "lr": self.lr,
-            "clip": self.clip, "optimizer": self.optimizer, "tbptt_steps": self.tbptt_steps,
-            "max_delay": self.max_delay, "seed": self.seed, "dtype": self.dtype.name,
-            "init_std": self.init_std, "forget_bias": self.forget_bias,
-            "betas": list(self.betas), "adam_eps": self.adam_eps, "uoro_eps": self.uoro_eps,
-            "blas_threads": self.blas_threads,
-        }
+        names = inspect.signature(OnlineLearner.__init__).parameters
+        cfg = {k: getattr(self, k) for k in names if k != "self"}
+        return {**cfg, "dtype": self.dtype.name, "betas": list(self.betas)}
 
     def _build(self) -> None:
         dt = self.dtype
