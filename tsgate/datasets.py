@@ -169,5 +169,5 @@ def load_dataset(name: str, **kw: Any) -> IrregularSeries:
 
 
 def dataset_report(name: str, **kw: Any) -> RepairReport:
-    """What loading ``name`` repaired or dropped (see :class:`~tsgate.data.series.RepairReport`)."""
+    """What loading ``name`` repaired or dropped (see :class:`~tsgate.data.repairs.RepairReport`)."""
     return load_dataset(name, **kw).report

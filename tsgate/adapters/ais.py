@@ -10,7 +10,7 @@ Reads three layouts (``fmt="auto"`` picks by header):
   Longitude,Navigational status,ROT,SOG,COG,Heading,...`` (``dd/mm/yyyy HH:MM:SS``, UTC).
 
 Cleaning, in this order; every dropped or changed row is counted per reason and vessel in the
-series' :class:`~tsgate.data.series.RepairReport` with its file line number:
+series' :class:`~tsgate.data.repairs.RepairReport` with its file line number:
 
 1. (aisdk) rows whose ``Type of mobile`` is not in ``mobile_types`` (base stations, AtoN, ...);
 2. "not available" codes become missing: SOG ≥ 102.3 kn, COG ≥ 360°, heading ≥ 360° (511);

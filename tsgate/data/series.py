@@ -195,16 +195,16 @@ class IrregularSeries:
         if id_col is not None and df[id_col].isna().any():
             bad = int(np.flatnonzero(df[id_col].isna().to_numpy())[0])
             raise SchemaError(
-                "missing series id; every row needs one.", file=file, column=id_col, row=bad + first_row
+                "missing series id; every row needs one.", file=file, column=id_col, row=int(line[bad])
             )
         out[TIME], time_kind = parse_time_column(
-            df[time_col], file=file, name=time_col, rows=np.arange(len(df)) + first_row,
+            df[time_col], file=file, name=time_col, rows=line,
             naive_tz=naive_timezone, report=report,
         )
         for col in targets + covariates + static:
-            out[col] = _numeric(df[col], file, col, first_row)
+            out[col] = _numeric(df[col], file, col, line)
         out[SEGMENT] = (
-            _numeric(df[segment_col], file, segment_col, first_row).astype(np.int64)
+            _numeric(df[segment_col], file, segment_col, line).astype(np.int64)
             if segment_col is not None
             else np.zeros(len(df), dtype=np.int64)
         )
@@ -407,17 +407,18 @@ class IrregularSeries:
         return {g.series_id: float(g.time_s[-1]) for g in self.groups()}
 
     def require_length(self, n: int, what: str) -> None:
-        """Refuse series with fewer than ``n`` rows (each needs at least one window)."""
+        """Refuse data with a series of fewer than ``n`` rows (each needs at least one window);
+        the error names the first such series."""
         counts = self.frame.groupby(ID, sort=False).size()
         short = counts[counts < n]
-        if len(short) == len(counts):
+        if len(short):
             raise TooShortError(
-                f"every series has fewer than {n} rows, needed for {what}; "
-                f"the longest has {int(counts.max())}. Use a shorter window or horizon.",
+                f"{len(short)} of {len(counts)} series have fewer than {n} rows, needed for {what} "
+                f"(this one has {int(short.iloc[0])}). Use a shorter window or horizon, or leave the "
+                "short series out (IrregularSeries.subset).",
                 file=self.source,
                 series=plain(short.index[0]),
             )
-
 
 
 # --------------------------------------------------------------------- helpers
@@ -429,7 +430,8 @@ def _as_list(x: Sequence[str] | str | None) -> list[str]:
     return list(x)
 
 
-def _numeric(col: pd.Series, file: Any, name: str, first_row: int) -> np.ndarray:
+def _numeric(col: pd.Series, file: Any, name: str, rows: np.ndarray) -> np.ndarray:
+    """A column as float64; a value that is not a number is refused with its file row (``rows``)."""
     if pd.api.types.is_bool_dtype(col):
         raise SchemaError("is boolean, not numeric; give a numeric column.", file=file, column=name)
     if pd.api.types.is_numeric_dtype(col):
@@ -443,6 +445,6 @@ def _numeric(col: pd.Series, file: Any, name: str, first_row: int) -> np.ndarray
             "(decimal commas need an adapter or read_kw={'decimal': ','}).",
             file=file,
             column=name,
-            row=i + first_row,
+            row=int(rows[i]),
         )
     return conv.to_numpy(dtype=np.float64, na_value=np.nan)

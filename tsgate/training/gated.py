@@ -5,7 +5,7 @@ The constructor stores its arguments; ``fit`` validates them, cuts windows, buil
 validation loss, best-checkpoint restore, CSV logger, Lightning's progress bar) and keeps the
 trained module as ``module_``. ``update`` (the event loop of
 :class:`~tsgate.estimators.window.WindowForecaster`) learns online by backpropagation through the
-input window (``online="tbptt"``): the targets revealed by each new observation give one
+input window (``online="window"``): the targets revealed by each new observation give one
 gradient step, SGD or Adam, clipped.
 """
 
@@ -29,7 +29,7 @@ from tsgate.estimators.params import (
     Real,
 )
 from tsgate.estimators.window import WindowForecaster
-from tsgate.exceptions import OnlineUpdateWarning
+from tsgate.exceptions import ConfigError, OnlineUpdateWarning
 from tsgate.nn import CELLS
 from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
 
@@ -80,12 +80,16 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         ``velocity``: forecast dead reckoning (constant velocity from the last two observations)
         plus a learned residual — for positions such as AIS east/north; ``none`` (default).
     online, online_lr, online_optimizer, online_clip
-        Online updates: ``tbptt`` (gradient through the input window) or ``none``.
+        Online updates: ``window`` (each new observation's revealed targets give one gradient
+        step, backpropagated through their input windows from a zero state; not the streaming
+        truncated BPTT of :class:`~tsgate.online.estimators.OnlineRNNForecaster`, whose network
+        carries its state along the stream) or ``none``; SGD or Adam; gradient-norm clip.
     accelerator, devices, strategy, precision, num_nodes
         Passed to ``lightning.Trainer`` (e.g. ``strategy="ddp"`` with ``devices=2`` on CPUs).
     progress, logger, log_dir, seed, num_workers
-        Lightning progress bar; ``"csv"`` logger (or None) writing under ``log_dir``; seed for
-        weights, shuffling and Lightning; DataLoader workers.
+        Lightning progress bar; ``logger="csv"`` writes Lightning's CSV logs under ``log_dir``
+        (both must be given; by default nothing is written); seed for weights, shuffling and
+        Lightning; DataLoader workers.
     """
 
     _parameter_constraints = {
@@ -115,7 +119,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         "inner_cell": [Options(*(c for c in CELLS if c != "convrnn"))],
         "head_hidden": [Interval(Integral, 0, None)],
         "skip": [Options("none", "velocity")],
-        "online": [Options("tbptt", "none")],
+        "online": [Options("window", "none")],
         "online_lr": _POSITIVE,
         "online_optimizer": [Options("sgd", "adam")],
         "online_clip": [Interval(Real, 0, None), None],
@@ -153,7 +157,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         inner_cell: str = "lstm",
         head_hidden: int = 0,
         skip: str = "none",
-        online: str = "tbptt",
+        online: str = "window",
         online_lr: float = 1e-3,
         online_optimizer: str = "sgd",
         online_clip: float = 1.0,
@@ -163,8 +167,8 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         precision: Any = "32-true",
         num_nodes: int = 1,
         progress: bool = False,
-        logger: str | None = "csv",
-        log_dir: str | None = "tsgate_logs",
+        logger: str | None = None,
+        log_dir: str | None = None,
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
@@ -214,6 +218,12 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
     def _unit_test_params(cls) -> dict[str, Any]:
         """Small, fast settings for the contract suite (tsgate.estimators.checks)."""
         return {"cell": "wmc", "hidden_size": 8, "window": 6, "horizons": [1, 3], "max_epochs": 2, "logger": None, "batch_size": 32}
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if self.logger == "csv" and self.log_dir is None:
+            raise ConfigError("logger='csv' needs log_dir, the folder the CSV logs go to; nothing is "
+                              "written into the working directory by default.")
 
     def _min_history(self) -> int:
         return self.window if self.min_history is None else int(self.min_history)
@@ -295,7 +305,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             gradient_clip=self.gradient_clip,
             patience=int(self.patience),
             progress=bool(self.progress),
-            log_dir=(str(self.log_dir or "tsgate_logs") if self.logger == "csv" else None),
+            log_dir=str(self.log_dir) if self.logger == "csv" else None,
             log_name=str(self.cell),
         )
         t0 = time.perf_counter()
