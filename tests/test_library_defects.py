@@ -10,7 +10,13 @@ import pytest
 
 from tsgate import IrregularSeries
 from tsgate.data.windows import make_windows
-from tsgate.exceptions import ConfigError, OnlineUpdateError, SchemaError, TimestampError, TooShortError
+from tsgate.exceptions import (
+    ConfigError,
+    OnlineUpdateError,
+    SchemaError,
+    TimestampError,
+    TooShortError,
+)
 
 
 def _frame(n: int = 60, ids=("a", "b"), seed: int = 0) -> pd.DataFrame:

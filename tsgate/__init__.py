@@ -1,8 +1,10 @@
 """tsgate: forecast irregularly sampled time series with gated LSTMs that keep learning online.
 
-Data flow: raw file → adapter (``tsgate.adapters``) → :class:`IrregularSeries` → windows
-(``tsgate.data.windows``) → ``WindowDataModule`` → model (``GatedLSTMForecaster``,
-``OnlineRNNForecaster``, baselines) → tidy forecasts → ``tsgate.evaluation``.
+Data flow: raw file → adapter (``tsgate.adapters``) → :class:`IrregularSeries`
+(``tsgate.data``) → :class:`Windows` = :class:`Inputs` + :class:`Targets` → ``WindowDataModule``
+→ model (``GatedLSTMForecaster``, ``OnlineRNNForecaster``, baselines; all a
+:class:`WindowForecaster` or a :class:`StreamForecaster`) → :class:`Forecasts` and tidy frames
+→ ``tsgate.evaluation``. ``docs/architecture.md`` names the module of each step.
 
 Everything is imported lazily so that ``import tsgate`` stays fast and does not import torch
 or Lightning until a model is used.
@@ -33,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "RepairReport": "tsgate.data.repairs",
     "Horizon": "tsgate.data.horizons",
     "Windows": "tsgate.data.windows",
+    "Inputs": "tsgate.data.windows",
+    "Targets": "tsgate.data.windows",
     "make_windows": "tsgate.data.windows",
     "parse_horizons": "tsgate.data.horizons",
     "WindowDataModule": "tsgate.training.datamodule",
@@ -42,6 +46,10 @@ _EXPORTS: dict[str, str] = {
     "load_dataset": "tsgate.datasets",
     # models
     "BaseForecaster": "tsgate.estimators.base",
+    "WindowForecaster": "tsgate.estimators.window",
+    "StreamForecaster": "tsgate.estimators.stream",
+    "Tags": "tsgate.estimators.tags",
+    "Forecasts": "tsgate.estimators.forecasts",
     "load": "tsgate.estimators.base",
     "GatedLSTMForecaster": "tsgate.training.gated",
     "OnlineRNNForecaster": "tsgate.online.estimators",

@@ -23,9 +23,9 @@ import pandas as pd
 
 from tsgate.adapters import ais as _ais
 from tsgate.adapters import extmarker as _em
-from tsgate.exceptions import ConfigError
 from tsgate.data.repairs import RepairReport
 from tsgate.data.series import IrregularSeries
+from tsgate.exceptions import ConfigError
 
 __all__ = ["list_datasets", "load_dataset", "dataset_report", "dataset_info", "dataset_names", "DatasetInfo"]
 

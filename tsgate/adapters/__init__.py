@@ -6,7 +6,12 @@
 """
 
 from tsgate.adapters.ais import load_ais, to_latlon
-from tsgate.adapters.extmarker import extmarker_split, load_extmarker, load_extmarker_split, read_extmarker_raw
+from tsgate.adapters.extmarker import (
+    extmarker_split,
+    load_extmarker,
+    load_extmarker_split,
+    read_extmarker_raw,
+)
 from tsgate.adapters.geo import LocalTangentPlane
 
 __all__ = [

@@ -50,7 +50,14 @@ import numpy as np
 import pandas as pd
 
 from tsgate.adapters.ais_cleaning import clean, motion, voyages
-from tsgate.adapters.ais_layouts import COLUMNS, FORMATS, REQUIRED, detect_format, read_frame, read_header
+from tsgate.adapters.ais_layouts import (
+    COLUMNS,
+    FORMATS,
+    REQUIRED,
+    detect_format,
+    read_frame,
+    read_header,
+)
 from tsgate.adapters.geo import LocalTangentPlane
 from tsgate.data.repairs import RepairReport
 from tsgate.data.series import IrregularSeries

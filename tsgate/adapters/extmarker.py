@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsgate.exceptions import ConfigError, DataError, SchemaError
 from tsgate.data.repairs import RepairReport
 from tsgate.data.series import IrregularSeries
+from tsgate.exceptions import ConfigError, DataError, SchemaError
 
 __all__ = [
     "RATES",

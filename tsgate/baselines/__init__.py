@@ -9,7 +9,11 @@ A new baseline is a module here defining its class, imported below.
 from tsgate.baselines.arima import ARIMAForecaster
 from tsgate.baselines.dead_reckoning import DeadReckoningForecaster
 from tsgate.baselines.linear import LinearARForecaster
-from tsgate.baselines.naive import DriftForecaster, PersistenceForecaster, SeasonalNaiveForecaster
+from tsgate.baselines.naive import (
+    DriftForecaster,
+    PersistenceForecaster,
+    SeasonalNaiveForecaster,
+)
 
 __all__ = [
     "PersistenceForecaster",

@@ -42,9 +42,9 @@ from tsgate.data.segments import runs
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import parse_duration
 from tsgate.data.windows import Inputs
-from tsgate.estimators.params import Duration, Integral, Interval, IntSequence, ListOf
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import DataError, TooShortError
+from tsgate.params import Duration, Integral, Interval, IntSequence, ListOf
 
 __all__ = ["ARIMAForecaster", "DEFAULT_ORDERS", "resample_to_grid"]
 

@@ -28,9 +28,9 @@ from tsgate.baselines.features import lead_times, series_intervals, typical_inte
 from tsgate.data.columns import plain
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs
-from tsgate.estimators.params import Names, Options
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import SchemaError
+from tsgate.params import Names, Options
 
 __all__ = ["DeadReckoningForecaster", "KNOT_M_S"]
 

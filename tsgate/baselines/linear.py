@@ -28,9 +28,9 @@ import numpy as np
 from tsgate.baselines.features import lead_times, mean_interval
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs, require_windows
-from tsgate.estimators.params import Boolean, Duration, Integral, Interval, Real
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError
+from tsgate.params import Boolean, Duration, Integral, Interval, Real
 
 __all__ = ["LinearARForecaster"]
 

@@ -13,9 +13,9 @@ import numpy as np
 
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs
-from tsgate.estimators.params import Integral, Interval
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError
+from tsgate.params import Integral, Interval
 
 __all__ = ["PersistenceForecaster", "SeasonalNaiveForecaster", "DriftForecaster"]
 

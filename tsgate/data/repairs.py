@@ -24,7 +24,12 @@ import pandas as pd
 
 from tsgate.data.columns import ID, ROW, TIME, plain
 from tsgate.data.times import to_seconds
-from tsgate.exceptions import ConfigError, MissingValueError, SchemaError, TimestampError
+from tsgate.exceptions import (
+    ConfigError,
+    MissingValueError,
+    SchemaError,
+    TimestampError,
+)
 
 __all__ = [
     "RepairEntry",

@@ -33,7 +33,13 @@ from tsgate.data.repairs import (
 from tsgate.data.splits import chronological_split
 from tsgate.data.tables import is_parquet, read_table
 from tsgate.data.times import parse_time_column, seconds_to_time, to_seconds
-from tsgate.exceptions import ConfigError, DataError, SchemaError, TimestampError, TooShortError
+from tsgate.exceptions import (
+    ConfigError,
+    DataError,
+    SchemaError,
+    TimestampError,
+    TooShortError,
+)
 
 __all__ = ["IrregularSeries", "RepairReport", "SeriesArrays", "read_table", "ID", "TIME", "SEGMENT", "ROW"]
 

@@ -42,9 +42,9 @@ from tsgate.estimators.history import (
     jsonable_params,
     recent_rows,
 )
-from tsgate.estimators.params import check_value
 from tsgate.estimators.tags import Tags
 from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError, SchemaError
+from tsgate.params import check_value
 
 __all__ = ["BaseForecaster", "Consumed", "load"]
 
@@ -72,7 +72,7 @@ class BaseForecaster(BaseEstimator):
     """
 
     tags: ClassVar[Tags] = Tags()
-    #: per constructor parameter, the values it accepts (see :mod:`tsgate.estimators.params`)
+    #: per constructor parameter, the values it accepts (see :mod:`tsgate.params`)
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def __init_subclass__(cls, *, register: bool = True, **tags: Any) -> None:

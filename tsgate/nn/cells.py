@@ -33,27 +33,28 @@ in :data:`tsgate.nn.CELLS` and one branch in :func:`make_encoder`.
 
 from __future__ import annotations
 
-import operator
 from typing import Optional
 
-from tsgate.exceptions import ConfigError
 from tsgate.nn import CELLS
 from tsgate.nn.builtin import BuiltinEncoder
 from tsgate.nn.convrnn import ConvRNNEncoder
 from tsgate.nn.encoder import Encoder
 from tsgate.nn.glstm import GLSTMEncoder
 from tsgate.nn.wmc import WMCEncoder
+from tsgate.params import Integral, Interval, Options, Real, check_value, check_values
 
 __all__ = ["CELLS", "Encoder", "make_encoder"]
 
-def _positive_int(name: str, value: object) -> int:
-    try:
-        v = operator.index(value)  # int, numpy integers; not floats or bools
-    except TypeError:
-        v = 0
-    if isinstance(value, bool) or v < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return v
+_COUNT = [Interval(Integral, 1, None)]
+_ARGUMENTS = {
+    "cell": [Options(*CELLS)],
+    "input_size": _COUNT,
+    "hidden_size": _COUNT,
+    "num_layers": _COUNT,
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "conv_channels": [*_COUNT, None],
+    "kernel_size": _COUNT,
+}
 
 
 def make_encoder(
@@ -96,13 +97,8 @@ def make_encoder(
     ConfigError
         Unknown cell or an invalid size, probability or span.
     """
-    if cell not in CELLS:
-        raise ConfigError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
-    input_size = _positive_int("input_size", input_size)
-    hidden_size = _positive_int("hidden_size", hidden_size)
-    num_layers = _positive_int("num_layers", num_layers)
-    if not (0.0 <= float(dropout) < 1.0):
-        raise ConfigError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    check_values("make_encoder", _ARGUMENTS, locals())
+    input_size, hidden_size, num_layers = int(input_size), int(hidden_size), int(num_layers)
     if cell in ("lstm", "gru", "rnn"):
         return BuiltinEncoder(cell, input_size, hidden_size, num_layers, float(dropout))
     if cell == "wmc":
@@ -113,11 +109,9 @@ def make_encoder(
             window_span_s=window_span_s, gate_threshold=gate_threshold,
         )
     # convrnn
-    if inner_cell == "convrnn" or inner_cell not in CELLS:
-        allowed = ", ".join(c for c in CELLS if c != "convrnn")
-        raise ConfigError(f"inner_cell must be one of {allowed}; got {inner_cell!r}")
-    channels = hidden_size if conv_channels is None else _positive_int("conv_channels", conv_channels)
-    kernel_size = _positive_int("kernel_size", kernel_size)
+    check_value("inner_cell", inner_cell, [Options(*(c for c in CELLS if c != "convrnn"))], "make_encoder")
+    channels = hidden_size if conv_channels is None else int(conv_channels)
+    kernel_size = int(kernel_size)
     inner = make_encoder(
         inner_cell, channels, hidden_size, num_layers=num_layers, dropout=dropout,
         window_span_s=window_span_s, gate_threshold=gate_threshold,

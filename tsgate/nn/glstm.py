@@ -31,10 +31,15 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from tsgate.exceptions import ConfigError
 from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask
-from tsgate.nn.lstm_family import LSTMFamilyLayer, gate_scales
+from tsgate.nn.lstm_family import (
+    LSTMFamilyLayer,
+    gate_scales,
+    output_gradients,
+    sequence_output,
+)
 from tsgate.nn.scripting import scripted
+from tsgate.params import Interval, Real, check_value
 
 __all__ = ["GLSTMEncoder", "GLSTMLayer", "glstm_sequence", "glstm_reference", "time_gate"]
 
@@ -150,17 +155,13 @@ class _GLSTMFunction(torch.autograd.Function):
         out = scripted(_glstm_forward)(xp, U, K, True)
         ctx.save_for_backward(U, K, *out)
         ctx.last_only = last_only
-        Hb = out[0]
-        return Hb[-1].clone() if last_only else Hb
+        return sequence_output(out[0], last_only)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout: Tensor):  # type: ignore[override]
         U, K, Hb, Sb, Kifg, Ko, Kc, Dh, Dc = ctx.saved_tensors
-        if ctx.last_only:
-            dh_last, dHs = dout.contiguous(), None
-        else:
-            dh_last, dHs = torch.zeros_like(dout[-1]), dout.contiguous()
+        dh_last, dHs = output_gradients(dout, ctx.last_only)
         dZ, dU, dK = scripted(_glstm_backward)(dh_last, dHs, U, K, Hb, Sb, Kifg, Ko, Kc, Dh, Dc)
         return dZ, dU, dK, None
 
@@ -398,15 +399,6 @@ class GLSTMLayer(LSTMFamilyLayer):
         return value
 
 
-def _as_float(value: object) -> Optional[float]:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
 class GLSTMEncoder(Encoder):
     """Gaussian-gated LSTM encoder, ``num_layers`` stacked (all gated by the sample time)."""
 
@@ -415,16 +407,9 @@ class GLSTMEncoder(Encoder):
         window_span_s: float = 1.0, gate_threshold: float = 0.0,
     ) -> None:
         super().__init__()
-        span = _as_float(window_span_s)
-        if span is None or not (math.isfinite(span) and span > 0):
-            raise ConfigError(
-                f"window_span_s must be a positive number of seconds (the window length), "
-                f"got {window_span_s!r}"
-            )
-        thr = _as_float(gate_threshold)
-        if thr is None or not (0.0 <= thr < 1.0):
-            raise ConfigError(f"gate_threshold must be in [0, 1), got {gate_threshold!r}")
-        window_span_s, gate_threshold = span, thr
+        # the span is the window's length in seconds
+        check_value("window_span_s", window_span_s, [Interval(Real, 0, None, closed="neither")], "GLSTMEncoder")
+        check_value("gate_threshold", gate_threshold, [Interval(Real, 0, 1, closed="left")], "GLSTMEncoder")
         self.input_size = input_size
         self.output_size = hidden_size
         self.window_span_s = float(window_span_s)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask, without_caches
 
-__all__ = ["gate_scales", "LSTMFamilyLayer", "StackedEncoder"]
+__all__ = ["gate_scales", "LSTMFamilyLayer", "StackedEncoder", "sequence_output", "output_gradients"]
 
 _SCALES: dict = {}
 
@@ -33,6 +33,18 @@ def gate_scales(H: int, wmc: bool, like: Tensor) -> Tuple[Tensor, Tensor]:
     if got is None:
         got = _SCALES[key] = _make_gate_scales(H, wmc, like)
     return got
+
+
+def sequence_output(Hb: Tensor, last_only: bool) -> Tensor:
+    """What a whole-sequence autograd Function returns: all post-step h ``[T, B, H]`` or the last."""
+    return Hb[-1].clone() if last_only else Hb
+
+
+def output_gradients(dout: Tensor, last_only: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """The gradient of that output as (d last h ``[B, H]``, d every h ``[T, B, H]`` or None)."""
+    if last_only:
+        return dout.contiguous(), None
+    return torch.zeros_like(dout[-1]), dout.contiguous()
 
 
 def _make_gate_scales(H: int, wmc: bool, like: Tensor) -> Tuple[Tensor, Tensor]:

@@ -19,7 +19,13 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from tsgate.nn.lstm_family import LSTMFamilyLayer, StackedEncoder, gate_scales
+from tsgate.nn.lstm_family import (
+    LSTMFamilyLayer,
+    StackedEncoder,
+    gate_scales,
+    output_gradients,
+    sequence_output,
+)
 from tsgate.nn.scripting import scripted
 
 __all__ = ["WMCEncoder", "WMCLayer", "wmc_sequence", "wmc_reference"]
@@ -194,17 +200,13 @@ class _WMCFunction(torch.autograd.Function):
         ctx.save_for_backward(U, W3, *out)
         ctx.m = m
         ctx.last_only = last_only
-        Hb = out[0]
-        return Hb[-1].clone() if last_only else Hb
+        return sequence_output(out[0], last_only)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout: Tensor):  # type: ignore[override]
         U, W3, Hb, Cb, Sb, Kq, Kifg, Ko, Kc = ctx.saved_tensors
-        if ctx.last_only:
-            dh_last, dHs = dout.contiguous(), None
-        else:
-            dh_last, dHs = torch.zeros_like(dout[-1]), dout.contiguous()
+        dh_last, dHs = output_gradients(dout, ctx.last_only)
         dZ, dU, dW3 = scripted(_wmc_backward)(
             dh_last, dHs, U, W3, Hb, Cb, Sb, Kq, Kifg, Ko, Kc, ctx.m
         )

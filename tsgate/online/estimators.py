@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.estimators.params import (
+from tsgate.estimators.stream import StreamForecaster
+from tsgate.online.cell import CELL_TYPES
+from tsgate.online.learner import OnlineLearner
+from tsgate.online.lms import NLMS, OnlineLinearRegression
+from tsgate.online.trace import TRACES
+from tsgate.params import (
     Boolean,
     Duration,
     Integral,
@@ -23,11 +28,6 @@ from tsgate.estimators.params import (
     Options,
     Real,
 )
-from tsgate.estimators.stream import StreamForecaster
-from tsgate.online.cell import CELL_TYPES
-from tsgate.online.learner import OnlineLearner
-from tsgate.online.lms import NLMS, OnlineLinearRegression
-from tsgate.online.trace import TRACES
 
 __all__ = ["OnlineRNNForecaster", "OnlineLinearForecaster"]
 

@@ -48,14 +48,6 @@ from typing import Any
 import numpy as np
 
 from tsgate import blas
-from tsgate.estimators.params import (
-    Integral,
-    Interval,
-    Keys,
-    Options,
-    Real,
-    check_values,
-)
 from tsgate.exceptions import (
     ConfigError,
     DataError,
@@ -72,6 +64,14 @@ from tsgate.online.state import np_dtype, rng_from_arrays, rng_to_arrays
 from tsgate.online.tbptt import TBPTTTrace  # noqa: F401
 from tsgate.online.trace import TRACES, TraceSettings
 from tsgate.online.uoro import UOROTrace  # noqa: F401
+from tsgate.params import (
+    Integral,
+    Interval,
+    Keys,
+    Options,
+    Real,
+    check_values,
+)
 
 __all__ = ["OnlineLearner", "ALGORITHMS"]
 

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from tsgate import blas
-from tsgate.estimators.params import Integral, Interval, Real, check_value, check_values
 from tsgate.exceptions import (
     ConfigError,
     DataError,
@@ -36,6 +35,7 @@ from tsgate.exceptions import (
     OnlineUpdateWarning,
 )
 from tsgate.online.state import np_dtype
+from tsgate.params import Integral, Interval, Real, check_value, check_values
 
 __all__ = ["NLMS", "OnlineLinearRegression"]
 

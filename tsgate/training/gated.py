@@ -20,7 +20,10 @@ import numpy as np
 from tsgate.data.series import IrregularSeries
 from tsgate.data.splits import validation_cut
 from tsgate.data.windows import Inputs, Targets, Windows, require_windows
-from tsgate.estimators.params import (
+from tsgate.estimators.window import WindowForecaster
+from tsgate.exceptions import ConfigError, OnlineUpdateWarning
+from tsgate.nn import CELLS
+from tsgate.params import (
     Boolean,
     Duration,
     Integral,
@@ -28,9 +31,6 @@ from tsgate.estimators.params import (
     Options,
     Real,
 )
-from tsgate.estimators.window import WindowForecaster
-from tsgate.exceptions import ConfigError, OnlineUpdateWarning
-from tsgate.nn import CELLS
 from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
 
 __all__ = ["GatedLSTMForecaster", "OnlineUpdateWarning"]

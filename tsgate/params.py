@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.data.times import parse_duration
 from tsgate.exceptions import ConfigError
 
 __all__ = [
@@ -132,6 +131,10 @@ class Duration(Constraint):
     """A positive duration: seconds, or a string such as ``"500ms"``, ``"2s"``, ``"10min"``."""
 
     def is_satisfied_by(self, value: Any) -> bool:
+        from tsgate.data.times import (
+            parse_duration,  # pandas: only when a duration is checked
+        )
+
         try:
             parse_duration(value)
         except ConfigError:
