@@ -35,7 +35,7 @@ from tsgate.baselines import (  # noqa: E402
     PersistenceForecaster,
 )
 from tsgate.evaluation import backtest, write_report  # noqa: E402
-from tsgate.series import IrregularSeries  # noqa: E402
+from tsgate.data.series import IrregularSeries  # noqa: E402
 
 HORIZONS = ["1min", "5min", "15min", "30min"]
 
@@ -80,7 +80,7 @@ def models(args: argparse.Namespace) -> dict:
     }
     if args.lstm or LSTM_SETTINGS is not None:
         try:
-            from tsgate.models.estimator import GatedLSTMForecaster
+            from tsgate.training.gated import GatedLSTMForecaster
         except ImportError as exc:
             print(f"(gated LSTM left out: {exc})", file=sys.stderr)
         else:

@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tsgate.models.cells import make_encoder  # noqa: E402
+from tsgate.nn.cells import make_encoder  # noqa: E402
 
 SEQ, BATCH, FEAT = 64, 256, 4
 
@@ -181,7 +181,7 @@ _FIRST_CALL = """
 import sys, time, torch
 sys.path.insert(0, {root!r})
 torch.set_num_threads(2)
-from tsgate.models.cells import make_encoder
+from tsgate.nn.cells import make_encoder
 x = torch.randn(256, 64, 4); t = torch.linspace(-1, 0, 64).expand(256, 64)
 enc = make_encoder({cell!r}, 4, 64)
 t0 = time.perf_counter(); enc(x, t).sum().backward(); t1 = time.perf_counter()

@@ -19,7 +19,6 @@ per-horizon nRMSE curve; and the per-step cost (forecast + update) median and p9
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import time
 import warnings
@@ -30,7 +29,7 @@ import pandas as pd
 
 from tsgate.adapters.extmarker import extmarker_split, load_extmarker
 from tsgate.evaluation import metrics as M
-from tsgate.windows import make_windows
+from tsgate.data.windows import make_windows
 
 PUBLISHED = {"3.33hz": ("SnAp-1", 0.335), "10hz": ("SnAp-1", 0.157), "30hz": ("UORO", 0.086)}
 RATE_HZ = {"3.33hz": 10 / 3, "10hz": 10.0, "30hz": 30.0}
@@ -68,8 +67,8 @@ def grid(method: str, rate: str, quick: bool) -> list[dict[str, Any]]:
 
 def build(method: str, cfg: dict[str, Any], hs: list[str], seed: int) -> Any:
     from tsgate import baselines as B
-    from tsgate.models.estimator import GatedLSTMForecaster
-    from tsgate.online.estimator import OnlineLinearForecaster, OnlineRNNForecaster
+    from tsgate.training.gated import GatedLSTMForecaster
+    from tsgate.online.estimators import OnlineLinearForecaster, OnlineRNNForecaster
 
     if method == "linear-ols":
         return B.LinearARForecaster(horizons=hs, **cfg)

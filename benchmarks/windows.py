@@ -11,7 +11,7 @@ import statistics
 import time
 
 from tsgate.adapters.ais import load_ais
-from tsgate.windows import make_windows
+from tsgate.data.windows import make_windows
 
 
 def _median_time(fn, repeats: int = 5) -> tuple[float, object]:

@@ -174,6 +174,6 @@ def write_frame(df: Any, out: str) -> None:
 
 def read_model_description(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """A model directory's description and arrays, checked, without building the estimator (no torch)."""
-    from tsgate.persistence import read_model_dir
+    from tsgate.estimators.persistence import read_model_dir
 
     return read_model_dir(path)

@@ -19,7 +19,7 @@ from tsgate.adapters.geo import (
     initial_bearing_deg,
 )
 from tsgate.exceptions import ConfigError, DataError, SchemaError, TimestampError
-from tsgate.windows import make_windows
+from tsgate.data.windows import make_windows
 
 
 # ----------------------------------------------------------------- projection

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-from tsgate.base import load
+from tsgate.estimators.base import load
 from tsgate.baselines import (
     ARIMAForecaster,
     DeadReckoningForecaster,
@@ -20,7 +20,7 @@ from tsgate.baselines import (
 )
 from tsgate.baselines.dead_reckoning import KNOT_M_S
 from tsgate.exceptions import ConfigError, DataError, SchemaError
-from tsgate.series import IrregularSeries
+from tsgate.data.series import IrregularSeries
 
 
 def _irregular_times(n: int, seed: int = 0, lo: float = 0.5, hi: float = 1.5) -> np.ndarray:
@@ -197,7 +197,7 @@ def test_arima_refuses_unknown_series_and_bad_orders():
     other = IrregularSeries.from_arrays(t, y, series_id="b")
     with pytest.raises(DataError, match="no parameters for this series"):
         m.predict(other)
-    with pytest.raises(ConfigError, match="order must be 3"):
+    with pytest.raises(ConfigError, match="'order' parameter of ARIMAForecaster must be 3 integers"):
         ARIMAForecaster(order=(1, 1)).fit(d)
     with pytest.raises(DataError, match="grid points"):
         ARIMAForecaster(order=(1, 1, 0)).fit(IrregularSeries.from_arrays(t[:4], y[:4]))
@@ -241,17 +241,22 @@ def test_dead_reckoning_two_points_exact_on_constant_velocity():
     assert len(f) == 2 * (len(t) - 1)  # the first report has no previous one
 
 
-def test_dead_reckoning_step_horizons_use_target_times_and_fallbacks():
+def test_dead_reckoning_step_horizons_use_the_typical_interval_not_the_future_report():
     d = _ais(20)
     m = DeadReckoningForecaster(horizons=[1, 2]).fit(d)
     f = m.predict(d, origins="all")
-    # where the target's own report exists, it lands on it (constant velocity)
-    # (an unknown step target time is NaT; older tsgate.series gave the epoch, hence the date bound)
-    known = f["target_time"].notna() & (f["target_time"] > pd.Timestamp("2000-01-01", tz="UTC"))
-    assert known.sum() == 2 * 19 - 1
-    t_target = f.loc[known, "target_time"].map(lambda x: x.timestamp() - 1.6e9).to_numpy()
-    np.testing.assert_allclose(f.loc[known, "east_m"], 1000 + 10 * KNOT_M_S * t_target, atol=0.02)
-    assert f["east_m"].notna().all()
+    # the time of the next report is not known at the origin: the lead time of h steps is
+    # h × the vessel's median reporting interval, measured on the training reports
+    step = float(np.median(np.diff(d.time_seconds())))
+    assert m.interval_s_[1] == pytest.approx(step)
+    o = f["origin_time"].map(lambda x: x.timestamp() - 1.6e9).to_numpy()
+    lead = np.where(f["horizon"] == "1", 1.0, 2.0) * step
+    np.testing.assert_allclose(f["east_m"], 1000 + 10 * KNOT_M_S * (o + lead), atol=0.02)
+    assert f["target_time"].isna().all() and f["east_m"].notna().all()
+    # a vessel not seen in fit uses the median interval over the fitted vessels
+    other = IrregularSeries.from_frame(d.to_frame().assign(series=2), time_col="time", id_col="series",
+                                       target_cols=["east_m", "north_m"], covariate_cols=["sog_kn", "cog_deg"])
+    np.testing.assert_allclose(m.predict(other)["east_m"], m.predict(d)["east_m"])
     # NaN SOG/COG at the origin falls back to the two-point velocity
     frame = d.frame.copy()
     frame.loc[frame.index[-1], "sog_kn"] = np.nan

@@ -9,10 +9,12 @@ import torch
 from torch.autograd import gradcheck
 
 from tsgate.exceptions import ConfigError
-from tsgate.models import cells as cells_mod
-from tsgate.models import glstm as glstm_mod
-from tsgate.models.cells import CELLS, make_encoder, wmc_reference, wmc_sequence
-from tsgate.models.glstm import glstm_reference, glstm_sequence
+from tsgate.nn import scripting
+from tsgate.nn import wmc as wmc_mod
+from tsgate.nn import glstm as glstm_mod
+from tsgate.nn.cells import CELLS, make_encoder
+from tsgate.nn.wmc import wmc_reference, wmc_sequence
+from tsgate.nn.glstm import glstm_reference, glstm_sequence
 
 
 
@@ -149,7 +151,7 @@ def test_kernels_gradcheck_directly(masked: bool) -> None:
 
 
 def test_time_gate_gradcheck_and_value() -> None:
-    from tsgate.models.glstm import time_gate
+    from tsgate.nn.glstm import time_gate
 
     g = torch.Generator().manual_seed(11)
     t = torch.randn(5, 3, 1, generator=g, dtype=torch.float64)
@@ -200,8 +202,8 @@ def test_eager_and_scripted_kernels_agree() -> None:
     xp = torch.randn(T, B, 4 * H)
     U = 0.3 * torch.randn(H, 4 * H)
     W3 = 0.3 * torch.randn(H, 3 * H)
-    a = cells_mod._wmc_forward(xp, U, W3, None, True)
-    b = cells_mod.scripted(cells_mod._wmc_forward)(xp, U, W3, None, True)
+    a = wmc_mod._wmc_forward(xp, U, W3, None, True)
+    b = scripting.scripted(wmc_mod._wmc_forward)(xp, U, W3, None, True)
     for u, v in zip(a, b):
         assert torch.allclose(u, v, atol=1e-6)
 
@@ -232,7 +234,7 @@ def test_glstm_closed_unit_keeps_its_state_exactly() -> None:
     assert torch.all(K[closed_after:, 0, 1] < 1e-20) and K[:, 0, 1].max() > 0.5
     assert closed_after < 25
     xp, U = layer.scaled_projection(x.transpose(0, 1))
-    Hs = cells_mod.scripted(glstm_mod._glstm_forward)(
+    Hs = scripting.scripted(glstm_mod._glstm_forward)(
         xp.detach(), U.detach(), K.detach(), False
     )[0]
     assert torch.all(Hs[:, :, 0] == 0.0)  # never opened: still the initial state

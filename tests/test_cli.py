@@ -166,7 +166,7 @@ def test_info(work):
 
 @slow
 def test_forecast_every_output_format(work, tmp_path):
-    from tsgate.base import load
+    from tsgate.estimators.base import load
     from tsgate.datasets import load_dataset
 
     outs = {}
@@ -222,7 +222,7 @@ def test_forecast_from_stdin_equals_file(work):
 
 @slow
 def test_update_learns_saves_and_refuses_rows_seen(work, tmp_path):
-    from tsgate.base import load
+    from tsgate.estimators.base import load
 
     m = tmp_path / "m"
     shutil.copytree(work / "m1", m)

@@ -1,7 +1,7 @@
-"""The contract suite (tsgate.checks) on every forecaster, with small settings.
+"""The contract suite (tsgate.estimators.checks) on every forecaster, with small settings.
 
 Each estimator class provides ``_unit_test_params()`` (River style); every check of
-``tsgate.checks.CHECKS`` runs on it as its own test.
+``tsgate.estimators.checks.CHECKS`` runs on it as its own test.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsgate.base import BaseForecaster
-from tsgate.baselines import BASELINES, DeadReckoningForecaster
+from tsgate.baselines import DeadReckoningForecaster, LinearARForecaster
 from tsgate.baselines.dead_reckoning import KNOT_M_S
-from tsgate.checks import CHECKS, check_forecaster
-from tsgate.series import IrregularSeries
+from tsgate.data.series import IrregularSeries
+from tsgate.estimators.base import BaseForecaster
+from tsgate.estimators.checks import CHECKS, check_forecaster
+from tsgate.estimators.registry import all_estimators
 
 
 @pytest.fixture(autouse=True)
@@ -62,18 +63,19 @@ def _unit(cls: type[BaseForecaster], **over: Any) -> Callable[[], BaseForecaster
 
 # (id, estimator factory, data factory, atol for "identical" forecasts)
 ESTIMATORS: list[tuple[str, Callable[[], BaseForecaster], Callable[[], IrregularSeries], float]] = [
-    (cls.__name__, _unit(cls), ais_data if cls is DeadReckoningForecaster else generic_data, 0.0) for cls in BASELINES
+    (cls.__name__, _unit(cls), ais_data if cls is DeadReckoningForecaster else generic_data, 0.0)
+    for cls in all_estimators(baseline=True, style="window")
 ] + [
     ("DeadReckoning-sog_cog", _unit(DeadReckoningForecaster, method="sog_cog", horizons=[1, 3]), ais_data, 0.0),
-    ("LinearAR-durations-ais", lambda: BASELINES[3](window=3, horizons=["1min", "5min"], alpha=0.0), ais_data, 0.0),
+    ("LinearAR-durations-ais", lambda: LinearARForecaster(window=3, horizons=["1min", "5min"], alpha=0.0), ais_data, 0.0),
 ]
 
 
-# The gated and online estimators are imported inside their factories, so that collecting this
+# The torch-based and stream estimators are built inside the factory so that collecting this
 # file does not import torch.
 def _gated(**kw: Any) -> Callable[[], BaseForecaster]:
     def make() -> BaseForecaster:
-        from tsgate.models.estimator import GatedLSTMForecaster
+        from tsgate.training.gated import GatedLSTMForecaster
 
         return GatedLSTMForecaster(**{**GatedLSTMForecaster._unit_test_params(), **kw})
 
@@ -82,7 +84,7 @@ def _gated(**kw: Any) -> Callable[[], BaseForecaster]:
 
 def _online(name: str, **kw: Any) -> Callable[[], BaseForecaster]:
     def make() -> BaseForecaster:
-        from tsgate.online import estimator as oe
+        from tsgate.online import estimators as oe
 
         cls = getattr(oe, name)
         return cls(**{**cls._unit_test_params(), **kw})
@@ -98,8 +100,15 @@ EXTRA_ESTIMATORS: list[tuple[str, Callable[[], BaseForecaster], Callable[[], Irr
     ("OnlineRNN-snap1-lstm", _online("OnlineRNNForecaster", online="snap1", cell="lstm"), generic_data, 1e-6),
     ("OnlineLinear-rls", _online("OnlineLinearForecaster"), generic_data, 1e-9),
     ("OnlineLinear-nlms", _online("OnlineLinearForecaster", method="nlms"), generic_data, 1e-9),
+    ("OnlineLinear-rls-ais", _online("OnlineLinearForecaster", horizons=["1min", "5min"]), ais_data, 1e-9),
 ]
-# ============================================================================================
+
+
+def test_every_registered_estimator_is_in_the_contract_suite():
+    covered = {name.split("-")[0] for name, *_ in ESTIMATORS + EXTRA_ESTIMATORS}
+    missing = [cls.__name__ for cls in all_estimators() if cls.__name__.removesuffix("Forecaster") not in covered
+               and cls.__name__ not in covered]
+    assert not missing, f"add {missing} to the contract suite in tests/test_contract.py"
 
 
 @pytest.mark.parametrize("check", list(CHECKS))
@@ -115,7 +124,7 @@ def test_check_forecaster_catches_a_broken_estimator(tmp_path):
     """The suite must fail on a forecaster that breaks the contract (here: it mutates its input)."""
     from tsgate.baselines import PersistenceForecaster
 
-    class Mutating(PersistenceForecaster):
+    class Mutating(PersistenceForecaster, register=False):
         def _fit(self, data: IrregularSeries) -> None:
             data.frame.loc[data.frame.index[0], "y"] += 1.0
             super()._fit(data)
@@ -123,7 +132,7 @@ def test_check_forecaster_catches_a_broken_estimator(tmp_path):
     with pytest.raises(AssertionError, match="modified"):
         check_forecaster(Mutating(horizons=[1]), generic_data(), checks=["no_mutation"], tmp_dir=tmp_path)
 
-    class SetsInInit(PersistenceForecaster):
+    class SetsInInit(PersistenceForecaster, register=False):
         def __init__(self, horizons: Any = (1,)) -> None:
             self.horizons = horizons
             self.cache_ = {}
@@ -131,21 +140,33 @@ def test_check_forecaster_catches_a_broken_estimator(tmp_path):
     with pytest.raises(AssertionError, match="fitted attributes"):
         check_forecaster(SetsInInit(), generic_data(), checks=["params"])
 
-    class Peeks(PersistenceForecaster):
-        def _predict(self, w, data):  # forecasts differ between predict and update: inconsistent
-            return super()._predict(w, data) + len(data)
+    class Inconsistent(PersistenceForecaster, register=False):
+        def _predict(self, X):  # depends on how many windows come at once: predict ≠ update
+            return super()._predict(X) + len(X)
 
     with pytest.raises(AssertionError, match="update forecasts differ"):
-        check_forecaster(Peeks(horizons=[1]), generic_data(), checks=["fit_update"])
+        check_forecaster(Inconsistent(horizons=[1]), generic_data(), checks=["fit_update"])
 
 
-def test_no_look_ahead_check_catches_a_peeking_estimator():
-    from tsgate.baselines import PersistenceForecaster
+class _PeeksAtValues(LinearARForecaster, register=False):
+    """Leaks the series' last value (the future of most origins) into every forecast."""
 
-    class Peeks(PersistenceForecaster):
-        def _predict(self, w, data):  # uses the series' last value: the future of most origins
-            out = super()._predict(w, data)
-            return out + float(data.frame[data.targets[0]].iloc[-1])
+    def _forecast(self, series, origins):
+        fc = super()._forecast(series, origins)
+        fc.values = fc.values + float(series.frame[series.targets[0]].iloc[-1])
+        return fc
 
+
+class _PeeksAtTimes(LinearARForecaster, register=False):
+    """Leaks only the time of the series' last observation, as a step-horizon target time would."""
+
+    def _forecast(self, series, origins):
+        fc = super()._forecast(series, origins)
+        fc.values = fc.values + 1e-3 * float(series.time_seconds()[-1])
+        return fc
+
+
+@pytest.mark.parametrize("leaky", [_PeeksAtValues, _PeeksAtTimes])
+def test_no_look_ahead_check_catches_a_peeking_estimator(leaky):
     with pytest.raises(AssertionError, match="changed its forecast"):
-        check_forecaster(Peeks(horizons=[1]), generic_data(), checks=["no_look_ahead"])
+        check_forecaster(leaky(window=3, horizons=[1]), generic_data(), checks=["no_look_ahead"])

@@ -11,7 +11,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
 
 from tsgate import ConfigError, IrregularSeries, load
-from tsgate.models.estimator import GatedLSTMForecaster, OnlineUpdateWarning
+from tsgate.exceptions import OnlineUpdateError, OnlineUpdateWarning
+from tsgate.training.gated import GatedLSTMForecaster
 
 
 def _sine(n: int = 1500, seed: int = 0, amp: float = 1.0) -> IrregularSeries:
@@ -180,20 +181,24 @@ def test_update_refuses_rows_already_seen(fitted, series):
 def test_divergent_update_is_refused(series, monkeypatch):
     import torch
 
-    from tsgate.models import module as mod
+    from tsgate.training import module as mod
 
     train, rest, _ = series.split(train=800, val=100)
     est = _small(max_epochs=1).fit(train)
     before = {k: v.clone() for k, v in est.net_.state_dict().items()}
+    last = dict(est.last_time_)
     monkeypatch.setattr(mod, "masked_loss", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
-    with warnings.catch_warnings(record=True) as rec:
+    # every update of the call refused: the update cannot run at all, and says so
+    with warnings.catch_warnings(record=True) as rec, pytest.raises(OnlineUpdateError, match="every online update"):
         warnings.simplefilter("always")
-        fc = est.update(rest)
+        est.update(rest)
     assert any(issubclass(r.category, OnlineUpdateWarning) for r in rec)
-    assert est.n_online_updates_ == 0
+    assert est.n_online_updates_ == 0 and est.last_time_ == last  # the model is as it was
     for k, v in est.net_.state_dict().items():
         assert torch.equal(v, before[k]), k
-    assert fc[["a", "b"]].notna().all().all()
+    monkeypatch.undo()
+    fc = est.update(rest)  # the same rows are still new to it
+    assert fc[["a", "b"]].notna().all().all() and est.n_online_updates_ > 0
 
 
 def test_fresh_model_learns_online_from_scratch():
@@ -216,8 +221,8 @@ def test_glstm_budget_reduces_gate_openness(series):
     tight = _small(cell="glstm", max_epochs=3, budget=1.0).fit(series)
     import torch
 
-    from tsgate.models.batch import windows_to_tensors
-    from tsgate.windows import make_windows
+    from tsgate.training.batch import windows_to_tensors
+    from tsgate.data.windows import make_windows
 
     w = make_windows(series, 12, ["0.5s", "1s"])
     b = windows_to_tensors(w)

@@ -15,6 +15,7 @@ EXPECTED = {
     "SeasonalNaiveForecaster", "TimestampError", "TooShortError", "TsgateError", "WindowDataModule",
     "Windows", "backtest", "list_datasets", "load", "load_ais", "load_dataset", "load_extmarker",
     "make_windows", "parse_horizons", "write_report", "__version__",
+    "Inputs", "Targets", "Forecasts", "WindowForecaster", "StreamForecaster", "Tags",
 }
 
 

@@ -58,7 +58,7 @@ def test_umask_is_respected_and_never_changed(tmp_path):
         "calls = []\n"
         "real = os.umask\n"
         "os.umask = lambda m: (calls.append(m), real(m))[1]\n"
-        "import tsgate.fileio, tsgate.persistence, tsgate.evaluation.report\n"
+        "import tsgate.fileio, tsgate.estimators.persistence, tsgate.evaluation.report\n"
         "real(0o027)\n"
         "from tsgate.fileio import write_text\n"
         "write_text('f.txt', 'x')\n"

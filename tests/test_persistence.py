@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tsgate import IrregularSeries, ModelFileError, load
-from tsgate.models.estimator import GatedLSTMForecaster
+from tsgate.training.gated import GatedLSTMForecaster
 
 
 @pytest.fixture(scope="module")

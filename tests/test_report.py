@@ -13,7 +13,7 @@ from tsgate.baselines.dead_reckoning import KNOT_M_S
 from tsgate.evaluation import backtest, write_report
 from tsgate.evaluation.report import markdown_table
 from tsgate.exceptions import ConfigError
-from tsgate.series import IrregularSeries
+from tsgate.data.series import IrregularSeries
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -15,7 +15,8 @@ from tsgate.exceptions import (
     TimestampError,
     TooShortError,
 )
-from tsgate.series import IrregularSeries, RepairReport
+from tsgate.data.repairs import RepairReport
+from tsgate.data.series import IrregularSeries
 
 Z = ["2020-01-01T00:00:00Z", "2020-01-01T00:00:10Z", "2020-01-01T00:00:00Z", "2020-01-01T00:00:05Z"]
 
@@ -201,7 +202,7 @@ def test_interleaved_series_are_grouped_not_refused():
 # ----------------------------------------------------------------- too short, static, append
 def test_series_too_short():
     s = load(frame())
-    with pytest.raises(TooShortError, match=r"fewer than 5 rows.*longest has 2") as e:
+    with pytest.raises(TooShortError, match=r"2 of 2 series have fewer than 5 rows.*has 2") as e:
         s.require_length(5, "window 4 + horizon 1")
     assert e.value.series == "a"
     s.require_length(2, "window 1 + horizon 1")  # long enough: no error

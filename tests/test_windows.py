@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tsgate.exceptions import ConfigError, TooShortError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Horizon, Windows, make_windows, parse_duration, parse_horizons, require_windows
+from tsgate.data.series import IrregularSeries
+from tsgate.data.horizons import Horizon, parse_horizons
+from tsgate.data.times import parse_duration
+from tsgate.data.windows import Windows, make_windows, require_windows
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
@@ -48,7 +50,7 @@ def test_step_windows_by_hand():
     np.testing.assert_array_equal(w.y[:, 0, 0], [60, 100])
     np.testing.assert_array_equal(w.target_time, [[6], [10]])
     np.testing.assert_array_equal(w.reveal_time, [[6], [10]])
-    assert w.mask.all() and w.x.dtype == np.float32 and w.origin_time.dtype == np.float64
+    assert w.mask.all() and w.x.dtype == np.float64 and w.origin_time.dtype == np.float64
 
 
 def test_duration_windows_by_hand_and_max_gap():
@@ -73,14 +75,15 @@ def test_min_history_pads_left_and_masks():
     np.testing.assert_array_equal(w.t[1], [0, -1, 0])
 
 
-def test_stride_origins_last_and_min_origin_time():
+def test_stride_origins_last_and_chosen_origins():
     s = series(np.arange(10.0), np.arange(10.0))
     w = make_windows(s, window=2, horizons=[1], stride=3)
     assert w.origin_row.tolist() == [2, 5, 8]  # counted back from the newest origin (8)
     last = make_windows(s, window=2, horizons=[1], origins="last", targets="optional")
     assert last.origin_row.tolist() == [9] and np.isnan(last.y).all()
-    late = make_windows(s, window=2, horizons=[1], min_origin_time={"s": 6.0})
-    assert late.origin_row.tolist() == [7, 8]
+    chosen = make_windows(s, window=2, horizons=[1], origins={"s": [0.0, 7.0, 8.0, 9.0, 11.0]})
+    assert chosen.origin_row.tolist() == [7, 8]  # 0: too little history; 9: no target; 11: no row
+    assert len(make_windows(s, window=2, horizons=[1], origins={"other": [7.0]})) == 0
 
 
 def test_multi_series_and_concat():
@@ -194,9 +197,9 @@ def test_causality_future_changes_never_reach_inputs(data, hs, L, k, seed, min_h
 @given(data=irregular(), hs=horizon_set(), L=st.integers(1, 5),
        a=st.floats(-1e3, 1e3), b=st.floats(-1e3, 1e3), epoch=st.booleans())
 def test_linear_data_is_interpolated_exactly(data, hs, L, a, b, epoch):
-    """Targets of y = a + b·t are a + b·target_time. Tolerance: y is stored as float32
-    (relative spacing 2**-23 ≈ 1.2e-7), so |error| ≤ 1e-6·(|a| + |b|·|t|max) + 1e-6; with
-    epoch (1.6e9 s) times the float64 time arithmetic adds ~2.4e-7 s·|b|."""
+    """Targets of y = a + b·t are a + b·target_time. Tolerance: float64 interpolation between
+    the bracketing observations, |error| ≤ 1e-6·(|a| + |b|·|t|max) + 1e-6; with epoch
+    (1.6e9 s) times the float64 time arithmetic adds ~2.4e-7 s·|b|."""
     t, seg = data
     t0 = 1.6e9 if epoch else 0.0
     y = a + b * t
@@ -208,7 +211,7 @@ def test_linear_data_is_interpolated_exactly(data, hs, L, a, b, epoch):
     assert np.all(np.abs(w.y[..., 0][known] - truth[known]) <= tol)
     # inputs are the observed values themselves
     rows = w.origin_row
-    np.testing.assert_allclose(w.x[:, -1, 0], y[rows].astype(np.float32), rtol=0, atol=0)
+    np.testing.assert_allclose(w.x[:, -1, 0], y[rows], rtol=0, atol=0)
 
 
 @SETTINGS

@@ -1,8 +1,10 @@
 """tsgate: forecast irregularly sampled time series with gated LSTMs that keep learning online.
 
-Data flow: raw file → adapter (``tsgate.adapters``) → :class:`IrregularSeries` → windows
-(``tsgate.windows``) → ``WindowDataModule`` → model (``GatedLSTMForecaster``,
-``OnlineRNNForecaster``, baselines) → tidy forecasts → ``tsgate.evaluation``.
+Data flow: raw file → adapter (``tsgate.adapters``) → :class:`IrregularSeries`
+(``tsgate.data``) → :class:`Windows` = :class:`Inputs` + :class:`Targets` → ``WindowDataModule``
+→ model (``GatedLSTMForecaster``, ``OnlineRNNForecaster``, baselines; all a
+:class:`WindowForecaster` or a :class:`StreamForecaster`) → :class:`Forecasts` and tidy frames
+→ ``tsgate.evaluation``. ``docs/architecture.md`` names the module of each step.
 
 Everything is imported lazily so that ``import tsgate`` stays fast and does not import torch
 or Lightning until a model is used.
@@ -29,23 +31,29 @@ _EXPORTS: dict[str, str] = {
     "OnlineUpdateError": "tsgate.exceptions",
     "OnlineUpdateWarning": "tsgate.exceptions",
     # data layer
-    "IrregularSeries": "tsgate.series",
-    "RepairReport": "tsgate.series",
-    "Horizon": "tsgate.windows",
-    "Windows": "tsgate.windows",
-    "make_windows": "tsgate.windows",
-    "parse_horizons": "tsgate.windows",
-    "WindowDataModule": "tsgate.datamodule",
+    "IrregularSeries": "tsgate.data.series",
+    "RepairReport": "tsgate.data.repairs",
+    "Horizon": "tsgate.data.horizons",
+    "Windows": "tsgate.data.windows",
+    "Inputs": "tsgate.data.windows",
+    "Targets": "tsgate.data.windows",
+    "make_windows": "tsgate.data.windows",
+    "parse_horizons": "tsgate.data.horizons",
+    "WindowDataModule": "tsgate.training.datamodule",
     "load_extmarker": "tsgate.adapters.extmarker",
     "load_ais": "tsgate.adapters.ais",
     "list_datasets": "tsgate.datasets",
     "load_dataset": "tsgate.datasets",
     # models
-    "BaseForecaster": "tsgate.base",
-    "load": "tsgate.base",
-    "GatedLSTMForecaster": "tsgate.models.estimator",
-    "OnlineRNNForecaster": "tsgate.online.estimator",
-    "OnlineLinearForecaster": "tsgate.online.estimator",
+    "BaseForecaster": "tsgate.estimators.base",
+    "WindowForecaster": "tsgate.estimators.window",
+    "StreamForecaster": "tsgate.estimators.stream",
+    "Tags": "tsgate.estimators.tags",
+    "Forecasts": "tsgate.estimators.forecasts",
+    "load": "tsgate.estimators.base",
+    "GatedLSTMForecaster": "tsgate.training.gated",
+    "OnlineRNNForecaster": "tsgate.online.estimators",
+    "OnlineLinearForecaster": "tsgate.online.estimators",
     "PersistenceForecaster": "tsgate.baselines",
     "SeasonalNaiveForecaster": "tsgate.baselines",
     "DriftForecaster": "tsgate.baselines",

@@ -23,8 +23,9 @@ import pandas as pd
 
 from tsgate.adapters import ais as _ais
 from tsgate.adapters import extmarker as _em
+from tsgate.data.repairs import RepairReport
+from tsgate.data.series import IrregularSeries
 from tsgate.exceptions import ConfigError
-from tsgate.series import IrregularSeries, RepairReport
 
 __all__ = ["list_datasets", "load_dataset", "dataset_report", "dataset_info", "dataset_names", "DatasetInfo"]
 
@@ -168,5 +169,5 @@ def load_dataset(name: str, **kw: Any) -> IrregularSeries:
 
 
 def dataset_report(name: str, **kw: Any) -> RepairReport:
-    """What loading ``name`` repaired or dropped (see :class:`~tsgate.series.RepairReport`)."""
+    """What loading ``name`` repaired or dropped (see :class:`~tsgate.data.repairs.RepairReport`)."""
     return load_dataset(name, **kw).report

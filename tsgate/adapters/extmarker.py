@@ -14,7 +14,7 @@ Pohl et al. 2022, see :data:`CITATION`). Two layouts:
   a regular time grid, positions relative to the first sample (the first row is all zeros).
 
 Repairs of the raw 10 Hz files (every one is counted, with its file line numbers, in the
-series' :class:`~tsgate.series.RepairReport`):
+series' :class:`~tsgate.data.repairs.RepairReport`):
 
 * rows whose five fields are all zero are dropped: the camera writes them after the last
   frame (sequences 1, 2, 3, 8, 9 end with one), and (0, 0, 0) mm is not a marker position;
@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsgate.data.repairs import RepairReport
+from tsgate.data.series import IrregularSeries
 from tsgate.exceptions import ConfigError, DataError, SchemaError
-from tsgate.series import IrregularSeries, RepairReport
 
 __all__ = [
     "RATES",

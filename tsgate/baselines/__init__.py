@@ -1,14 +1,19 @@
 """Baseline forecasters: naive, drift, linear autoregression, ARIMA and dead reckoning.
 
-Every class here is a :class:`~tsgate.base.BaseForecaster` registered for
-:func:`tsgate.base.load`; importing this package registers them all. Classes with
-``per_series = True`` forecast each series on its own, so a backtest may run series in parallel.
+Every class here is a :class:`~tsgate.estimators.window.WindowForecaster` tagged ``baseline``;
+importing this package registers them all for :func:`tsgate.estimators.base.load`. Classes
+tagged ``per_series`` forecast each series on its own, so a backtest may run series in parallel.
+A new baseline is a module here defining its class, imported below.
 """
 
 from tsgate.baselines.arima import ARIMAForecaster
 from tsgate.baselines.dead_reckoning import DeadReckoningForecaster
 from tsgate.baselines.linear import LinearARForecaster
-from tsgate.baselines.naive import DriftForecaster, PersistenceForecaster, SeasonalNaiveForecaster
+from tsgate.baselines.naive import (
+    DriftForecaster,
+    PersistenceForecaster,
+    SeasonalNaiveForecaster,
+)
 
 __all__ = [
     "PersistenceForecaster",
@@ -17,15 +22,4 @@ __all__ = [
     "LinearARForecaster",
     "ARIMAForecaster",
     "DeadReckoningForecaster",
-    "BASELINES",
 ]
-
-#: every baseline class, for contract tests and for telling baselines apart in reports
-BASELINES = (
-    PersistenceForecaster,
-    SeasonalNaiveForecaster,
-    DriftForecaster,
-    LinearARForecaster,
-    ARIMAForecaster,
-    DeadReckoningForecaster,
-)

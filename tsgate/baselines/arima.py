@@ -11,15 +11,15 @@ this is reported**, never hidden:
   ``fit_report_`` lists, per series and target, the order, AIC, convergence, the number of
   observations and of grid points and the interval; the same is logged at INFO level on the
   ``tsgate.baselines.arima`` logger. Non-convergence is kept in ``fit_warnings_`` (not an error).
-- **Forecasting from an origin** (``predict`` or a backtest, at every origin): the last
-  ``window`` observations up to and including the origin (within its segment) are interpolated
+- **Forecasting from an origin** (``predict`` or a backtest, at every origin): the input window,
+  the last ``window`` observations up to and including the origin (within its segment), is interpolated
   onto a grid that ends **exactly at the origin** with the series' interval, and the model is
   conditioned on it with the fitted parameters **without refitting** (the Kalman filter of
   ``SARIMAX(context, ...)`` at the fitted parameters, i.e. ``results.apply(context,
   refit=False)`` without building a results object). Only observations up to the origin are used, so there is no look-ahead.
   The grid forecasts at leads ``0, Δ, 2Δ, ...`` (lead 0 is the origin's own value) are
-  linearly interpolated to the requested lead times (durations, or a step target's own time
-  when known, else ``h × Δ``).
+  linearly interpolated to the requested lead times: a duration, or ``h × Δ`` for a step horizon
+  ``h`` (the time of the h-th next observation is not known at the origin).
 - **Orders.** ``order=(p, d, q)`` fixes the order; ``order=None`` selects, per series and
   target, the order of ``orders`` with the lowest AIC.
 
@@ -31,15 +31,20 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, _json_id, register
-from tsgate.baselines._common import check_int
-from tsgate.exceptions import ConfigError, DataError, TooShortError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows, parse_duration
+from tsgate.baselines.features import typical_interval
+from tsgate.blas import blas_threads
+from tsgate.data.columns import plain
+from tsgate.data.segments import runs
+from tsgate.data.series import IrregularSeries
+from tsgate.data.times import parse_duration
+from tsgate.data.windows import Inputs
+from tsgate.estimators.window import WindowForecaster
+from tsgate.exceptions import DataError, TooShortError
+from tsgate.params import Duration, Integral, Interval, IntSequence, ListOf
 
 __all__ = ["ARIMAForecaster", "DEFAULT_ORDERS", "resample_to_grid"]
 
@@ -61,35 +66,7 @@ def resample_to_grid(time_s: np.ndarray, values: np.ndarray, interval_s: float, 
     return grid, np.interp(grid, time_s, values)
 
 
-def _as_order(value: Any, n: int, name: str) -> tuple[int, ...]:
-    try:
-        vals = list(value)
-    except TypeError:
-        vals = None
-    ok = vals is not None and len(vals) == n and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in vals
-    )
-    if not ok:
-        raise ConfigError(f"{name} must be {n} non-negative integers, got {value!r}.")
-    return tuple(int(v) for v in vals)  # type: ignore[union-attr]
-
-
-def _one_blas_thread() -> Any:
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def _segments(g: Any) -> np.ndarray:
-    """Start row of each row's segment."""
-    seg = g.segment
-    n = len(seg)
-    new = np.r_[True, seg[1:] != seg[:-1]] if n else np.zeros(0, bool)
-    return np.maximum.accumulate(np.where(new, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-
-
-@register
-class ARIMAForecaster(BaseForecaster):
+class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
     """statsmodels SARIMAX per series and target on the series resampled to its median interval.
 
     Parameters
@@ -112,7 +89,15 @@ class ARIMAForecaster(BaseForecaster):
         Iterations of the likelihood optimiser.
     """
 
-    per_series: ClassVar[bool] = True
+    _parameter_constraints = {
+        "order": [IntSequence(3), None],
+        "seasonal_order": [IntSequence(4), None],
+        "orders": [ListOf(IntSequence(3)), None],
+        "window": [Interval(Integral, 1, None)],
+        "max_points": [Interval(Integral, 3, None)],
+        "interval": [Duration(), None],
+        "maxiter": [Interval(Integral, 1, None)],
+    }
 
     def __init__(
         self,
@@ -144,17 +129,14 @@ class ARIMAForecaster(BaseForecaster):
     # ---------------------------------------------------------------- checks
     def _candidate_orders(self) -> list[tuple[int, int, int]]:
         if self.order is not None:
-            return [_as_order(self.order, 3, "order")]
+            return [tuple(int(v) for v in self.order)]  # type: ignore[list-item]
         grid = DEFAULT_ORDERS if self.orders is None else self.orders
-        out = [_as_order(o, 3, "each entry of orders") for o in grid]
-        if not out:
-            raise ConfigError("orders must list at least one (p, d, q) when order=None.")
-        return out
+        return [tuple(int(v) for v in o) for o in grid]  # type: ignore[misc]
 
     def _seasonal(self) -> tuple[int, int, int, int]:
         if self.seasonal_order is None:
             return (0, 0, 0, 0)
-        return _as_order(self.seasonal_order, 4, "seasonal_order")  # type: ignore[return-value]
+        return tuple(int(v) for v in self.seasonal_order)  # type: ignore[return-value]
 
     def _model(self, endog: np.ndarray, order: tuple[int, ...]) -> Any:
         from statsmodels.tsa.statespace.sarimax import SARIMAX
@@ -165,14 +147,10 @@ class ARIMAForecaster(BaseForecaster):
     def _fit(self, data: IrregularSeries) -> None:
         # statsmodels works on tiny matrices: a multi-threaded BLAS only adds overhead there
         # (measured 20x slower fits on a busy 2-core machine), so one BLAS thread it is
-        with _one_blas_thread():
+        with blas_threads(1):
             self._fit_all(data)
 
     def _fit_all(self, data: IrregularSeries) -> None:
-        name = type(self).__name__
-        check_int("window", self.window, 1, name)
-        check_int("max_points", self.max_points, 3, name)
-        check_int("maxiter", self.maxiter, 1, name)
         candidates = self._candidate_orders()
         seasonal = self._seasonal()
         fixed = None if self.interval is None else parse_duration(self.interval, what="interval")
@@ -181,21 +159,17 @@ class ARIMAForecaster(BaseForecaster):
         self.fit_report_: list[dict[str, Any]] = []
         self.fit_warnings_: list[dict[str, Any]] = []
         for g in data.groups():
-            start = _segments(g)
-            same = np.r_[False, start[1:] == start[:-1]] if len(start) else start.astype(bool)
-            d = np.diff(g.time_s)[same[1:]] if len(g.time_s) > 1 else np.zeros(0)
-            if fixed is None and len(d) == 0:
+            step = fixed if fixed is not None else typical_interval(g.time_s, g.segment)
+            if not np.isfinite(step):
                 raise TooShortError(
                     "ARIMA needs at least two observations in one segment to find the sampling interval.",
                     file=data.source, series=g.series_id,
                 )
-            step = fixed if fixed is not None else float(np.median(d))
             self.interval_s_[g.series_id] = step
             # longest segment
-            seg_starts = np.flatnonzero(np.r_[True, start[1:] != start[:-1]])
-            seg_ends = np.r_[seg_starts[1:], len(start)]
-            i = int(np.argmax(seg_ends - seg_starts))
-            lo, hi = int(seg_starts[i]), int(seg_ends[i])
+            seg = runs(g.segment)
+            i = int(np.argmax(seg.end - seg.start))
+            lo, hi = int(seg.start[i]), int(seg.end[i])
             t = g.time_s[lo:hi]
             need = max(o[0] + o[1] + o[2] for o in candidates) + seasonal[3] * (seasonal[0] + seasonal[1] + seasonal[2]) + 3
             for j, target in enumerate(data.targets):
@@ -276,38 +250,28 @@ class ARIMAForecaster(BaseForecaster):
             a = T @ a + c
         return out
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        with _one_blas_thread():
-            return self._predict_all(w, data)
+    def _predict(self, X: Inputs) -> np.ndarray:
+        with blas_threads(1):
+            return self._predict_all(X)
 
-    def _predict_all(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        groups = list(data.groups())
-        starts = [_segments(g) for g in groups]
+    def _predict_all(self, X: Inputs) -> np.ndarray:
         H, k = len(self.horizons_), len(self.targets_)
-        out = np.full((len(w), H, k), np.nan)
-        L = int(self.window)
-        for i in range(len(w)):
-            gi, r = int(w.series_index[i]), int(w.origin_row[i])
-            g = groups[gi]
-            sid = g.series_id
+        out = np.full((len(X), H, k), np.nan)
+        ids = X.ids
+        for i in range(len(X)):
+            sid = ids[i]
             if sid not in self.interval_s_:
                 raise DataError(
                     "ARIMA has no parameters for this series (it was not in the data given to fit); "
-                    "fit on data that includes it.", file=data.source, series=sid,
+                    "fit on data that includes it.", series=plain(sid),
                 )
             step = self.interval_s_[sid]
-            lo = max(r - L + 1, int(starts[gi][r]))
-            t = g.time_s[lo : r + 1]
-            lead = np.empty(H)
-            for h_i, h in enumerate(self.horizons_):
-                if h.kind == "duration":
-                    lead[h_i] = h.value
-                else:
-                    tt = w.target_time[i, h_i] - w.origin_time[i]
-                    lead[h_i] = tt if np.isfinite(tt) else h.value * step
+            m = X.mask[i]
+            t = X.origin_time[i] + X.t[i, m]  # the window's observation times, seconds
+            lead = np.array([h.value if h.kind == "duration" else h.value * step for h in self.horizons_])
             steps = max(1, int(math.ceil(lead.max() / step - 1e-9)))
             for j, target in enumerate(self.targets_):
-                _, ctx = resample_to_grid(t, g.values[lo : r + 1, j], step, int(self.max_points))
+                _, ctx = resample_to_grid(t, X.x[i, m, j], step, int(self.max_points))
                 f = self._forecast_one(ctx, self.models_[(sid, target)], steps)
                 out[i, :, j] = np.interp(lead, step * np.arange(steps + 1), f)
         return out
@@ -316,10 +280,10 @@ class ARIMAForecaster(BaseForecaster):
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         entries, arrays = [], {}
         for n, ((sid, target), e) in enumerate(self.models_.items()):
-            entries.append({"series": _json_id(sid), "target": target,
-                            **{k: _json_id(v) if not isinstance(v, list) else v for k, v in e.items() if k != "params"}})
+            entries.append({"series": plain(sid), "target": target,
+                            **{k: plain(v) if not isinstance(v, list) else v for k, v in e.items() if k != "params"}})
             arrays[f"params/{n}"] = e["params"]
-        intervals = [[_json_id(s), v] for s, v in self.interval_s_.items()]
+        intervals = [[plain(s), v] for s, v in self.interval_s_.items()]
         return {"models": entries, "intervals": intervals, "warnings": len(self.fit_warnings_)}, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:

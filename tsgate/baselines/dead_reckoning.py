@@ -10,31 +10,34 @@ AIS adapter). The position at the origin is moved on at a constant velocity for 
   two-point velocity is used instead, and if that is unavailable too the forecast is NaN;
 - ``method="two_points"``: the last two positions, ``(p_o - p_{o-1}) / (t_o - t_{o-1})``.
 
-Duration horizons (``"5min"``) are the natural ones for AIS. Step horizons use the target
-observation's own time when the data contain it (backtests) and otherwise ``h`` × the last
-interval. Targets other than the position columns are forecast by persistence.
+Duration horizons (``"5min"``) are the natural ones for AIS. A step horizon ``h`` has no known
+lead time at the origin (the next reports have not arrived): it is ``h`` × the series' typical
+reporting interval, the median interval between consecutive training reports of that vessel
+(``interval_s_``; the median over all fitted vessels for one not seen in fit). Targets other
+than the position columns are forecast by persistence.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, register
-from tsgate.baselines._common import lead_times
-from tsgate.exceptions import ConfigError, SchemaError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows
+from tsgate.adapters.geo import KNOT_M_S
+from tsgate.baselines.features import lead_times, series_intervals, typical_intervals
+from tsgate.data.columns import plain
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Inputs
+from tsgate.estimators.window import WindowForecaster
+from tsgate.exceptions import SchemaError
+from tsgate.params import Names, Options
 
 __all__ = ["DeadReckoningForecaster", "KNOT_M_S"]
 
-KNOT_M_S = 1852.0 / 3600.0  # one knot in metres per second
 _METHODS = ("sog_cog", "two_points")
 
 
-@register
-class DeadReckoningForecaster(BaseForecaster):
+class DeadReckoningForecaster(WindowForecaster, baseline=True, per_series=True):
     """Constant-velocity forecast of a 2-D position (metres).
 
     Parameters
@@ -51,7 +54,10 @@ class DeadReckoningForecaster(BaseForecaster):
         north, clockwise); used by ``method="sog_cog"``.
     """
 
-    per_series: ClassVar[bool] = True
+    _parameter_constraints = {
+        "method": [Options(*_METHODS)],
+        "position_cols": [Names(2)],
+    }
 
     def __init__(
         self,
@@ -79,12 +85,7 @@ class DeadReckoningForecaster(BaseForecaster):
         return 1 if self.method == "sog_cog" else 2
 
     def _fit(self, data: IrregularSeries) -> None:
-        name = type(self).__name__
-        if self.method not in _METHODS:
-            raise ConfigError(f"The 'method' parameter of {name} must be one of {list(_METHODS)}. Got {self.method!r} instead.")
         cols = list(self.position_cols)
-        if len(cols) != 2 or not all(isinstance(c, str) for c in cols):
-            raise ConfigError(f"position_cols must name two target columns (east, north), got {self.position_cols!r}.")
         missing = [c for c in cols if c not in data.targets]
         if missing:
             raise SchemaError(
@@ -107,24 +108,26 @@ class DeadReckoningForecaster(BaseForecaster):
             k = len(data.targets)
             self.sog_index_ = k + data.covariates.index(self.sog_col)
             self.cog_index_ = k + data.covariates.index(self.cog_col)
+        self.interval_s_ = typical_intervals(data)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        meta = {"position_index": list(self.position_index_)}
+        meta = {"position_index": list(self.position_index_), "intervals": [[plain(s), v] for s, v in self.interval_s_.items()]}
         if self.method == "sog_cog":
             meta.update(sog_index=self.sog_index_, cog_index=self.cog_index_)
         return meta, {}
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.position_index_ = [int(i) for i in meta["position_index"]]
+        self.interval_s_ = {s: float(v) for s, v in meta["intervals"]}
         if "sog_index" in meta:
             self.sog_index_, self.cog_index_ = int(meta["sog_index"]), int(meta["cog_index"])
 
-    def _velocity(self, w: Windows) -> np.ndarray:
+    def _velocity(self, X: Inputs) -> np.ndarray:
         """[n, 2] east/north velocity in m/s (NaN where it cannot be known)."""
         pi = self.position_index_
-        x = np.asarray(w.x, dtype=np.float64)
-        dt = np.asarray(w.dt[:, -1], dtype=np.float64)
-        ok = w.mask[:, 0] & (dt > 0)
+        x = X.x
+        dt = X.dt[:, -1]
+        ok = X.mask[:, 0] & (dt > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             v2 = (x[:, -1, pi] - x[:, 0, pi]) / dt[:, None]
         v2[~ok] = np.nan
@@ -137,11 +140,11 @@ class DeadReckoningForecaster(BaseForecaster):
         v[bad] = v2[bad]
         return v
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        x = np.asarray(w.x[:, -1, : len(self.targets_)], dtype=np.float64)
-        lead = lead_times(w, self.horizons_, use_target_time=True)  # [n, H] seconds
+    def _predict(self, X: Inputs) -> np.ndarray:
+        x = X.target_values[:, -1, :]
+        lead = lead_times(X, series_intervals(X, self.interval_s_))  # [n, H] seconds
         out = np.repeat(x[:, None, :], len(self.horizons_), axis=1)
-        v = self._velocity(w)
+        v = self._velocity(X)
         pi = self.position_index_
         out[:, :, pi] = x[:, None, pi] + lead[:, :, None] * v[:, None, :]
         return out

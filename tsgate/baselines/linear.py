@@ -21,21 +21,21 @@ Design choices (each keeps the model a fair, strong linear baseline on irregular
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, register
-from tsgate.baselines._common import check_int, lead_times, window_values
+from tsgate.baselines.features import lead_times, mean_interval
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Inputs, require_windows
+from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows, make_windows, require_windows
+from tsgate.params import Boolean, Duration, Integral, Interval, Real
 
 __all__ = ["LinearARForecaster"]
 
 
-@register
-class LinearARForecaster(BaseForecaster):
+class LinearARForecaster(WindowForecaster, baseline=True):
     """Linear regression of future increments on the lagged window (+ Δt features).
 
     Parameters
@@ -53,7 +53,12 @@ class LinearARForecaster(BaseForecaster):
         than this (seconds or ``"10min"``) are not used; ``None`` keeps all.
     """
 
-    per_series: ClassVar[bool] = False
+    _parameter_constraints = {
+        "window": [Interval(Integral, 1, None)],
+        "alpha": [Interval(Real, 0, None)],
+        "use_dt": [Boolean()],
+        "max_gap": [Duration(), None],
+    }
 
     def __init__(
         self,
@@ -74,38 +79,33 @@ class LinearARForecaster(BaseForecaster):
         return {"window": 4, "horizons": [1, 3], "alpha": 0.1}
 
     # ---------------------------------------------------------------- features
-    def _features(self, w: Windows, k: int, lead: np.ndarray) -> np.ndarray:
+    def _features(self, X: Inputs, lead: np.ndarray) -> np.ndarray:
         """Feature matrix [n, F] for one horizon with lead times ``lead`` [n] (seconds)."""
-        n_t = len(self.targets_)
-        x = window_values(w)
+        x = X.target_values
         last = x[:, -1, :]
-        parts = [(x[:, :-1, :] - last[:, None, :]).reshape(len(w), -1)]
-        cov = np.asarray(w.x[:, :, n_t:], dtype=np.float64)
+        parts = [(x[:, :-1, :] - last[:, None, :]).reshape(len(X), -1)]
+        cov = X.covariate_values
         if cov.shape[2]:
-            parts.append(cov.reshape(len(w), -1))
-        if self.use_dt and w.window > 1:
-            dt = np.asarray(w.dt[:, 1:], dtype=np.float64)
+            parts.append(cov.reshape(len(X), -1))
+        if self.use_dt and X.window > 1:
+            dt = X.dt[:, 1:]
             with np.errstate(invalid="ignore", divide="ignore"):
                 vel = np.diff(x, axis=1) / dt[:, :, None]
             vel = np.where(dt[:, :, None] > 0, vel, 0.0)
-            parts += [dt, (vel * lead[:, None, None]).reshape(len(w), -1), lead[:, None]]
+            parts += [dt, (vel * lead[:, None, None]).reshape(len(X), -1), lead[:, None]]
         return np.concatenate(parts, axis=1)
 
     # ---------------------------------------------------------------- fit/predict
     def _fit(self, data: IrregularSeries) -> None:
         name = type(self).__name__
-        check_int("window", self.window, 1, name)
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not self.alpha >= 0:
-            raise ConfigError(f"The 'alpha' parameter of {name} must be a float in the range [0.0, inf). Got {self.alpha!r} instead.")
-        if not isinstance(self.use_dt, bool):
-            raise ConfigError(f"The 'use_dt' parameter of {name} must be True or False. Got {self.use_dt!r} instead.")
         from sklearn.linear_model import LinearRegression, Ridge
         from sklearn.preprocessing import StandardScaler
 
-        w = make_windows(data, int(self.window), self.horizons_, max_gap=self.max_gap, targets="optional")
+        w = self._windows(data, "all")
         require_windows(w, data, name)
-        lead = lead_times(w, self.horizons_, use_target_time=False)
-        last = window_values(w)[:, -1, :]
+        X = w.inputs
+        lead = lead_times(X, mean_interval(X))
+        last = X.target_values[:, -1, :]
         coefs, intercepts, n_train = [], [], []
         for k, h in enumerate(self.horizons_):
             ok = np.isfinite(w.y[:, k, :]).all(axis=1) & np.isfinite(lead[:, k])
@@ -114,19 +114,19 @@ class LinearARForecaster(BaseForecaster):
                     f"{name}: no training window has a known target at horizon {h.label}; use a shorter "
                     "horizon or window, a larger max_gap, or more data."
                 )
-            X = self._features(w.select(ok), k, lead[ok, k])
-            Y = np.asarray(w.y[ok, k, :], dtype=np.float64) - last[ok]
+            F = self._features(X.select(ok), lead[ok, k])
+            Y = w.y[ok, k, :] - last[ok]
             # near-constant features (e.g. the Δt of resampled, almost regular data: 0.3003 s ±
             # 1e-6) carry no information but get huge weights, and blow up on any later jitter
-            spread = X.std(axis=0)
-            use = spread > 1e-3 * np.abs(X.mean(axis=0)) + 1e-12
-            coef = np.zeros((Y.shape[1], X.shape[1]))
+            spread = F.std(axis=0)
+            use = spread > 1e-3 * np.abs(F.mean(axis=0)) + 1e-12
+            coef = np.zeros((Y.shape[1], F.shape[1]))
             if self.alpha == 0:
-                reg = LinearRegression().fit(X[:, use], Y)
+                reg = LinearRegression().fit(F[:, use], Y)
                 coef[:, use], icpt = reg.coef_, reg.intercept_
             else:
-                sc = StandardScaler().fit(X[:, use])
-                reg = Ridge(alpha=float(self.alpha)).fit(sc.transform(X[:, use]), Y)
+                sc = StandardScaler().fit(F[:, use])
+                reg = Ridge(alpha=float(self.alpha)).fit(sc.transform(F[:, use]), Y)
                 coef[:, use] = reg.coef_ / sc.scale_[None, :]
                 icpt = reg.intercept_ - coef[:, use] @ sc.mean_
             coefs.append(np.atleast_2d(coef))
@@ -136,13 +136,12 @@ class LinearARForecaster(BaseForecaster):
         self.intercept_ = np.stack(intercepts)  # [H, k]
         self.n_train_windows_ = n_train
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        lead = lead_times(w, self.horizons_, use_target_time=False)
-        last = window_values(w)[:, -1, :]
-        out = np.empty((len(w), len(self.horizons_), len(self.targets_)))
+    def _predict(self, X: Inputs) -> np.ndarray:
+        lead = lead_times(X, mean_interval(X))
+        last = X.target_values[:, -1, :]
+        out = np.empty((len(X), len(self.horizons_), len(self.targets_)))
         for k in range(len(self.horizons_)):
-            X = self._features(w, k, lead[:, k])
-            out[:, k] = last + X @ self.coef_[k].T + self.intercept_[k]
+            out[:, k] = last + self._features(X, lead[:, k]) @ self.coef_[k].T + self.intercept_[k]
         return out
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

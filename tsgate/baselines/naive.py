@@ -7,21 +7,20 @@ on the observations up to the origin.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from tsgate.base import BaseForecaster, register
-from tsgate.baselines._common import check_int, window_values
+from tsgate.data.series import IrregularSeries
+from tsgate.data.windows import Inputs
+from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError
-from tsgate.series import IrregularSeries
-from tsgate.windows import Windows
+from tsgate.params import Integral, Interval
 
 __all__ = ["PersistenceForecaster", "SeasonalNaiveForecaster", "DriftForecaster"]
 
 
-@register
-class PersistenceForecaster(BaseForecaster):
+class PersistenceForecaster(WindowForecaster, baseline=True, per_series=True):
     """Forecast the last observed value for every horizon (the random-walk forecast).
 
     Parameters
@@ -29,9 +28,6 @@ class PersistenceForecaster(BaseForecaster):
     horizons
         Steps (``[1, 5]``) or durations (``["1min", "5min"]``).
     """
-
-    #: every series is forecast on its own (the backtest may run series in parallel processes)
-    per_series: ClassVar[bool] = True
 
     def __init__(self, horizons: Any = (1,)) -> None:
         self.horizons = horizons
@@ -46,13 +42,12 @@ class PersistenceForecaster(BaseForecaster):
     def _fit(self, data: IrregularSeries) -> None:
         self.n_series_ = data.n_series
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        last = window_values(w)[:, -1, :]
+    def _predict(self, X: Inputs) -> np.ndarray:
+        last = X.target_values[:, -1, :]
         return np.repeat(last[:, None, :], len(self.horizons_), axis=1)
 
 
-@register
-class SeasonalNaiveForecaster(BaseForecaster):
+class SeasonalNaiveForecaster(WindowForecaster, baseline=True, per_series=True):
     """Forecast the value observed one season (``season`` observations) before the target.
 
     For a horizon of ``h`` steps: ``ŷ(o + h) = y(o + h - season·ceil(h / season))``, counted in
@@ -67,7 +62,7 @@ class SeasonalNaiveForecaster(BaseForecaster):
         Step horizons (``[1, 12]``).
     """
 
-    per_series: ClassVar[bool] = True
+    _parameter_constraints = {"season": [Interval(Integral, 1, None)]}
 
     def __init__(self, season: int = 1, horizons: Any = (1,)) -> None:
         self.season = season
@@ -81,7 +76,6 @@ class SeasonalNaiveForecaster(BaseForecaster):
         return int(self.season)
 
     def _fit(self, data: IrregularSeries) -> None:
-        check_int("season", self.season, 1, type(self).__name__)
         if any(h.kind != "steps" for h in self.horizons_):
             raise ConfigError(
                 "SeasonalNaiveForecaster needs step horizons (e.g. horizons=[1, 12]); the season is "
@@ -89,8 +83,8 @@ class SeasonalNaiveForecaster(BaseForecaster):
             )
         data.require_length(self.season, f"season={self.season}")
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        x = window_values(w)
+    def _predict(self, X: Inputs) -> np.ndarray:
+        x = X.target_values
         s = int(self.season)
         L = x.shape[1]
         cols = []
@@ -101,8 +95,7 @@ class SeasonalNaiveForecaster(BaseForecaster):
         return np.stack(cols, axis=1)
 
 
-@register
-class DriftForecaster(BaseForecaster):
+class DriftForecaster(WindowForecaster, baseline=True, per_series=True):
     """Extend the line through the first and last observation of the window.
 
     Step horizons: ``ŷ = y_last + h · (y_last - y_first) / (L - 1)`` (the classical drift method
@@ -118,7 +111,7 @@ class DriftForecaster(BaseForecaster):
         Steps or durations.
     """
 
-    per_series: ClassVar[bool] = True
+    _parameter_constraints = {"window": [Interval(Integral, 2, None)]}
 
     def __init__(self, window: int = 10, horizons: Any = (1,)) -> None:
         self.window = window
@@ -129,14 +122,13 @@ class DriftForecaster(BaseForecaster):
         return {"window": 4, "horizons": [1, 3]}
 
     def _fit(self, data: IrregularSeries) -> None:
-        check_int("window", self.window, 2, type(self).__name__)
         data.require_length(self.window, f"window={self.window}")
 
-    def _predict(self, w: Windows, data: IrregularSeries) -> np.ndarray:
-        x = window_values(w)
+    def _predict(self, X: Inputs) -> np.ndarray:
+        x = X.target_values
         first, last = x[:, 0, :], x[:, -1, :]
-        span_s = -np.asarray(w.t[:, 0], dtype=np.float64)  # seconds from first to last
-        out = np.empty((len(w), len(self.horizons_), x.shape[2]))
+        span_s = -X.t[:, 0]  # seconds from first to last
+        out = np.empty((len(X), len(self.horizons_), x.shape[2]))
         for k, h in enumerate(self.horizons_):
             if h.kind == "steps":
                 out[:, k] = last + h.value * (last - first) / (x.shape[1] - 1)

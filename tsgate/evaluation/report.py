@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsgate.evaluation.backtest import BacktestResult
+from tsgate.evaluation.result import BacktestResult
 from tsgate.exceptions import ConfigError
 from tsgate.fileio import atomic_write, write_bytes, write_text
 

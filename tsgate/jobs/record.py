@@ -26,7 +26,7 @@ from typing import Any
 
 from tsgate.exceptions import ModelFileError
 from tsgate.fileio import sha256_file
-from tsgate.persistence import MANIFEST, read_model_dir, write_model_dir
+from tsgate.estimators.persistence import MANIFEST, read_model_dir, write_model_dir
 
 __all__ = ["RECORD_KEY", "JobRecord", "read_record", "commit", "next_version", "remove_staging"]
 

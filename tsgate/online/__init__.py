@@ -13,13 +13,13 @@ prequential protocol of Pohl et al. for respiratory-motion forecasting).
 
 All maths is numpy with closed-form derivatives (no autograd per step); the modules are
 imported by the package lazily. :func:`blas_threads` keeps BLAS single-threaded around a
-streaming loop (the learners otherwise switch it per call; see :mod:`._threads`).
+streaming loop (the learners otherwise switch it per call; see :mod:`tsgate.blas`).
 See :mod:`tsgate.online.learner` for the protocol, the loss and how delayed
 (multi-horizon) targets are handled.
 """
 
-from tsgate.online._base import OnlineUpdateWarning
-from tsgate.online._threads import blas_threads
+from tsgate.blas import blas_threads
+from tsgate.exceptions import OnlineUpdateWarning
 from tsgate.online.cells import lstm_weights_from_torch, rnn_weights_from_torch
 from tsgate.online.learner import ALGORITHMS, OnlineLearner
 from tsgate.online.lms import NLMS, OnlineLinearRegression

@@ -36,89 +36,60 @@ state and recurrent state stay as they were, the pending gradient is dropped, ``
 counts it and an :class:`OnlineUpdateWarning` (a ``RuntimeWarning``) is emitted. A
 non-finite *input* to ``step`` raises :class:`tsgate.exceptions.DataError` instead, before
 touching the state.
-
-Threads
--------
-``step`` and ``apply`` run with one BLAS thread by default (``blas_threads=1``, see
-:mod:`._threads`): with OpenBLAS's default two threads on a loaded 2-core machine a step
-took 30-45 ms instead of 0.3-0.5 ms.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from typing import Any
 
 import numpy as np
 
-from tsgate.exceptions import ConfigError, DataError, ModelFileError
-from tsgate.online import _threads
-from tsgate.online._base import OnlineUpdateWarning, Trace
-from tsgate.online.cells import CELLS, lstm_weights_from_torch, make_cell, rnn_weights_from_torch
+from tsgate import blas
+from tsgate.exceptions import (
+    ConfigError,
+    DataError,
+    ModelFileError,
+    OnlineUpdateWarning,
+)
+from tsgate.online.buffers import PendingTargets, StepBuffers
+from tsgate.online.cell import CELL_TYPES
+from tsgate.online.cells import make_cell
 from tsgate.online.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
+from tsgate.online.rtrl import RTRLTrace  # noqa: F401  (the four traces register themselves)
+from tsgate.online.snap import SnAp1Trace  # noqa: F401
+from tsgate.online.state import np_dtype, rng_from_arrays, rng_to_arrays
+from tsgate.online.tbptt import TBPTTTrace  # noqa: F401
+from tsgate.online.trace import TRACES, TraceSettings
+from tsgate.online.uoro import UOROTrace  # noqa: F401
+from tsgate.params import (
+    Integral,
+    Interval,
+    Keys,
+    Options,
+    Real,
+    check_values,
+)
 
 __all__ = ["OnlineLearner", "ALGORITHMS"]
 
-ALGORITHMS = ("rtrl", "uoro", "snap1", "tbptt")
-
-
-def _np_dtype(dtype: Any) -> np.dtype:
-    """numpy dtype from a numpy dtype, a string or a torch dtype (float32/float64 only)."""
-    name = str(dtype).replace("torch.", "")
-    if name in ("float32", "float", "<class 'numpy.float32'>", "f4"):
-        return np.dtype(np.float32)
-    if name in ("float64", "double", "<class 'numpy.float64'>", "f8"):
-        return np.dtype(np.float64)
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt in (np.dtype(np.float32), np.dtype(np.float64)):
-        return dt
-    raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}.")
-
-
-def _make_trace(ol: "OnlineLearner") -> Trace:
-    if ol.algorithm == "rtrl":
-        from tsgate.online.rtrl import RTRLTrace
-
-        return RTRLTrace(ol)
-    if ol.algorithm == "uoro":
-        from tsgate.online.uoro import UOROTrace
-
-        return UOROTrace(ol)
-    if ol.algorithm == "snap1":
-        from tsgate.online.snap import SnAp1Trace
-
-        return SnAp1Trace(ol)
-    from tsgate.online.tbptt import TBPTTTrace
-
-    return TBPTTTrace(ol)
-
-
-def _rng_to_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    st = rng.bit_generator.state
-    if st["bit_generator"] != "PCG64":  # pragma: no cover - we only create PCG64
-        raise ModelFileError("only PCG64 random generators can be saved.")
-    mask = (1 << 64) - 1
-    s, inc = st["state"]["state"], st["state"]["inc"]
-    return {
-        "rng.pcg64": np.array([s >> 64, s & mask, inc >> 64, inc & mask], np.uint64),
-        "rng.extra": np.array([st["has_uint32"], st["uinteger"]], np.uint64),
-    }
-
-
-def _rng_from_arrays(a: np.ndarray, extra: np.ndarray) -> np.random.Generator:
-    v = [int(x) for x in a]
-    bg = np.random.PCG64()
-    bg.state = {
-        "bit_generator": "PCG64",
-        "state": {"state": (v[0] << 64) | v[1], "inc": (v[2] << 64) | v[3]},
-        "has_uint32": int(extra[0]),
-        "uinteger": int(extra[1]),
-    }
-    return np.random.Generator(bg)
+ALGORITHMS: tuple[str, ...] = tuple(TRACES)
+_COUNT = [Interval(Integral, 1, None)]
+_ARGUMENTS = {
+    "cell": [Keys(CELL_TYPES)],
+    "algorithm": [Keys(TRACES)],
+    "optimizer": [Options(*OPTIMIZERS)],
+    "input_size": _COUNT,
+    "hidden_size": _COUNT,
+    "output_size": _COUNT,
+    "tbptt_steps": _COUNT,
+    "max_delay": [Interval(Integral, 0, None)],
+    "lr": [Interval(Real, 0, None)],
+    "clip": [Interval(Real, 0, None), None],
+    "blas_threads": [*_COUNT, None],
+}
 
 
 class OnlineLearner:
@@ -155,8 +126,9 @@ class OnlineLearner:
         The epsilon of UORO's rho scaling.
     blas_threads
         ``step`` and ``apply`` run with at most this many BLAS threads (restored after each
-        call, ~15 us; skipped inside a ``with tsgate.online.blas_threads(1):`` block);
-        None leaves the BLAS libraries alone. At batch 1 extra threads only cost time.
+        call, ~15 us; skipped inside a ``with tsgate.blas.blas_threads(1):`` block); None
+        leaves the BLAS libraries alone. At batch 1 extra threads only cost time (see
+        :mod:`tsgate.blas`: 30-45 ms instead of 0.3-0.5 ms per step on 2 busy cores).
     """
 
     def __init__(self, cell: str = "rnn", input_size: int = 1, hidden_size: int = 32,
@@ -166,22 +138,7 @@ class OnlineLearner:
                  init_std: float = 0.02, forget_bias: float = 1.0,
                  betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8,
                  uoro_eps: float = 1e-7, blas_threads: int | None = 1) -> None:
-        if cell not in CELLS:
-            raise ConfigError(f"cell must be one of {CELLS}, got {cell!r}.")
-        if algorithm not in ALGORITHMS:
-            raise ConfigError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
-        if optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("output_size", output_size), ("tbptt_steps", tbptt_steps)):
-            if int(v) != v or int(v) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
-        if int(max_delay) != max_delay or int(max_delay) < 0:
-            raise ConfigError(f"max_delay must be an integer >= 0, got {max_delay!r}.")
-        if not (math.isfinite(lr) and lr >= 0):
-            raise ConfigError(f"lr must be a finite number >= 0, got {lr!r}.")
-        if clip is not None and not (math.isfinite(clip) and clip >= 0):
-            raise ConfigError(f"clip must be None or a finite number >= 0, got {clip!r}.")
+        check_values("OnlineLearner", _ARGUMENTS, locals())
         self.cell = cell
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
@@ -193,15 +150,12 @@ class OnlineLearner:
         self.tbptt_steps = int(tbptt_steps)
         self.max_delay = int(max_delay)
         self.seed = int(seed)
-        self.dtype = _np_dtype(dtype)
+        self.dtype = np_dtype(dtype)
         self.init_std = float(init_std)
         self.forget_bias = float(forget_bias)
         self.betas = (float(betas[0]), float(betas[1]))
         self.adam_eps = float(adam_eps)
         self.uoro_eps = float(uoro_eps)
-        if blas_threads is not None and (int(blas_threads) != blas_threads or blas_threads < 1):
-            raise ConfigError(f"blas_threads must be None or an integer >= 1, "
-                              f"got {blas_threads!r}.")
         self.blas_threads = None if blas_threads is None else int(blas_threads)
         self._build()
 
@@ -209,15 +163,9 @@ class OnlineLearner:
     @property
     def config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-serialisable dict (``from_state``'s first argument)."""
-        return {
-            "cell": self.cell, "input_size": self.input_size, "hidden_size": self.hidden_size,
-            "output_size": self.output_size, "algorithm": self.algorithm, "lr": self.lr,
-            "clip": self.clip, "optimizer": self.optimizer, "tbptt_steps": self.tbptt_steps,
-            "max_delay": self.max_delay, "seed": self.seed, "dtype": self.dtype.name,
-            "init_std": self.init_std, "forget_bias": self.forget_bias,
-            "betas": list(self.betas), "adam_eps": self.adam_eps, "uoro_eps": self.uoro_eps,
-            "blas_threads": self.blas_threads,
-        }
+        names = inspect.signature(OnlineLearner.__init__).parameters
+        cfg = {k: getattr(self, k) for k in names if k != "self"}
+        return {**cfg, "dtype": self.dtype.name, "betas": list(self.betas)}
 
     def _build(self) -> None:
         dt = self.dtype
@@ -235,34 +183,25 @@ class OnlineLearner:
         self._theta = np.empty(self._nW + p * (n + 1), dt)
         self._W = self._theta[:self._nW].reshape(c.rows, c.q)
         self._R = self._theta[self._nW:].reshape(p, n + 1)
-        if self.cell == "lstm":
-            self._W[:] = c.init_weights(rng, self.init_std, self.forget_bias)
-        else:
-            self._W[:] = c.init_weights(rng, self.init_std)
+        self._W[:] = c.init_weights(rng, self.init_std, self.forget_bias)
         self._R[:] = (rng.standard_normal((p, n + 1)) * self.init_std).astype(dt)
         self._R[:, -1] = 0
         self._grad = np.zeros_like(self._theta)
         self._gW = self._grad[:self._nW].reshape(c.rows, c.q)
         self._gR = self._grad[self._nW:].reshape(p, n + 1)
-        # per-step ring buffers (slot = time % L)
-        self._Z = np.zeros((L, c.q), dt)
-        self._Z[:, -1] = 1.0
-        self._S = np.zeros((L, c.n_state), dt)
-        self._H = np.zeros((L, n + 1), dt)       # [h_tau, 1] for the readout
-        self._H[:, -1] = 1.0
-        self._CACHE = np.zeros((L, c.cache_size), dt)
+        # per-step ring buffers (slot = time % L), read by the trace
+        self._buf = StepBuffers(c, L)
         self._s_init = np.zeros(c.n_state, dt)
         # pending targets per (slot, output): mask (1 = learned) and target value
-        self._pw = np.zeros((L, p), dt)
-        self._pt = np.zeros((L, p), dt)
-        self._pact = np.zeros(L, bool)           # slots with at least one pending target
-        self._pending = False
+        self._pend = PendingTargets(L, p, dt)
         self._t = 0
         self._rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1]))
         self._opt = make_optimizer(self.optimizer, self._theta.size, dt, self.lr,
                                    self.betas, self.adam_eps)
-        self._trace = _make_trace(self)
+        settings = TraceSettings(max_delay=self.max_delay, tbptt_steps=self.tbptt_steps, uoro_eps=self.uoro_eps)
+        self._trace = TRACES[self.algorithm](c, self._buf, settings)
         self.n_refused = 0
+        self.n_updates = 0  # updates applied since construction or loading (not saved)
         self.last_loss: float | None = None
         self.last_grad_norm: float | None = None
 
@@ -282,9 +221,7 @@ class OnlineLearner:
 
     # ------------------------------------------------------------------ state
     def _state_views(self) -> dict[str, np.ndarray]:
-        d = {"theta": self._theta, "Z": self._Z, "S": self._S, "H": self._H,
-             "CACHE": self._CACHE, "pending.w": self._pw, "pending.t": self._pt,
-             "pending.active": self._pact}
+        d = {"theta": self._theta, **self._buf.arrays(), **self._pend.arrays()}
         for k, v in self._trace.arrays().items():
             d["trace." + k] = v
         return d
@@ -295,11 +232,11 @@ class OnlineLearner:
         algorithm's traces and the random generator's state."""
         out = {k: v.copy() for k, v in self._state_views().items()}
         out["t"] = np.array(self._t, np.int64)
-        out["pending.flag"] = np.array(self._pending, bool)
+        out["pending.flag"] = np.array(self._pend.any, bool)
         out["n_refused"] = np.array(self.n_refused, np.int64)
         for k, v in self._opt.arrays().items():
             out["opt." + k] = v
-        out.update(_rng_to_arrays(self._rng))
+        out.update(rng_to_arrays(self._rng))
         return out
 
     def load_state_arrays(self, state: dict[str, np.ndarray]) -> None:
@@ -313,10 +250,10 @@ class OnlineLearner:
                         f"this configuration; save and load with the same config.")
                 v[...] = a
             self._t = int(state["t"])
-            self._pending = bool(state["pending.flag"])
+            self._pend.any = bool(state["pending.flag"])
             self.n_refused = int(state["n_refused"])
             self._opt.load({k[4:]: v for k, v in state.items() if k.startswith("opt.")})
-            self._rng = _rng_from_arrays(state["rng.pcg64"], state["rng.extra"])
+            self._rng = rng_from_arrays(state["rng.pcg64"], state["rng.extra"])
         except KeyError as e:
             raise ModelFileError(f"online state is missing array {e.args[0]!r}; it was not "
                                  f"written by OnlineLearner.state_dict_arrays().") from None
@@ -324,10 +261,7 @@ class OnlineLearner:
     def reset_state(self, seed: int | None = None) -> None:
         """Start a new stream: zero the recurrent state, histories, traces and pending
         targets; keep weights and optimizer state. ``seed`` reseeds UORO's signs."""
-        self._Z[:, :-1] = 0
-        self._S[:] = 0
-        self._H[:, :-1] = 0
-        self._CACHE[:] = 0
+        self._buf.reset()
         self._trace.reset()
         self.discard()
         self._t = 0
@@ -351,7 +285,7 @@ class OnlineLearner:
         """Current recurrent state (copy): h (n) for the RNN, [h, c] (2n) for the LSTM."""
         if self._t == 0:
             return self._s_init.copy()
-        return self._S[(self._t - 1) % self._L].copy()
+        return self._buf.S[(self._t - 1) % self._L].copy()
 
     def set_weights(self, W: np.ndarray | None = None, R: np.ndarray | None = None) -> None:
         """Overwrite the recurrent matrix ``W`` and/or the readout ``R`` (shapes as in
@@ -367,11 +301,7 @@ class OnlineLearner:
     def load_torch(self, module: Any, readout: Any = None) -> None:
         """Load a trained single-layer ``torch.nn.LSTM``/``LSTMCell`` (cell="lstm") or tanh
         ``nn.RNN``/``RNNCell`` (cell="rnn"), and optionally an ``nn.Linear`` readout."""
-        if self.cell == "lstm":
-            W = lstm_weights_from_torch(module)
-        else:
-            W = rnn_weights_from_torch(module)
-        self.set_weights(W=W)
+        self.set_weights(W=self._cell.weights_from_torch(module))
         if readout is not None:
             w = readout.weight.detach().cpu().double().numpy()
             b = (readout.bias.detach().cpu().double().numpy() if readout.bias is not None
@@ -384,13 +314,13 @@ class OnlineLearner:
 
         Pending gradients (``learn`` without ``apply``) are applied first.
         """
-        if self.blas_threads and not _threads.active():
-            with _threads.blas_threads(self.blas_threads):
+        if self.blas_threads and not blas.active():
+            with blas.blas_threads(self.blas_threads):
                 return self._step(u)
         return self._step(u)
 
     def _step(self, u: Any) -> np.ndarray:
-        if self._pending:
+        if self._pend.any:
             self._apply()
         c = self._cell
         u = np.asarray(u, dtype=self.dtype)
@@ -403,16 +333,23 @@ class OnlineLearner:
         L = self._L
         slot = t % L
         prev = None if t == 0 else (t - 1) % L
-        s_prev = self._s_init if prev is None else self._S[prev]
-        z = self._Z[slot]
+        buf = self._buf
+        s_prev = self._s_init if prev is None else buf.S[prev]
+        z = buf.Z[slot]
         z[:c.m] = u.reshape(-1)
         z[c.m:c.m + c.n] = s_prev[:c.n]
-        s = self._S[slot]
-        c.forward(self._W, z, s_prev, s, self._CACHE[slot])
-        h = self._H[slot]
+        s = buf.S[slot]
+        c.forward(self._W, z, s_prev, s, buf.CACHE[slot])
+        h = buf.H[slot]
         h[:c.n] = s[:c.n]
-        self._trace.on_step(t, slot, prev)
+        self._trace.on_step(t, slot, prev, self._W, self._rng)
         self._t = t + 1
+        return self._R @ h
+
+    def output(self) -> np.ndarray:
+        """The prediction of the current state with the current weights, without a step (what
+        ``step`` returned last, after any update since; pending targets are not applied)."""
+        h = self._buf.H[(self._t - 1) % self._L] if self._t else np.r_[np.zeros(self._cell.n, self.dtype), 1.0]
         return self._R @ h
 
     def learn(self, delay: int, target: Any, out_slice: slice | None = None) -> None:
@@ -433,15 +370,14 @@ class OnlineLearner:
         s = (t - 1 - delay) % self._L
         if out_slice is None:
             out_slice = slice(None)
-        v = self._pt[s, out_slice]
+        v = self._pend.t[s, out_slice]
         if np.size(target) != v.size or v.size == 0:
             raise ConfigError(f"learn(target, out_slice={out_slice!r}): target must hold one "
                               f"value per selected output ({v.size} of {self.output_size}), "
                               f"got {np.size(target)}.")
         v[...] = np.reshape(target, v.shape)
-        self._pw[s, out_slice] = 1.0
-        self._pact[s] = True
-        self._pending = True
+        self._pend.w[s, out_slice] = 1.0
+        self._pend.mark(s)
 
     def learn_many(self, delays: Any, targets: Any, blocks: Any = None) -> None:
         """Vectorised :meth:`learn` for multi-horizon outputs laid out in blocks.
@@ -476,10 +412,9 @@ class OnlineLearner:
             raise ConfigError(f"learn_many(blocks={blocks!r}): {k} block indices in "
                               f"[0, {p // w}) expected.")
         s = (self._t - 1 - d) % self._L
-        self._pt.reshape(self._L, p // w, w)[s, b] = y
-        self._pw.reshape(self._L, p // w, w)[s, b] = 1.0
-        self._pact[s] = True
-        self._pending = True
+        self._pend.t.reshape(self._L, p // w, w)[s, b] = y
+        self._pend.w.reshape(self._L, p // w, w)[s, b] = 1.0
+        self._pend.mark(s)
 
     def _bad_delay(self, delay: int) -> None:
         if delay < 0 or delay > self.max_delay:
@@ -491,48 +426,45 @@ class OnlineLearner:
 
     def discard(self) -> None:
         """Drop the pending targets without updating."""
-        if self._pending:
-            self._pw[:] = 0
-            self._pt[:] = 0   # a NaN target must not survive masked (NaN * 0 = NaN)
-            self._pact[:] = False
-            self._pending = False
+        self._pend.clear()
 
     def _compute_grad(self) -> float:
         """Gradient of the pending loss into ``self._grad``; returns the loss."""
         L = self._L
-        pw = self._pw
+        pw = self._pend.w
         # errors of every slot with the current readout (inactive slots have pw = 0); the
         # stored target of an unlearned output is ignored (masked)
-        E = self._H @ self._R.T
-        E -= self._pt
+        H = self._buf.H
+        E = H @ self._R.T
+        E -= self._pend.t
         E *= pw
         Ef = E.reshape(-1)
         loss = 0.5 * float(np.dot(Ef, Ef))
-        np.dot(E.T, self._H, out=self._gR)
+        np.dot(E.T, H, out=self._gR)
         C = E @ self._R[:, :self._cell.n]         # dL/dh_tau per slot (zero if inactive)
         t_new = self._t - 1
-        slots = np.flatnonzero(self._pact)
+        slots = np.flatnonzero(self._pend.active)
         times = t_new - ((t_new - slots) % L)
         order = np.argsort(times)
-        self._trace.grad(t_new, times[order], slots[order], C, self._gW)
+        self._trace.grad(t_new, times[order], slots[order], C, self._W, self._gW)
         return loss
 
     def gradient(self) -> dict[str, np.ndarray] | None:
         """The gradient ``apply`` would use (before clipping), as copies ``{"W", "R"}``;
         None if nothing is pending. Changes nothing."""
-        if not self._pending:
+        if not self._pend.any:
             return None
-        with np.errstate(all="ignore"), _threads.blas_threads(self.blas_threads or 10**6):
+        with np.errstate(all="ignore"), blas.blas_threads(self.blas_threads or 10**6):
             self._compute_grad()
         return {"W": self._gW.copy(), "R": self._gR.copy()}
 
     def apply(self) -> float | None:
         """One optimizer step from the pending targets; return their loss (None if none
         pending or the update was refused)."""
-        if not self._pending:
+        if not self._pend.any:
             return None
-        if self.blas_threads and not _threads.active():
-            with _threads.blas_threads(self.blas_threads):
+        if self.blas_threads and not blas.active():
+            with blas.blas_threads(self.blas_threads):
                 return self._apply()
         return self._apply()
 
@@ -551,6 +483,7 @@ class OnlineLearner:
             return None
         clip_grad_norm(g, self.clip, norm)
         self._opt.step(self._theta, g)
+        self.n_updates += 1
         self.last_loss = loss
         self.last_grad_norm = norm
         return loss

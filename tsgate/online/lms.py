@@ -27,11 +27,25 @@ from typing import Any
 
 import numpy as np
 
-from tsgate.exceptions import ConfigError, DataError, ModelFileError
-from tsgate.online import _threads
-from tsgate.online._base import OnlineUpdateWarning
+from tsgate import blas
+from tsgate.exceptions import (
+    ConfigError,
+    DataError,
+    ModelFileError,
+    OnlineUpdateWarning,
+)
+from tsgate.online.state import np_dtype
+from tsgate.params import Integral, Interval, Real, check_value, check_values
 
 __all__ = ["NLMS", "OnlineLinearRegression"]
+
+
+_ARGUMENTS = {
+    "input_size": [Interval(Integral, 1, None)],
+    "output_size": [Interval(Integral, 1, None)],
+    "max_delay": [Interval(Integral, 0, None)],
+    "blas_threads": [Interval(Integral, 1, None), None],
+}
 
 
 class _Null:
@@ -51,17 +65,11 @@ class _LinearOnline:
 
     def __init__(self, input_size: int, output_size: int, max_delay: int = 0,
                  dtype: Any = np.float64, blas_threads: int | None = 1) -> None:
-        from tsgate.online.learner import _np_dtype
-
-        for name, v in (("input_size", input_size), ("output_size", output_size)):
-            if int(v) != v or int(v) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
-        if int(max_delay) != max_delay or int(max_delay) < 0:
-            raise ConfigError(f"max_delay must be an integer >= 0, got {max_delay!r}.")
+        check_values(type(self).__name__, _ARGUMENTS, locals())
         self.input_size = int(input_size)
         self.output_size = int(output_size)
         self.max_delay = int(max_delay)
-        self.dtype = _np_dtype(dtype)
+        self.dtype = np_dtype(dtype)
         self.blas_threads = None if blas_threads is None else max(1, int(blas_threads))
         self._L = self.max_delay + 1
         d = self.input_size + 1
@@ -71,6 +79,7 @@ class _LinearOnline:
         self._t = 0
         self._loss = 0.0
         self.n_refused = 0
+        self.n_updates = 0  # targets learned since construction or loading (not saved)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -91,14 +100,20 @@ class _LinearOnline:
         return self._t
 
     def _guard(self) -> Any:
-        if self.blas_threads and not _threads.active():
-            return _threads.blas_threads(self.blas_threads)
+        if self.blas_threads and not blas.active():
+            return blas.blas_threads(self.blas_threads)
         return _NULL
 
     def step(self, u: Any) -> np.ndarray:
         """Store ``u_t`` (m values) and return the prediction of all p outputs."""
         with self._guard():
             return self._step(u)
+
+    def output(self) -> np.ndarray:
+        """The prediction for the latest input with the current weights, without a step."""
+        if self._t == 0:
+            return self._Wt[:, -1].copy()
+        return self._Wt @ self._X[(self._t - 1) % self._L]
 
     def learn(self, delay: int, target: Any, out_slice: slice | None = None) -> None:
         """Update the rows ``out_slice`` with the target of the prediction made ``delay``
@@ -224,8 +239,7 @@ class NLMS(_LinearOnline):
     def __init__(self, input_size: int, output_size: int, max_delay: int = 0,
                  mu: float = 0.5, eps: float = 1e-6, dtype: Any = np.float64,
                  blas_threads: int | None = 1) -> None:
-        if not (0 < mu < 2):
-            raise ConfigError(f"mu must be in (0, 2) for a stable NLMS, got {mu!r}.")
+        check_value("mu", mu, [Interval(Real, 0, 2, closed="neither")], "NLMS")  # stable for 0 < mu < 2
         super().__init__(input_size, output_size, max_delay, dtype, blas_threads)
         self.mu = float(mu)
         self.eps = float(eps)
@@ -261,6 +275,7 @@ class NLMS(_LinearOnline):
         e *= (self.mu / (self.eps + np.einsum("kd,kd->k", X, X)))[:, None]
         W3[b] += e[:, :, None] * X[:, None, :]
         self._loss += float(rl.sum())
+        self.n_updates += len(b)
 
     def _learn(self, x: np.ndarray, s: slice, y: np.ndarray) -> None:
         W = self._Wt[s]
@@ -272,6 +287,7 @@ class NLMS(_LinearOnline):
             return
         W += np.outer(e * (self.mu / (self.eps + float(np.dot(x, x)))), x)
         self._loss += loss
+        self.n_updates += 1
 
 
 class OnlineLinearRegression(_LinearOnline):
@@ -293,10 +309,8 @@ class OnlineLinearRegression(_LinearOnline):
     def __init__(self, input_size: int, output_size: int, max_delay: int = 0,
                  ridge: float = 1e-3, lam: float = 1.0, dtype: Any = np.float64,
                  blas_threads: int | None = 1) -> None:
-        if not ridge > 0:
-            raise ConfigError(f"ridge must be > 0, got {ridge!r}.")
-        if not (0 < lam <= 1):
-            raise ConfigError(f"lam (forgetting factor) must be in (0, 1], got {lam!r}.")
+        check_value("ridge", ridge, [Interval(Real, 0, None, closed="neither")], "OnlineLinearRegression")
+        check_value("lam", lam, [Interval(Real, 0, 1, closed="right")], "OnlineLinearRegression")
         super().__init__(input_size, output_size, max_delay, dtype, blas_threads)
         self.ridge = float(ridge)
         self.lam = float(lam)
@@ -342,6 +356,7 @@ class OnlineLinearRegression(_LinearOnline):
         if self.lam != 1.0:
             P /= self.lam
         self._loss += loss
+        self.n_updates += 1
 
     def _state_views(self) -> dict[str, np.ndarray]:
         d = super()._state_views()

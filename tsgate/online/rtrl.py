@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsgate.online._base import Trace
+from tsgate.online.buffers import StepBuffers
+from tsgate.online.cell import Cell
 from tsgate.online.tbptt import backward_sweep
+from tsgate.online.trace import Trace, TraceSettings
 
 __all__ = ["RTRLTrace"]
 
@@ -30,68 +32,34 @@ __all__ = ["RTRLTrace"]
 class RTRLTrace(Trace):
     name = "rtrl"
 
-    def __init__(self, ol) -> None:
-        super().__init__(ol)
-        c = self.cell
-        self.D = ol.max_delay
+    def __init__(self, cell: Cell, buffers: StepBuffers, settings: TraceSettings) -> None:
+        super().__init__(cell, buffers, settings)
+        c = cell
+        self.D = settings.max_delay
         self.P = c.rows * c.q
         # J_old : (n_state, rows, q); for the LSTM rows 0..n-1 are dh/dW, n..2n-1 dc/dW
         self.J = np.zeros((c.n_state, c.rows, c.q), c.dtype)
         self._Jn = np.zeros_like(self.J)                  # scratch for the next J
-        self._ar = np.arange(c.n)
-        self._A = np.zeros((ol._L, c.rows), c.dtype)
-        if c.kind == "lstm":
-            self._M = np.empty((c.rows, self.P), c.dtype)
+        self._A = np.zeros((buffers.L, c.rows), c.dtype)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"J_old": self.J}
 
-    def on_step(self, t: int, slot: int, prev: int | None) -> None:
+    def on_step(self, t, slot, prev, W, rng) -> None:
         sigma = t - self.D
         if sigma < 0:
             return
-        self._advance(sigma % self.ol._L)
-
-    def _advance(self, s: int) -> None:
-        """J <- (ds/ds') J + immediate, with the cache and input of slot s."""
-        c, ol = self.cell, self.ol
-        n, P, ar = c.n, self.P, self._ar
-        z = ol._Z[s]
-        cache = ol._CACHE[s]
-        Jp = self.J.reshape(c.n_state, P)
-        Jn = self._Jn
-        Jn_flat = Jn.reshape(c.n_state, P)
-        U = c.w_rec(ol._W)
-        if c.kind == "rnn":
-            D = cache
-            np.matmul(U, Jp, out=Jn_flat)
-            Jn_flat *= D[:, None]
-            Jn[ar, ar, :] += D[:, None] * z[None, :]
-        else:
-            # Jc = f*Jc' + sum_x dc_x * (U_x Jh') + imm ; Jh = dho*(U_o Jh') + ohc*Jc + imm
-            dc = cache[:3 * n].reshape(3, n)
-            dho, ohc, f = cache[3 * n:4 * n], cache[4 * n:5 * n], cache[5 * n:]
-            Jh, Jc = Jn_flat[:n], Jn_flat[n:]
-            M = self._M
-            np.matmul(U, Jp[:n], out=M)
-            np.multiply(Jp[n:], f[:, None], out=Jc)
-            for x in range(3):
-                Jc += dc[x][:, None] * M[x * n:(x + 1) * n]
-            np.multiply(M[3 * n:], dho[:, None], out=Jh)
-            Jc3 = Jc.reshape(n, c.rows, c.q)
-            for x in range(3):
-                Jc3[ar, x * n + ar, :] += dc[x][:, None] * z[None, :]
-            Jh += ohc[:, None] * Jc
-            Jn[ar, 3 * n + ar, :] += dho[:, None] * z[None, :]
+        s = sigma % self.buf.L
+        # J <- (ds/ds') J + immediate, with the cache and input of slot s
+        self.cell.influence_step(self.cell.w_rec(W), self.buf.Z[s], self.buf.CACHE[s], self.J, self._Jn)
         self.J, self._Jn = self._Jn, self.J
 
-    def grad(self, t_now, times, slots, C, out) -> None:
-        ol = self.ol
+    def grad(self, t_now, times, slots, C, W, out) -> None:
         n = self.cell.n
         t_old = t_now - self.D
         lo = max(t_old + 1, 0)
-        idx, lam = backward_sweep(ol, t_now, lo, C, self._A, need_prev=t_old >= 0)
-        np.dot(self._A[:t_now - lo + 1].T, ol._Z[idx], out=out)
+        idx, lam = backward_sweep(self.cell, self.buf, W, t_now, lo, C, self._A, need_prev=t_old >= 0)
+        np.dot(self._A[:t_now - lo + 1].T, self.buf.Z[idx], out=out)
         if t_old >= 0:
-            lam[:n] += C[t_old % ol._L]
+            lam[:n] += C[t_old % self.buf.L]
             out += (lam @ self.J.reshape(self.cell.n_state, self.P)).reshape(out.shape)

@@ -5,10 +5,12 @@ recurrence from a zero start; for n = 1 that is each unit's influence of its own
 weights (the rows of ``W`` that feed it), and the state Jacobian is reduced to the same
 pattern (its unit-diagonal part). Cost O(P) per step.
 
-* tanh RNN: ``J[k] = D_k (W_rec[k,k] J'[k] + z)`` for the row k of ``W`` (q values per unit).
-* LSTM: for unit k the four gate rows ``x*n + k`` (x = i, f, g, o) and both ``h_k`` and
-  ``c_k``: ``[Jh; Jc][k] = M_k [Jh'; Jc'][k] + coef_k z^T`` with the per-unit 2x2 state
-  Jacobian ``M_k`` (diagonal entries of the four recurrent gate matrices, forget gate).
+For unit k the trace holds the influence of its own gate rows ``x*n + k`` (x over the cell's
+gates) on its own state values ``r``: ``J[k, r, x*q:(x+1)*q]``, and one step is
+``J[k] = M_k J'[k] + coef_k z^T`` with the unit's blocks from the cell
+(:meth:`~tsgate.online.cell.Cell.unit_blocks`): the state Jacobian restricted to the unit
+(from the diagonal entries of the recurrent matrices) and the immediate derivatives. For the
+tanh RNN that is ``J[k] = D_k (W_rec[k,k] J'[k] + z)``; for the LSTM a 2x2 block over ``(h_k, c_k)``.
 
 SnAp-1 is exact (equal to RTRL) when the recurrent matrices are diagonal, and after one
 step from a zero influence.
@@ -29,7 +31,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
-from tsgate.online._base import Trace
+from tsgate.online.buffers import StepBuffers
+from tsgate.online.cell import Cell
+from tsgate.online.trace import Trace, TraceSettings
 
 __all__ = ["SnAp1Trace"]
 
@@ -37,134 +41,87 @@ __all__ = ["SnAp1Trace"]
 class SnAp1Trace(Trace):
     name = "snap1"
 
-    def __init__(self, ol) -> None:
-        super().__init__(ol)
-        c = self.cell
-        L = ol._L
-        n, q = c.n, c.q
-        self.D = ol.max_delay
-        self._ar = np.arange(n)
-        # positions of the diagonal entries of the recurrent matrices (one per gate) in W
-        self._diag_idx = (np.arange(c.rows), np.tile(c.m + self._ar, c.rows // n))
-        if c.kind == "rnn":
-            self.J = np.zeros((n, q), c.dtype)                 # row k: dh_k / dW[k, :]
-            self._Lam = np.zeros((L, n), c.dtype)
-        else:
-            # (unit, [h, c], 4q): d h_k / dW[x*n+k, :] and d c_k / dW[x*n+k, :], x = i,f,g,o
-            self.J = np.zeros((n, 2, 4 * q), c.dtype)
-            self._Jn = np.zeros_like(self.J)
-            self._M = np.empty((n, 2, 2), c.dtype)
-            self._coef = np.zeros((n, 2, 4), c.dtype)
-            self._ger = get_blas_funcs("ger", dtype=c.dtype)
-            self._Lam = np.zeros((L, 2, n), c.dtype)
-            self._tmp22 = np.empty((2, 2, n), c.dtype)
-        self._B = np.zeros((L, c.rows), c.dtype)
+    def __init__(self, cell: Cell, buffers: StepBuffers, settings: TraceSettings) -> None:
+        super().__init__(cell, buffers, settings)
+        c = cell
+        self.D = settings.max_delay
+        self.u, self.g = c.units, c.gates
+        # J[k, r, x*q:(x+1)*q] = d s_(r,k) / d W[x*n + k, :]
+        self.J = np.zeros((c.n, self.u, self.g * c.q), c.dtype)
+        self._Jn = np.zeros_like(self.J)
+        self._ger = get_blas_funcs("ger", dtype=c.dtype)
+        self._B = np.zeros((buffers.L, c.rows), c.dtype)
+        self._Lam = np.zeros((buffers.L, self.u, c.n), c.dtype)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"J_old": self.J}
+        # a unit with one state value (tanh RNN) is stored as (n, gates * q)
+        return {"J_old": self.J.reshape(self.cell.n, -1) if self.u == 1 else self.J}
 
-    def _wdiag(self) -> np.ndarray:
-        """Diagonal of the recurrent matrix: (n,) for the RNN, (4, n) per gate for the LSTM."""
-        d = self.ol._W[self._diag_idx]
-        return d if self.cell.kind == "rnn" else d.reshape(4, self.cell.n)
-
-    def on_step(self, t: int, slot: int, prev: int | None) -> None:
+    def on_step(self, t, slot, prev, W, rng) -> None:
         sigma = t - self.D
         if sigma >= 0:
-            self._advance(sigma % self.ol._L)
+            self._advance(sigma % self.buf.L, W)
 
-    def _advance(self, s: int) -> None:
-        c, ol = self.cell, self.ol
-        n = c.n
-        z = ol._Z[s]
-        cache = ol._CACHE[s]
-        wd = self._wdiag()
-        if c.kind == "rnn":
-            J = self.J
-            J *= wd[:, None]
-            J += z
-            J *= cache[:, None]
+    def _advance(self, s: int, W: np.ndarray) -> None:
+        c = self.cell
+        z = self.buf.Z[s]
+        M, coef = c.unit_blocks(c.w_diag(W), self.buf.CACHE[s : s + 1])   # (1, u, u, n), (1, u, g, n)
+        if self.u == 1:
+            J = self.J.reshape(c.n, self.g, c.q)
+            J *= M[0, 0, 0][:, None, None]
+            J += coef[0, 0].T[:, :, None] * z[None, None, :]
             return
-        dc = cache[:3 * n].reshape(3, n)
-        dho, ohc, f = cache[3 * n:4 * n], cache[4 * n:5 * n], cache[5 * n:]
-        # per unit: [h; c]_t = M [h; c]_{t-1} + coef z^T with (rows h, c; columns h', c')
-        #   dc/dh' = a = sum_x dc_x U_x[k,k],  dc/dc' = f,
-        #   dh/dh' = dho U_o[k,k] + ohc a,     dh/dc' = ohc f
-        # and the immediate part coef = [[ohc dc_i, ohc dc_f, ohc dc_g, dho], [dc_i, dc_f, dc_g, 0]]
-        coef = self._coef
-        np.multiply(dc.T, ohc[:, None], out=coef[:, 0, :3])
-        coef[:, 0, 3] = dho
-        coef[:, 1, :3] = dc.T
-        M = self._M
-        a = (dc * wd[:3]).sum(0)
-        M[:, 1, 0] = a
-        M[:, 1, 1] = f
-        np.multiply(ohc, a, out=M[:, 0, 0])
-        M[:, 0, 0] += dho * wd[3]
-        np.multiply(ohc, f, out=M[:, 0, 1])
-        Jn = self._Jn
-        np.matmul(M, self.J, out=Jn)
-        # Jn[k, r, x, :] += coef[k, r, x] * z : one BLAS rank-1 update of the (8n, q) view
-        Jn2 = Jn.reshape(n * 8, c.q)
-        r = self._ger(1.0, z, coef.reshape(-1), a=Jn2.T, overwrite_a=1)
-        if not np.shares_memory(r, Jn):  # pragma: no cover - defensive, ger copied
+        np.matmul(np.ascontiguousarray(M[0].transpose(2, 0, 1)), self.J, out=self._Jn)
+        # Jn[k, r, x, :] += coef[r, x, k] * z : one BLAS rank-1 update of the (n*u*g, q) view
+        Jn2 = self._Jn.reshape(-1, c.q)
+        r = self._ger(1.0, z, coef[0].transpose(2, 0, 1).reshape(-1), a=Jn2.T, overwrite_a=1)
+        if not np.shares_memory(r, self._Jn):  # pragma: no cover - defensive, ger copied
             Jn2[:] = r.T
         self.J, self._Jn = self._Jn, self.J
 
-    def grad(self, t_now, times, slots, C, out) -> None:
-        c, ol = self.cell, self.ol
-        n, q = c.n, c.q
-        L = ol._L
+    def grad(self, t_now, times, slots, C, W, out) -> None:
+        c, buf = self.cell, self.buf
+        n, q, u, g = c.n, c.q, self.u, self.g
         t_old = t_now - self.D
         lo = max(t_old + 1, 0)
         k = t_now - lo + 1
-        idx = np.arange(t_now, lo - 1, -1) % L           # window slots, newest first
-        CW = ol._CACHE[idx]                               # (k, cache)
-        wd = self._wdiag()
-        Lam, B = self._Lam, self._B
-        if c.kind == "rnn":
-            Mw = CW * wd                                  # d h_k / d h_k' per window step
+        idx = buf.slots(t_now, lo)                        # window slots, newest first
+        M, coef = c.unit_blocks(c.w_diag(W), buf.CACHE[idx])   # (k, u, u, n), (k, u, g, n)
+        # adjoints on each window step's state: lam_i[r'] = sum_r M_{i-1}[r, r'] lam_{i-1}[r] + C
+        Lam = self._Lam
+        Lam[0] = 0
+        if u == 1:  # one state value per unit: the recursion is elementwise
+            Mw, L0 = M[:, 0, 0], Lam[:, 0]
             for i, s in enumerate(idx.tolist()):
                 if i:
-                    np.multiply(Lam[i - 1], Mw[i - 1], out=Lam[i])
-                    Lam[i] += C[s]
-                else:
-                    Lam[0] = C[s]
-            np.multiply(Lam[:k], CW, out=B[:k])
-            np.dot(B[:k].T, ol._Z[idx], out=out)
-            if t_old >= 0:
-                lam = C[t_old % L] + (Mw[-1] * Lam[k - 1] if k else 0)
-                out += lam[:, None] * self.J
-            return
-        dc = CW[:, :3 * n].reshape(k, 3, n)
-        dho, ohc, f = CW[:, 3 * n:4 * n], CW[:, 4 * n:5 * n], CW[:, 5 * n:]
-        a = (dc * wd[:3]).sum(1)                          # (k, n)
-        # transposed per-unit Jacobians: lam' = MT lam, lam = (lam_h, lam_c)
-        MT = np.empty((k, 2, 2, n), c.dtype)
-        np.multiply(ohc, a, out=MT[:, 0, 0])
-        MT[:, 0, 0] += dho * wd[3]
-        MT[:, 0, 1] = a
-        np.multiply(ohc, f, out=MT[:, 1, 0])
-        MT[:, 1, 1] = f
-        tmp = self._tmp22
-        for i, s in enumerate(idx.tolist()):
-            if i:
-                np.multiply(MT[i - 1], Lam[i - 1][None], out=tmp)
-                np.add(tmp[:, 0], tmp[:, 1], out=Lam[i])    # (a ufunc add beats sum(axis))
+                    np.multiply(L0[i - 1], Mw[i - 1], out=L0[i])
+                L0[i] += C[s]
+        else:
+            for i, s in enumerate(idx.tolist()):
+                if i:
+                    _transpose_step(M[i - 1], Lam[i - 1], Lam[i])
                 Lam[i, 0] += C[s]
-            else:
-                Lam[0, 0] = C[s]
-                Lam[0, 1] = 0
-        lh, lc = Lam[:k, 0], Lam[:k, 1]
-        # window part: B = [dc_x * (lam_c + lam_h * ohc) for x = i, f, g ; lam_h * dho]
-        np.multiply(dc, (lc + lh * ohc)[:, None, :], out=B[:k, :3 * n].reshape(k, 3, n))
-        np.multiply(lh, dho, out=B[:k, 3 * n:])
-        np.dot(B[:k].T, ol._Z[idx], out=out)
+        # window part: pre-activation adjoints B[i, x*n + k] = sum_r lam_i[r, k] coef_i[r, x, k]
+        B = self._B[:k].reshape(k, g, n)
+        np.multiply(coef[:, 0], Lam[:k, 0, None, :], out=B)
+        for r in range(1, u):
+            B += coef[:, r] * Lam[:k, r, None, :]
+        np.dot(self._B[:k].T, buf.Z[idx], out=out)
         if t_old >= 0:
-            lam = np.zeros((2, n), c.dtype)
+            lam = np.zeros((u, n), c.dtype)
             if k:
-                np.sum(MT[k - 1] * Lam[k - 1][None], axis=1, out=lam)
-            lam[0] += C[t_old % L]
-            # out[x*n+k, :] += lam_h[k] J[k, h, x] + lam_c[k] J[k, c, x]
-            contrib = np.matmul(lam.T[:, None, :], self.J)  # (n, 1, 4q)
-            out.reshape(4, n, q)[:] += contrib.reshape(n, 4, q).transpose(1, 0, 2)
+                _transpose_step(M[k - 1], Lam[k - 1], lam)
+            lam[0] += C[t_old % buf.L]
+            # out[x*n+k, :] += sum_r lam[r, k] J[k, r, x, :]
+            if u == 1:
+                contrib = self.J[:, 0] * lam[0][:, None]
+            else:
+                contrib = np.matmul(np.ascontiguousarray(lam.T)[:, None, :], self.J)
+            out.reshape(g, n, q)[:] += contrib.reshape(n, g, q).transpose(1, 0, 2)
+
+
+def _transpose_step(M: np.ndarray, lam: np.ndarray, out: np.ndarray) -> None:
+    """``out[r'] = sum_r M[r, r'] lam[r]`` per unit (M (u, u, n), lam and out (u, n))."""
+    np.multiply(M[0], lam[0], out=out)
+    for r in range(1, len(lam)):
+        out += M[r] * lam[r]

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsgate.online._base import Trace
+from tsgate.online.buffers import StepBuffers
+from tsgate.online.cell import Cell
+from tsgate.online.trace import Trace, TraceSettings
 
 __all__ = ["TBPTTTrace", "backward_sweep"]
 
 
-def backward_sweep(ol, hi: int, lo: int, C: np.ndarray, A: np.ndarray,
+def backward_sweep(cell: Cell, buf: StepBuffers, W: np.ndarray, hi: int, lo: int, C: np.ndarray, A: np.ndarray,
                    need_prev: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Backpropagate the error signals ``C`` (rows by slot, zero where none) from step ``hi``
     down to step ``lo`` with the full state Jacobians (current weights, stored caches).
@@ -35,55 +37,32 @@ def backward_sweep(ol, hi: int, lo: int, C: np.ndarray, A: np.ndarray,
     returns the slots of those steps and, if ``need_prev``, the adjoint on the state
     ``s_{lo-1}`` (without any signal injected at lo-1).
     """
-    c = ol._cell
-    n = c.n
-    L = ol._L
-    CACHE = ol._CACHE
+    n = cell.n
     nsteps = hi - lo + 1
-    idx = np.arange(hi, lo - 1, -1) % L
+    idx = buf.slots(hi, lo)
+    adj = np.zeros(cell.n_state, cell.dtype)
     if nsteps <= 0:
-        return idx, (np.zeros(c.n_state, c.dtype) if need_prev else None)
-    UT = np.ascontiguousarray(c.w_rec(ol._W).T)      # (n, rows), read at every step
-    last = nsteps if need_prev else nsteps - 1        # steps that propagate further back
-    if c.kind == "rnn":
-        adj = np.zeros(n, c.dtype)
-        for i, s in enumerate(idx.tolist()):
-            adj += C[s]
-            da = A[i]
-            np.multiply(adj, CACHE[s], out=da)
-            if i < last:
-                np.dot(UT, da, out=adj)
         return idx, (adj if need_prev else None)
-    adj = np.zeros(2 * n, c.dtype)
-    adj_h, adj_c = adj[:n], adj[n:]
-    dct = np.empty(n, c.dtype)
+    UT = cell.recurrent_t(W)                          # read at every step
+    last = nsteps if need_prev else nsteps - 1        # steps that propagate further back
+    CACHE = buf.CACHE
+    adj_h = adj[:n]
     for i, s in enumerate(idx.tolist()):
         adj_h += C[s]
-        cache = CACHE[s]
-        da = A[i]
-        # dct = adj_c + adj_h * ohc ; da = [dct*dc_i, dct*dc_f, dct*dc_g, adj_h*dho]
-        np.multiply(adj_h, cache[4 * n:5 * n], out=dct)
-        dct += adj_c
-        np.multiply(cache[:3 * n].reshape(3, n), dct, out=da[:3 * n].reshape(3, n))
-        np.multiply(adj_h, cache[3 * n:4 * n], out=da[3 * n:])
-        if i < last:
-            np.dot(UT, da, out=adj_h)
-            np.multiply(dct, cache[5 * n:], out=adj_c)
+        cell.backward_step(UT, CACHE[s], adj, A[i], i < last)
     return idx, (adj if need_prev else None)
 
 
 class TBPTTTrace(Trace):
     name = "tbptt"
 
-    def __init__(self, ol) -> None:
-        super().__init__(ol)
-        self.K = int(ol.tbptt_steps)
-        c = self.cell
-        self._A = np.zeros((ol._L, c.rows), c.dtype)
+    def __init__(self, cell: Cell, buffers: StepBuffers, settings: TraceSettings) -> None:
+        super().__init__(cell, buffers, settings)
+        self.K = int(settings.tbptt_steps)
+        self._A = np.zeros((buffers.L, cell.rows), cell.dtype)
 
-    def grad(self, t_now, times, slots, C, out) -> None:
-        ol = self.ol
+    def grad(self, t_now, times, slots, C, W, out) -> None:
         hi = int(times[-1])
-        lo = max(0, int(times[0]) - self.K + 1, t_now - ol._L + 1)
-        idx, _ = backward_sweep(ol, hi, lo, C, self._A)
-        np.dot(self._A[:hi - lo + 1].T, ol._Z[idx], out=out)
+        lo = max(0, int(times[0]) - self.K + 1, t_now - self.buf.L + 1)
+        idx, _ = backward_sweep(self.cell, self.buf, W, hi, lo, C, self._A)
+        np.dot(self._A[:hi - lo + 1].T, self.buf.Z[idx], out=out)

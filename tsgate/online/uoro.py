@@ -36,7 +36,9 @@ import math
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
-from tsgate.online._base import Trace
+from tsgate.online.buffers import StepBuffers
+from tsgate.online.cell import Cell
+from tsgate.online.trace import Trace, TraceSettings
 
 __all__ = ["UOROTrace"]
 
@@ -44,12 +46,12 @@ __all__ = ["UOROTrace"]
 class UOROTrace(Trace):
     name = "uoro"
 
-    def __init__(self, ol) -> None:
-        super().__init__(ol)
-        c = self.cell
-        L = ol._L
-        self.D = ol.max_delay
-        self.eps = float(ol.uoro_eps)
+    def __init__(self, cell: Cell, buffers: StepBuffers, settings: TraceSettings) -> None:
+        super().__init__(cell, buffers, settings)
+        c = cell
+        L = buffers.L
+        self.D = settings.max_delay
+        self.eps = float(settings.uoro_eps)
         self.st = np.zeros((L, c.n_state), c.dtype)     # s~_tau per slot
         self.gs = np.zeros((L, c.rows), c.dtype)        # g_tau = delta_a(nu_tau) / rho1_tau
         self.r0 = np.zeros(L, np.float64)               # 1 / rho0_tau
@@ -70,13 +72,13 @@ class UOROTrace(Trace):
         if not np.shares_memory(r, M):  # pragma: no cover - defensive, ger copied
             M[:] = r.T
 
-    def on_step(self, t: int, slot: int, prev: int | None) -> None:
-        c, ol = self.cell, self.ol
+    def on_step(self, t, slot, prev, W, rng) -> None:
+        c, buf = self.cell, self.buf
         eps = self.eps
-        cache = ol._CACHE[slot]
-        z = ol._Z[slot]
+        cache = buf.CACHE[slot]
+        z = buf.Z[slot]
         # random signs, +-1 (copysign keeps 1.0 at r == 0.5)
-        nu = np.copysign(self._one, ol._rng.random(c.n_state) - 0.5).astype(c.dtype, copy=False)
+        nu = np.copysign(self._one, rng.random(c.n_state) - 0.5).astype(c.dtype, copy=False)
         gam = c.delta(cache, nu)                             # nu^T ds/dW = gam z^T
         g_norm = math.sqrt(float(np.dot(gam, gam)) * float(np.dot(z, z)))
         rho1 = math.sqrt((g_norm + eps) / (self._nu_norm + eps))
@@ -86,7 +88,7 @@ class UOROTrace(Trace):
             self.tt[:] = 0
             self.tt_old[:] = 0
         else:
-            js = c.jvp_state(ol._W, cache, self.st[prev])
+            js = c.jvp_state(W, cache, self.st[prev])
             tf = self.tt.reshape(-1)
             th_norm = math.sqrt(float(np.dot(tf, tf)))
             js_norm = math.sqrt(float(np.dot(js, js)))
@@ -103,19 +105,17 @@ class UOROTrace(Trace):
         # advance theta~_old to step t - D (the oldest step a target can still refer to)
         s_old = t - self.D
         if s_old >= 0:
-            so = s_old % ol._L
-            self._rank1(self.tt_old, float(self.r0[so]), self.gs[so], ol._Z[so])
+            so = s_old % buf.L
+            self._rank1(self.tt_old, float(self.r0[so]), self.gs[so], buf.Z[so])
 
-    def grad(self, t_now, times, slots, C, out) -> None:
+    def grad(self, t_now, times, slots, C, W, out) -> None:
         n = self.cell.n
-        ol = self.ol
-        L = ol._L
         t_old = t_now - self.D
         lo = max(t_old + 1, 0)
         # c_tau = dL/dh_tau . s~_tau (the c-part of the LSTM state gets no direct loss)
         cf = np.einsum("jk,jk->j", C[slots], self.st[slots, :n]).tolist()
         cmap = dict(zip(times.tolist(), cf))
-        idx = np.arange(t_now, lo - 1, -1) % L                # slots of t_now .. lo
+        idx = self.buf.slots(t_now, lo)                       # slots of t_now .. lo
         r0 = self.r0[idx].tolist()
         Rw = np.empty(len(r0), self.cell.dtype)
         R = 0.0
@@ -126,6 +126,6 @@ class UOROTrace(Trace):
         R_old = cmap.get(t_old, 0.0) + (r0[-1] * R if r0 else 0.0) if t_old >= 0 else 0.0
         G = self.gs[idx]
         G *= Rw[:, None]
-        np.dot(G.T, ol._Z[idx], out=out)
+        np.dot(G.T, self.buf.Z[idx], out=out)
         if R_old:
             out += self.tt_old * R_old

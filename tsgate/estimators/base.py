@@ -1,0 +1,329 @@
+"""The one small forecaster base every tsgate model derives from, through one of two styles.
+
+Public methods validate their input and check fitted state; a model implements private hooks
+on numpy arrays. The two styles (:mod:`tsgate.estimators.window`, :mod:`tsgate.estimators.stream`)
+say how forecasts are made and how ``update`` walks through new data:
+
+- every model: ``_fit(data)`` on an :class:`~tsgate.data.series.IrregularSeries`;
+  ``_get_state()`` / ``_set_state(meta, arrays)`` (fitted state as JSON metadata plus numpy
+  arrays); constructor parameters with their ``_parameter_constraints``;
+- a :class:`~tsgate.estimators.window.WindowForecaster` implements ``_predict(inputs)`` (the
+  forecasts ``[n, H, k]`` from input windows only, never targets) and, if it learns online,
+  ``_learn(inputs, targets, horizon_mask)``;
+- a :class:`~tsgate.estimators.stream.StreamForecaster` implements an engine per series
+  (``_new_engine``, ``_engine_from_state``) that steps along the stream.
+
+``update`` is prequential (test-then-train) and identical for every model: at each new
+observation it first forecasts every horizon from that origin, then learns each target whose
+revealing observation has just arrived. A target is learned exactly once: in the ``update``
+call that brings the observation revealing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from tsgate.data.columns import ID, ROW, plain
+from tsgate.data.horizons import Horizon, parse_horizons
+from tsgate.data.series import IrregularSeries
+from tsgate.data.times import seconds_to_time
+from tsgate.data.windows import make_windows
+from tsgate.estimators import registry
+from tsgate.estimators.forecasts import Forecasts, as_series, resolve_origins
+from tsgate.estimators.history import (
+    history_from_arrays,
+    history_to_arrays,
+    jsonable_params,
+    recent_rows,
+)
+from tsgate.estimators.tags import Tags
+from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError, SchemaError
+from tsgate.params import check_value
+
+__all__ = ["BaseForecaster", "Consumed", "load"]
+
+
+@dataclass
+class Consumed:
+    """What one pass of ``update`` over new observations produced.
+
+    ``forecasts`` are those made from every new origin; ``updates`` counts the model changes
+    made from revealed targets and ``refused`` those refused (non-finite loss or gradient).
+    """
+
+    forecasts: Forecasts
+    updates: int = 0
+    refused: int = 0
+
+
+class BaseForecaster(BaseEstimator):
+    """Common public API: ``fit``, ``forecast``/``predict``, ``forecast_and_learn``/``update``,
+    ``score``, ``save``.
+
+    Subclasses' ``__init__`` only stores arguments (scikit-learn convention) and must have a
+    ``horizons`` parameter. Class keywords set the :class:`~tsgate.estimators.tags.Tags`; every
+    class is registered for :func:`load` unless it passes ``register=False``.
+    """
+
+    tags: ClassVar[Tags] = Tags()
+    #: per constructor parameter, the values it accepts (see :mod:`tsgate.params`)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+
+    def __init_subclass__(cls, *, register: bool = True, **tags: Any) -> None:
+        super().__init_subclass__()
+        cls.tags = replace(cls.tags, **tags)
+        if register:
+            registry.register(cls)
+
+    # ------------------------------------------------------------------ hooks
+    def _fit(self, data: IrregularSeries) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _forecast(self, series: IrregularSeries, origins: Any) -> Forecasts:  # pragma: no cover - style
+        raise NotImplementedError
+
+    def _consume(self, combined: IrregularSeries, last: dict[Any, float]) -> Consumed:  # pragma: no cover - style
+        raise NotImplementedError
+
+    def _start_fresh(self, data: IrregularSeries) -> None:
+        """Set up an unfitted model to learn from scratch in ``update`` (``learns_from_scratch`` models)."""
+        raise NotFittedError(
+            f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
+            "arguments before using this estimator (it cannot learn from scratch online)."
+        )
+
+    def _window_length(self) -> int:
+        """L, the observations (origin included) in each input."""
+        return int(getattr(self, "window", 1))
+
+    def _min_history(self) -> int:
+        return self._window_length()
+
+    def _max_gap(self) -> Any:
+        return getattr(self, "max_gap", None)
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {}, {}
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        pass
+
+    def _validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints`` (ConfigError naming it)."""
+        for name, constraints in self._parameter_constraints.items():
+            check_value(name, getattr(self, name), constraints, type(self).__name__)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def input_window(self) -> int | None:
+        """Observations before and at an origin that a forecast reads (the origin included), or
+        None when it reads every observation since the model's own state (stream models)."""
+        return self._window_length()
+
+    @property
+    def min_observations(self) -> int:
+        """Fewest observations up to an origin, within its segment, that a forecast needs."""
+        return self._min_history()
+
+    def fit(self, data: Any, y: Any = None) -> BaseForecaster:
+        """Fit on every series of ``data`` (IrregularSeries or long DataFrame). Returns self."""
+        series = as_series(data)
+        self._validate_params()
+        self.horizons_ = parse_horizons(self.horizons)
+        self._check_series(series, fitting=True)
+        self.fit_report_: list[dict[str, Any]] = []
+        self.fit_warnings_: list[dict[str, Any]] = []
+        self._fit(series)
+        self._remember(series)
+        return self
+
+    def forecast(self, data: Any, *, origins: Any = "last") -> Forecasts:
+        """Forecasts of every horizon from the chosen origins of ``data``, as arrays.
+
+        ``origins``: ``"last"`` (the last observation of each series), ``"all"``, or chosen
+        observations: a sequence of times, ``{series id: times}``, or a frame with ``series`` and
+        ``time`` columns (numbers are float seconds, see :meth:`IrregularSeries.time_seconds`).
+        An origin needs ``input_window`` observations up to it in its segment (fewer for models
+        that pad); origins without them are left out. ``data`` holds the history the model
+        conditions on; only observations up to each origin reach its forecast.
+        """
+        self._check_fitted()
+        series = as_series(data)
+        self._check_series(series)
+        return self._forecast(series, resolve_origins(origins, series))
+
+    def predict(self, data: Any, *, origins: Any = "last") -> Any:
+        """:meth:`forecast` as a tidy frame: one row per (series, origin, horizon), one column per target."""
+        return self.forecast(data, origins=origins).to_frame()
+
+    def forecast_and_learn(self, data: Any) -> Forecasts:
+        """Consume new observations in time order, forecasting then learning at each (prequential).
+
+        ``data`` holds observations newer than the last one seen for each series. Returns the
+        forecasts made from every new observation, before its own future was known. If the
+        model had targets to learn and refused every update (non-finite loss or gradient), it is
+        left as it was before the call and :class:`~tsgate.exceptions.OnlineUpdateError` is raised.
+        """
+        new = as_series(data, what="new data")
+        if not self._is_fitted():
+            if not self.tags.learns_from_scratch:
+                self._check_fitted()
+            self._validate_params()
+            self.horizons_ = parse_horizons(self.horizons)
+            self._check_series(new, fitting=True)
+            self.fit_report_, self.fit_warnings_ = [], []
+            self._start_fresh(new)
+            self.history_ = None
+            self.last_time_ = {}
+        self._check_series(new)
+        last = dict(self.last_time_)
+        self._check_newer(new, last)
+        combined = new if self.history_ is None else self.history_.append(new)
+        before = self._get_state() if self.tags.learns_online else None
+        done = self._consume(combined, last)
+        if done.refused and not done.updates:
+            if before is not None:
+                self._set_state(*before)
+            raise OnlineUpdateError(
+                f"every online update of this call was refused ({done.refused}: non-finite loss or "
+                "gradient); the model is left as it was. Lower the learning rate, clip gradients, or "
+                "check the new data for extreme values."
+            )
+        self._remember(combined)
+        return done.forecasts
+
+    def update(self, data: Any) -> Any:
+        """:meth:`forecast_and_learn` with the forecasts as a tidy frame."""
+        return self.forecast_and_learn(data).to_frame()
+
+    def score(self, data: Any, y: Any = None) -> float:
+        """Negative mean absolute error over every origin of ``data`` with known targets (higher is better)."""
+        fc = self.forecast(data, origins="all")
+        series = as_series(data)
+        truth = make_windows(series, 1, self.horizons_, max_gap=self._max_gap(), targets="optional")
+        # both come from the same series in the same order: match origins on (series, row)
+        pos = {(int(s), int(r)): i for i, (s, r) in enumerate(zip(truth.series_index, truth.origin_row))}
+        idx = np.array([pos[(int(s), int(r))] for s, r in zip(fc.inputs.series_index, fc.inputs.origin_row)], dtype=np.int64)
+        y = truth.y[idx] if len(idx) else np.zeros(fc.values.shape)
+        ok = np.isfinite(y).all(axis=(1, 2)) & np.isfinite(fc.values).all(axis=(1, 2))
+        if not ok.any():
+            raise DataError("no origin in this data has all its targets; cannot score.", file=series.source)
+        return -float(np.mean(np.abs(fc.values[ok] - y[ok])))
+
+    def save(self, path: str | Path) -> Path:
+        """Save to a model directory atomically (JSON + safetensors; see tsgate.estimators.persistence)."""
+        from tsgate import __version__
+        from tsgate.estimators.persistence import write_model_dir
+
+        self._check_fitted()
+        meta, arrays = self._get_state()
+        hist_meta, hist_arrays = history_to_arrays(self.history_)
+        arrays = {**{f"state/{k}": v for k, v in arrays.items()}, **hist_arrays}
+        description = {
+            "tsgate_version": __version__,
+            "estimator": type(self).__name__,
+            "params": jsonable_params(self.get_params(deep=False)),
+            "fitted": {
+                "horizons": [[h.kind, h.value, h.label] for h in self.horizons_],
+                "targets": list(self.targets_),
+                "covariates": list(self.covariates_),
+                "static": list(self.static_),
+                "units": dict(self.units_),
+                "time_kind": self.time_kind_,
+                "last_time": [[plain(k), v] for k, v in self.last_time_.items()],
+                "history": hist_meta,
+                "state": meta,
+            },
+        }
+        return write_model_dir(path, description, arrays)
+
+    # ------------------------------------------------------------------ helpers
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "horizons_") and hasattr(self, "targets_")
+
+    def _check_fitted(self) -> None:
+        if not self._is_fitted():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _check_series(self, series: IrregularSeries, fitting: bool = False) -> None:
+        if fitting:
+            self.targets_ = tuple(series.targets)
+            self.covariates_ = tuple(series.covariates)
+            self.static_ = tuple(series.static)
+            self.time_kind_ = series.time_kind
+            self.units_ = dict(series.units)
+            return
+        if tuple(series.targets) != tuple(self.targets_):
+            raise SchemaError(
+                f"the model forecasts targets {list(self.targets_)}, the data has {list(series.targets)}; "
+                "pass data with the same target columns.",
+                file=series.source,
+            )
+        if tuple(series.covariates) != tuple(self.covariates_) or tuple(series.static) != tuple(self.static_):
+            raise SchemaError(
+                f"the model uses covariates {list(self.covariates_)} and static {list(self.static_)}, "
+                f"the data has {list(series.covariates)} and {list(series.static)}.",
+                file=series.source,
+            )
+        if series.time_kind != self.time_kind_:
+            raise SchemaError(
+                f"the model was fitted on {self.time_kind_} times, the data has {series.time_kind} times.",
+                file=series.source,
+            )
+
+    def _check_newer(self, new: IrregularSeries, last: dict[Any, float]) -> None:
+        for g in new.groups():  # one pass over the series, not a lookup per series
+            sid = g.series_id
+            if sid in last and g.time_s[0] <= last[sid]:
+                raise DataError(
+                    f"new observations must be later than the last one the model has seen "
+                    f"({seconds_to_time(np.array([last[sid]]), self.time_kind_)[0]}); drop rows already "
+                    "used by fit or a previous update.",
+                    file=new.source,
+                    series=sid,
+                    row=int(new.frame.loc[new.frame[ID] == sid, ROW].iloc[0]),
+                )
+
+    def _remember(self, series: IrregularSeries) -> None:
+        self.last_time_ = {**getattr(self, "last_time_", {}), **series.last_times()}
+        keep = recent_rows(series, self.last_time_, self._window_length(), self.horizons_)
+        self.history_ = series.take(keep)
+
+
+def load(path: str | Path) -> BaseForecaster:
+    """Load any tsgate model directory written by ``save`` (JSON + safetensors; no code runs)."""
+    from tsgate.estimators.persistence import read_model_dir
+
+    desc, arrays = read_model_dir(path)  # refuse a damaged file before importing torch
+    name = desc.get("estimator")
+    cls = registry.lookup(name)
+    if cls is None:
+        raise ModelFileError(f"{path}: unknown estimator {name!r}; known: {registry.known_names()}.")
+    try:
+        est = cls(**desc["params"])
+        fitted = desc["fitted"]
+        est.horizons_ = tuple(Horizon(k, float(v), str(lbl)) for k, v, lbl in fitted["horizons"])
+        est.targets_ = tuple(fitted["targets"])
+        est.covariates_ = tuple(fitted["covariates"])
+        est.static_ = tuple(fitted["static"])
+        est.units_ = dict(fitted["units"])
+        est.time_kind_ = fitted["time_kind"]
+        est.last_time_ = {k: float(v) for k, v in fitted["last_time"]}
+        est.history_ = history_from_arrays(fitted["history"], arrays)
+        est.fit_report_, est.fit_warnings_ = [], []
+        state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+        est._set_state(fitted["state"], state)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(f"{path}: model description is incomplete or inconsistent ({exc!r}); refit.") from None
+    return est

@@ -1,0 +1,138 @@
+"""What a backtest returns: forecasts, metrics and failures, with the comparison tables.
+
+:class:`BacktestResult` holds tidy frames (one row per model, series, origin, horizon and
+target in ``forecasts``; one row per model, horizon, level, series and metric in ``metrics``)
+and builds the model × horizon tables a report shows: :meth:`BacktestResult.summary` and
+:meth:`BacktestResult.compare` (pooled value, mean across series with a t interval, rank, and
+the improvement over the best baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsgate.data.series import IrregularSeries
+from tsgate.data.times import seconds_to_time
+from tsgate.evaluation.metrics import METRICS, mean_ci
+from tsgate.exceptions import ConfigError
+
+__all__ = ["BacktestResult", "forecast_table"]
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest produced.
+
+    Attributes
+    ----------
+    forecasts
+        Tidy frame: one row per model, series, origin, horizon and target, with ``forecast``,
+        ``truth`` and ``scored`` (whether the pair entered the metrics).
+    metrics
+        Tidy frame: ``model, horizon, level ("series" | "pooled"), series, metric, value, n``.
+    failures
+        ``model, series, stage, kind ("error" | "warning"), error, message``; never fatal.
+    info
+        Settings, origin counts, per-model timings (seconds) and fit reports (e.g. ARIMA
+        resampling sizes).
+    """
+
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+    failures: pd.DataFrame
+    info: dict[str, Any]
+    model_names: list[str]
+    baselines: list[str]
+    horizons: list[str]
+    targets: list[str]
+    position_groups: list[tuple[str, ...]]
+    arrays: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def summary(self, metric: str = "mae", *, level: str = "pooled") -> pd.DataFrame:
+        """Model × horizon table of one metric, plus ``mean`` over horizons.
+
+        ``level="pooled"``: all series' origins together; ``"series_mean"``: the mean of the
+        per-series values.
+        """
+        if metric not in METRICS:
+            raise ConfigError(f"unknown metric {metric!r}; choose from {list(METRICS)}.")
+        if level not in ("pooled", "series_mean"):
+            raise ConfigError(f"level must be 'pooled' or 'series_mean', got {level!r}.")
+        m = self.metrics[self.metrics["metric"] == metric]
+        if level == "pooled":
+            m = m[m["level"] == "pooled"]
+            tab = m.pivot_table(index="model", columns="horizon", values="value", aggfunc="first", dropna=False)
+        else:
+            m = m[m["level"] == "series"]
+            tab = m.pivot_table(index="model", columns="horizon", values="value", aggfunc="mean", dropna=False)
+        tab = tab.reindex(index=self.model_names, columns=self.horizons)
+        tab["mean"] = tab[self.horizons].mean(axis=1)
+        tab.columns.name = None
+        tab.index.name = "model"
+        return tab
+
+    def compare(self, metric: str = "mae", *, level: float = 0.95) -> pd.DataFrame:
+        """Per model and horizon (and ``mean`` over horizons): pooled value, mean across series
+        with a t-based ``level`` interval, rank (1 = lowest pooled error) and the relative
+        improvement over the best baseline, ``(best_baseline - value) / best_baseline``
+        (positive = better than every baseline)."""
+        pooled = self.summary(metric)
+        per = self.metrics[(self.metrics["metric"] == metric) & (self.metrics["level"] == "series")]
+        wide = per.pivot_table(index=["model", "series"], columns="horizon", values="value", aggfunc="first")
+        wide = wide.reindex(columns=self.horizons)
+        wide["mean"] = wide.mean(axis=1)
+        rows = []
+        for h in [*self.horizons, "mean"]:
+            col = pooled[h]
+            base = col[[b for b in self.baselines if b in col.index]].dropna()
+            best_name = base.idxmin() if len(base) else None
+            ranks = col.rank(method="min")
+            for name in self.model_names:
+                vals = wide.loc[name, h].to_numpy() if name in wide.index.get_level_values(0) else np.array([])
+                mean, lo, hi, n = mean_ci(vals, level)
+                v = col.get(name, np.nan)
+                best = base.get(best_name, np.nan) if best_name is not None else np.nan
+                rows.append(
+                    {
+                        "model": name,
+                        "horizon": h,
+                        "pooled": v,
+                        "series_mean": mean,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "n_series": n,
+                        "rank": ranks.get(name, np.nan),
+                        "best_baseline": best_name,
+                        "rel_improvement": (best - v) / best if best_name is not None and best else np.nan,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+
+
+def forecast_table(org: dict[str, np.ndarray], preds: dict[str, np.ndarray], scored: np.ndarray, series: IrregularSeries, labels: list[str]) -> pd.DataFrame:
+    """The tidy forecast frame of a backtest: one row per model, origin, horizon and target."""
+    n, H = org["y"].shape[:2]
+    targets = list(series.targets)
+    k = len(targets)
+    base = {
+        "series": np.repeat(org["series"], H * k),
+        "origin_time": seconds_to_time(np.repeat(org["origin_s"], H * k), series.time_kind),
+        "horizon": np.tile(np.repeat(np.array(labels, dtype=object), k), n),
+        "target_time": seconds_to_time(np.repeat(org["target_s"].reshape(-1), k), series.time_kind),
+        "target": np.tile(np.array(targets, dtype=object), n * H),
+        "truth": org["y"].reshape(-1),
+        "scored": np.repeat(scored.reshape(-1), k),
+    }
+    parts = []
+    for name, pr in preds.items():
+        f = pd.DataFrame(base)
+        f.insert(0, "model", name)
+        f.insert(6, "forecast", pr.reshape(-1))
+        parts.append(f)
+    return pd.concat(parts, ignore_index=True)

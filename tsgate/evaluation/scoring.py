@@ -1,0 +1,65 @@
+"""Scoring a backtest: per-horizon metrics per series and pooled, on common (origin, horizon) pairs.
+
+With ``common=True`` every model is scored on the same pairs: those where the truth and every
+model's forecast exist. A model that failed on a whole series is left out of that series'
+intersection (its failure is listed), so it does not veto the others there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsgate.evaluation.metrics import compute
+
+__all__ = ["common_mask", "metric_rows", "METRIC_COLUMNS"]
+
+METRIC_COLUMNS = ["model", "horizon", "level", "series", "metric", "value", "n"]
+
+
+def common_mask(preds: dict[str, np.ndarray], truth: np.ndarray, sids: np.ndarray) -> np.ndarray:
+    """[n, H] pairs with a truth and a forecast of every model (models that failed on a series aside)."""
+    ok = np.isfinite(truth).all(axis=2)
+    for pr in preds.values():
+        fin = np.isfinite(pr).all(axis=2)
+        # a model with no forecast at all in a series (it failed there) does not veto that series
+        any_in_series = pd.Series(fin.any(axis=1)).groupby(sids).transform("any").to_numpy()
+        ok &= fin | ~any_in_series[:, None]
+    return ok
+
+
+def metric_rows(
+    preds: dict[str, np.ndarray],
+    org: dict[str, np.ndarray],
+    labels: list[str],
+    *,
+    groups: list[tuple[int, ...]],
+    metrics: Sequence[str],
+    scored: np.ndarray | None,
+) -> pd.DataFrame:
+    """Tidy metrics: per model and horizon, pooled over series and per series."""
+    truth = org["y"]
+    sids = org["series"]
+    breaks = np.r_[True, (sids[1:] != sids[:-1]) | (org["segment"][1:] != org["segment"][:-1])]
+    rows: list[tuple[Any, ...]] = []
+    for name, pr in preds.items():
+        for hi, lab in enumerate(labels):
+            ok = np.isfinite(truth[:, hi]).all(axis=1) & np.isfinite(pr[:, hi]).all(axis=1)
+            if scored is not None:
+                ok &= scored[:, hi]
+            p_h = np.where(ok[:, None], pr[:, hi], np.nan)
+            res = compute(p_h, truth[:, hi], groups=groups, series=sids, breaks=breaks, metrics=metrics)
+            for m, v in res.items():
+                rows.append((name, lab, "pooled", None, m, v, int(ok.sum())))
+            for sid in pd.unique(sids):
+                sel = sids == sid
+                cnt = int((ok & sel).sum())
+                if cnt == 0:
+                    continue
+                res = compute(p_h[sel], truth[sel, hi], groups=groups, breaks=breaks[sel], metrics=metrics)
+                for m, v in res.items():
+                    rows.append((name, lab, "series", sid, m, v, cnt))
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)

@@ -1,1 +1,0 @@
-"""Forecasting models: recurrent cells (maths only), Lightning modules and estimators."""

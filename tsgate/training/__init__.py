@@ -1,0 +1,1 @@
+"""Lightning training: batches, the DataModule, the LightningModule and the gated estimator."""

@@ -1,0 +1,90 @@
+"""Running Lightning's Trainer for the gated estimator: early stopping, best weights, logs.
+
+``train_module`` builds the ``lightning.Trainer`` inside ``fit`` (scikit-learn convention: the
+estimator stores settings, fit builds what runs), with early stopping on the validation loss
+and the best checkpoint's weights restored. Checkpoints live in a temporary folder; logs are
+written only where the caller asks (``log_dir``), never into the working directory by default.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrainerSettings", "TrainResult", "train_module"]
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    """What the Trainer is told (the estimator's parameters of the same names)."""
+
+    accelerator: str = "cpu"
+    devices: Any = 1
+    strategy: str = "auto"
+    precision: Any = "32-true"
+    num_nodes: int = 1
+    max_epochs: int = 20
+    gradient_clip: float | None = 1.0
+    patience: int = 4
+    progress: bool = False
+    log_dir: str | None = None
+    log_name: str = "tsgate"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best_val_loss: float
+    n_epochs: int
+    log_dir: str | None
+
+
+def train_module(module: Any, datamodule: Any, settings: TrainerSettings, *, validate: bool) -> TrainResult:
+    """Fit ``module`` on ``datamodule``; with ``validate``, stop early and keep the best weights."""
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    with tempfile.TemporaryDirectory(prefix="tsgate-ckpt-") as ckdir:
+        callbacks: list[Any] = []
+        ckpt = None
+        if validate:
+            ckpt = ModelCheckpoint(dirpath=ckdir, monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True)
+            callbacks.append(ckpt)
+            if settings.patience:
+                callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=int(settings.patience)))
+        logger: Any = False
+        if settings.log_dir is not None:
+            logger = CSVLogger(save_dir=str(settings.log_dir), name=settings.log_name)
+        trainer = L.Trainer(
+            accelerator=settings.accelerator,
+            devices=settings.devices,
+            strategy=settings.strategy,
+            precision=settings.precision,
+            num_nodes=settings.num_nodes,
+            max_epochs=int(settings.max_epochs),
+            gradient_clip_val=float(settings.gradient_clip) if settings.gradient_clip else None,
+            callbacks=callbacks,
+            logger=logger,
+            enable_progress_bar=bool(settings.progress),
+            enable_model_summary=False,
+            enable_checkpointing=ckpt is not None,
+            deterministic=True,
+            default_root_dir=ckdir,
+            num_sanity_val_steps=0,
+            log_every_n_steps=1,
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*number of training batches.*")
+            trainer.fit(module, datamodule=datamodule)
+        best = float("nan")
+        if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
+            # weights_only: the checkpoint is ours, but never unpickle arbitrary objects
+            state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+            best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
+    return TrainResult(best, int(trainer.current_epoch), None if not logger else str(logger.log_dir))
