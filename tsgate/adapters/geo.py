@@ -34,6 +34,7 @@ from tsgate.exceptions import ConfigError
 __all__ = [
     "LocalTangentPlane",
     "haversine_m",
+    "pair_distances_m",
     "initial_bearing_deg",
     "WGS84_A",
     "WGS84_F",
@@ -124,6 +125,25 @@ class LocalTangentPlane:
             lon = np.where(bad, np.nan, lon)
         return lat, lon
 
+    def velocity(
+        self, lat_deg: Any, lon_deg: Any, v_east: Any, v_north: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A ground velocity given in the local east/north of each point (m/s) as the rate of
+        change of the plane's (east, north) coordinates (m/s).
+
+        The plane's axes are those of its origin; away from the origin, true north is turned
+        against them by the convergence of the meridians (about Δλ·sin φ: 0.75° at 100 km east
+        of an origin at 40° N). The forward map is linear in ECEF, so this rotation is exact.
+        """
+        lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
+        lon = np.radians(np.asarray(lon_deg, dtype=np.float64))
+        ve, vn = np.asarray(v_east, dtype=np.float64), np.asarray(v_north, dtype=np.float64)
+        sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+        # ECEF velocity = ve·(-sin λ, cos λ, 0) + vn·(-sin φ cos λ, -sin φ sin λ, cos φ)
+        vx, vy, vz = -ve * so - vn * sl * co, ve * co - vn * sl * so, vn * cl
+        _, e, n, _ = self._axes()
+        return e[0] * vx + e[1] * vy + e[2] * vz, n[0] * vx + n[1] * vy + n[2] * vz
+
     @classmethod
     def around(cls, lat_deg: Any, lon_deg: Any) -> LocalTangentPlane:
         """A plane centred on the bounding box of the given points (handles the antimeridian)."""
@@ -156,6 +176,19 @@ def haversine_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     dp = p2 - p1
     dl = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
     h = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
+    return 2.0 * EARTH_MEAN_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def pair_distances_m(
+    lat_deg: np.ndarray, lon_deg: np.ndarray, a: np.ndarray, b: np.ndarray, cos_lat: np.ndarray | None = None
+) -> np.ndarray:
+    """Great-circle distances (metres, as :func:`haversine_m`) between rows ``a`` and ``b`` of one
+    set of points; ``cos_lat`` (cosine of every latitude) may be given to reuse it across calls."""
+    lat_deg, lon_deg = np.asarray(lat_deg, float), np.asarray(lon_deg, float)
+    c = np.cos(np.radians(lat_deg)) if cos_lat is None else cos_lat
+    dp = np.radians(lat_deg[b] - lat_deg[a])
+    dl = np.radians(lon_deg[b] - lon_deg[a])
+    h = np.sin(dp / 2.0) ** 2 + c[a] * c[b] * np.sin(dl / 2.0) ** 2
     return 2.0 * EARTH_MEAN_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
