@@ -312,8 +312,11 @@ def test_no_reported_motion_and_no_derivation_drops_rows(tmp_path):
 def test_everything_dropped_says_why(tmp_path):
     p = tmp_path / "few.csv"
     write_marinecadastre(p, steady(367000004, 4))
-    with pytest.raises(DataError, match=r"few.csv: no reports left after cleaning \(see the repair report: .*"
+    with pytest.raises(DataError, match=r"few.csv: no reports left after cleaning \(.*"
                                         r"voyages too short dropped \(rows\): 4"):
+        load_ais(p)
+    p.write_text(p.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataError, match=r"few.csv: has a header but no data rows"):
         load_ais(p)
 
 

@@ -41,7 +41,7 @@ from tsgate.adapters.ais_jumps import DROP_REASONS, SHARED, JumpRules, filter_ju
 from tsgate.adapters.ais_layouts import COLUMNS, FORMATS, REQUIRED, SHIP_TYPES, check_complete, detect_format, read_header
 from tsgate.adapters.ais_motion import COVARIATES, UNITS, motion
 from tsgate.adapters.ais_reader import DEFAULT_CHUNK_BYTES, read_reports, selection_from_args
-from tsgate.adapters.ais_report import Tally, take
+from tsgate.adapters.ais_report import Tally, compact
 from tsgate.adapters.geo import LocalTangentPlane
 from tsgate.data.columns import ID, ROW, SEGMENT, TIME
 from tsgate.data.repairs import RepairReport
@@ -258,17 +258,20 @@ def load_ais(
     table, stats = read_reports(path, name, fmt, header, first_time, selection, tally, chunk_bytes=int(chunk_bytes))
     clock.append(time.perf_counter())
     cpu.append(time.process_time())
-    read_ids = np.unique(table["mmsi"])
-    table = order_reports(table, tally, on_conflict)
-    table, piece = _filter_positions(table, tally, jumps)
-    keep, seg = voyages(table["key"], table["time"], table["mmsi"], table["line"], tally,
-                        min_rows=int(min_voyage_rows), gap_ns=int(round(gap_s * 1e9)), starts=piece)
-    table = take({**table, "segment": seg}, keep)
+    # the table is changed in place from here on, so that each step frees what it replaces
+    read_ids = order_reports(table, tally, on_conflict)
+    piece = _filter_positions(table, tally, jumps)
+    keep, table["segment"] = voyages(table["key"], table["time"], table["mmsi"], table["line"], tally,
+                                     min_rows=int(min_voyage_rows), gap_ns=int(round(gap_s * 1e9)), starts=piece)
+    del piece
+    compact(table, keep)
     if len(table["line"]) == 0:
-        _removed(tally, read_ids, table)
+        if stats["lines"] <= 0:
+            raise DataError("has a header but no data rows.", file=name)
+        summary = _summary(tally)
         raise DataError(
-            "no reports left after cleaning (see the repair report: "
-            f"{_summary(tally)}); lower min_voyage_rows, raise max_gap, widen the selection, or check the file.",
+            f"no reports left after cleaning{f' ({summary})' if summary else ''}; lower min_voyage_rows, "
+            "raise max_gap, widen the selection, or check the file.",
             file=name,
         )
     if plane is None:
@@ -278,29 +281,36 @@ def load_ais(
     if covs:
         cov, unknown = motion(table, tally, plane, covs, derive=derive_motion,
                               min_course_speed_kn=float(min_course_speed_kn))
-        rows = np.flatnonzero(~unknown)
-        keep, _ = voyages(table["key"][rows], table["time"][rows], table["mmsi"][rows], table["line"][rows], tally,
-                          min_rows=int(min_voyage_rows), segment=table["segment"][rows])
-        rows = rows[keep]
-        table = {k: v for k, v in table.items() if k not in ("sog", "cog", "heading")}  # decoded into cov
-        table = take({**table, **cov}, rows) if len(rows) < len(unknown) else {**table, **cov}
+        for k in ("sog", "cog", "heading"):  # decoded into the covariates
+            del table[k]
+        table.update(cov)
+        del cov
+        keep, _ = voyages(table["key"], table["time"], table["mmsi"], table["line"], tally,
+                          min_rows=int(min_voyage_rows), segment=table["segment"], keep=~unknown)
+        del unknown
+        if not keep.all():
+            compact(table, keep)
+        del keep
         if len(table["line"]) == 0:
             raise DataError(
                 f"no reports left once {covs} must be known; pass derive_motion=True or covariates=().", file=name
             )
+    else:
+        for k in ("sog", "cog", "heading"):
+            del table[k]
     clock.append(time.perf_counter())
     cpu.append(time.process_time())
     _removed(tally, read_ids, table)
     report = RepairReport(name)
     tally.write(report)
-    east, north = plane.forward(table["lat"], table["lon"])
+    del tally
     meta = {
         "projection": plane, "format": fmt, "max_gap_s": gap_s, "jumps": None if jumps is None else asdict(jumps),
         "rows_in_file": stats["lines"], "blocks": stats["blocks"], "min_course_speed_kn": float(min_course_speed_kn),
     }
     if name.startswith("tsgate.bundled/"):
         meta.update(license=LICENSE, credit=CREDIT)
-    series = _series(table, east, north, covs, name, report, meta)
+    series = _series(table, plane, covs, name, report, meta)
     clock.append(time.perf_counter())
     cpu.append(time.process_time())
     # wall-clock seconds per step: read (parse, select, decode), clean (order, duplicates, jumps, voyages),
@@ -311,12 +321,12 @@ def load_ais(
     return series
 
 
-def _filter_positions(
-    table: dict[str, np.ndarray], tally: Tally, jumps: JumpRules | None
-) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """Rule 3: the jump filter's drops, and the voyage pieces it starts; ``key`` = series key."""
+def _filter_positions(table: dict[str, np.ndarray], tally: Tally, jumps: JumpRules | None) -> np.ndarray | None:
+    """Rule 3 in place: drop what the position filter drops, add ``track`` and the series key
+    ``key``; returns where the filter starts new voyage pieces."""
     if jumps is None or len(table["line"]) == 0:
-        return {**table, "key": table["mmsi"], "track": np.zeros(len(table["line"]), np.int64)}, None
+        table["key"] = table["mmsi"]
+        return None
     res = filter_jumps(table["mmsi"], table["time"].astype(np.float64) / 1e9, table["lat"], table["lon"],
                        table["sog"], jumps)
     mm, line = table["mmsi"], table["line"]
@@ -329,13 +339,21 @@ def _filter_positions(
             tally.rows(reason, res.code == code, mm, line)
     tally.rows("position jump: new voyage piece", res.piece_start, mm, line,
                detail="the vessel is somewhere else now; the report after agrees with it")
-    for sid, n in res.split.items():
-        tally.vessel("MMSI split into tracks (several transmitters)", sid, n, detail="count = tracks")
-    keep = np.flatnonzero(res.code == 0)
+    for sid, n_tracks in res.split.items():
+        tally.vessel("MMSI split into tracks (several transmitters)", sid, n_tracks, detail="count = tracks")
+    del mm, line
     if res.split:  # tracks of one MMSI interleave in time: one series per track
+        table["track"] = res.track
+        keep = np.flatnonzero(res.code == 0)
         keep = keep[np.lexsort((table["time"][keep], res.track[keep], table["mmsi"][keep]))]
-    out = take({**table, "track": res.track}, keep)
-    return {**out, "key": runs(out["mmsi"], out["track"]).index}, res.piece_start[keep]
+        compact(table, keep)
+        table["key"] = runs(table["mmsi"], table["track"]).index
+        return res.piece_start[keep]
+    keep = res.code == 0
+    if not keep.all():
+        compact(table, keep)
+    table["key"] = table["mmsi"]
+    return res.piece_start[keep]
 
 
 def _summary(tally: Tally) -> str:
@@ -346,7 +364,8 @@ def _summary(tally: Tally) -> str:
 
 def _removed(tally: Tally, read_ids: np.ndarray, table: dict[str, np.ndarray]) -> None:
     """Rule 7: one entry per vessel that was read but is not in the result."""
-    gone = np.setdiff1d(read_ids, np.unique(table["mmsi"]))
+    mm = table["mmsi"]  # sorted by MMSI
+    gone = np.setdiff1d(read_ids, mm[np.r_[True, mm[1:] != mm[:-1]]] if len(mm) else mm, assume_unique=True)
     invalid = (tally.vessels_with(REASONS["pos_na"]) | tally.vessels_with(REASONS["pos_bad"])) - set(read_ids.tolist())
     checks = [
         (DROP_REASONS[SHARED], "several transmitters on one MMSI"),
@@ -362,20 +381,25 @@ def _removed(tally: Tally, read_ids: np.ndarray, table: dict[str, np.ndarray]) -
 
 
 def _series(
-    table: dict[str, np.ndarray], east: np.ndarray, north: np.ndarray, covs: list[str], name: str,
-    report: RepairReport, meta: dict[str, Any],
+    table: dict[str, np.ndarray], plane: LocalTangentPlane, covs: list[str], name: str, report: RepairReport,
+    meta: dict[str, Any],
 ) -> IrregularSeries:
-    """The validated container, built directly: the rows are sorted, unique and finite by now."""
-    ids: Any = table["mmsi"]
-    if np.any(table["track"] > 0):
-        ids = np.array([m if k == 0 else f"{m}-{k}" for m, k in zip(table["mmsi"].tolist(), table["track"].tolist())],
-                       dtype=object)
+    """The validated container, built directly (the rows are sorted, unique and finite by now)
+    from the table's arrays, which it takes over."""
+    east, north = plane.forward(table.pop("lat"), table.pop("lon"))
+    track = table.pop("track", None)
+    table.pop("key")
+    ids: Any = table.pop("mmsi")
+    if track is not None:
+        ids = np.array([m if k == 0 else f"{m}-{k}" for m, k in zip(ids.tolist(), track.tolist())], dtype=object)
+    del track
     if not all(np.isfinite(v).all() for v in (east, north, *(table[c] for c in covs))):
         # guarded by the steps above; a failure here is a defect
         raise DataError("internal check failed: a non-finite position or covariate survived cleaning.", file=name)
     frame = pd.DataFrame({
-        ID: ids, ROW: table["line"], TIME: pd.to_datetime(table["time"], unit="ns", utc=True),
-        "east_m": east, "north_m": north, **{c: table[c] for c in covs}, SEGMENT: table["segment"].astype(np.int64),
+        ID: ids, ROW: table.pop("line"), TIME: pd.to_datetime(table.pop("time"), unit="ns", utc=True),
+        "east_m": east, "north_m": north, **{c: table.pop(c) for c in covs},
+        SEGMENT: table.pop("segment").astype(np.int64, copy=False),
     }, copy=False)
     units = {"east_m": "m", "north_m": "m", **{c: UNITS[c] for c in covs}}
     return IrregularSeries(frame, targets=TARGETS, covariates=covs, time_kind="datetime", report=report,

@@ -22,16 +22,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tsgate.adapters.ais_report import Tally, take
-from tsgate.data.segments import runs, runs_from_starts
+from tsgate.adapters.ais_report import Tally, compact
+from tsgate.data.segments import runs
 
 __all__ = ["order_reports", "voyages"]
 
 
 def _out_of_order(table: dict[str, np.ndarray]) -> np.ndarray:
-    """[n] True for rows (file order) that come after a later report of their vessel."""
+    """[n] True for rows that come, in the file, after a later report of their vessel (rows may
+    be in any order: the file order is the line order)."""
     mm, t = table["mmsi"], table["time"]
-    by_vessel = np.argsort(mm, kind="stable")  # file order within each vessel
+    by_vessel = np.lexsort((table["line"], mm))  # file order within each vessel
     tv = pd.Series(t[by_vessel])
     group = runs(mm[by_vessel])
     prev_max = tv.groupby(group.index).cummax().shift(1, fill_value=np.iinfo(np.int64).min).to_numpy()
@@ -63,39 +64,40 @@ def _order(mm: np.ndarray, t: np.ndarray) -> np.ndarray:
     return order
 
 
-def order_reports(table: dict[str, np.ndarray], tally: Tally, on_conflict: str) -> dict[str, np.ndarray]:
-    """Rules 1-3: the rows sorted by MMSI then time (stable), less exact duplicates and
-    same-time conflicts; one copy of the table."""
+def order_reports(table: dict[str, np.ndarray], tally: Tally, on_conflict: str) -> np.ndarray:
+    """Rules 1-3, in place: the rows sorted by MMSI then time (stable), less exact duplicates
+    and same-time conflicts. Returns the MMSIs of the table as it came (sorted, unique)."""
+    compact(table, _order(table["mmsi"], table["time"]))
     mm, t, line = table["mmsi"], table["time"], table["line"]
-    order = _order(mm, t)
-    mm_s, t_s, line_s = mm[order], t[order], line[order]
-    same = mm_s[1:] == mm_s[:-1]
+    same = mm[1:] == mm[:-1]
+    ids = mm[np.r_[True, ~same]] if len(mm) else mm.copy()
     # the file was in time order within every vessel if the lines rise within each vessel
-    back = _out_of_order(table) if np.any(same & (line_s[1:] < line_s[:-1])) else None
+    back = _out_of_order(table) if np.any(same & (line[1:] < line[:-1])) else None
     tie = np.zeros(len(mm), dtype=bool)
     if len(mm) > 1:
-        eq = same & (t_s[1:] == t_s[:-1])
+        eq = same & (t[1:] == t[:-1])
         tie[1:] |= eq
         tie[:-1] |= eq
     later = Tally()  # same-time drops are written after the order count, as the rules are numbered
-    drop = _same_time(order, np.flatnonzero(tie), table, mm_s, line_s, later, on_conflict) if tie.any() else None
+    drop = _same_time(np.flatnonzero(tie), table, later, on_conflict) if tie.any() else None
     if back is not None:
         if drop is not None:  # a row dropped as a duplicate is not also listed as sorted
-            back[order[drop]] = False
+            back[drop] = False
         tally.rows("rows out of time order within a vessel, sorted", back, mm, line)
     tally.extend(later)
-    return take(table, order if drop is None else order[~drop])
+    if drop is not None:
+        compact(table, ~drop)
+    return ids
 
 
-def _same_time(
-    order: np.ndarray, idx: np.ndarray, table: dict[str, np.ndarray], mm_s: np.ndarray, line_s: np.ndarray,
-    tally: Tally, on_conflict: str,
-) -> np.ndarray:
-    """[n] rows (sorted positions) dropped by rules 2 and 3; ``idx`` = sorted positions in a tie."""
+def _same_time(idx: np.ndarray, table: dict[str, np.ndarray], tally: Tally, on_conflict: str) -> np.ndarray:
+    """[n] rows dropped by rules 2 and 3 (``table`` sorted; ``idx`` = rows in a same-time tie)."""
     cols = ("mmsi", "time", "lat", "lon", "sog", "cog", "heading")
-    sub = pd.DataFrame({k: table[k][order[idx]] for k in cols})
+    mm_s, line_s = table["mmsi"], table["line"]
+    n = len(mm_s)
+    sub = pd.DataFrame({k: table[k][idx] for k in cols})
     exact = sub.duplicated(list(cols), keep="first").to_numpy()
-    drop = np.zeros(len(order), dtype=bool)
+    drop = np.zeros(n, dtype=bool)
     drop[idx[exact]] = True
     tally.rows("exact duplicate rows dropped", drop, mm_s, line_s,
                detail="same MMSI, time, position, SOG, COG and heading; the later copy")
@@ -104,10 +106,10 @@ def _same_time(
     differs = sub["lat"].ne(g["lat"].transform("first")) | sub["lon"].ne(g["lon"].transform("first"))
     conflict = differs.groupby([sub["mmsi"], sub["time"]], sort=False).transform("max").to_numpy(dtype=bool)
     later = sub.duplicated(["mmsi", "time"], keep="first").to_numpy()
-    same_pos = np.zeros(len(order), dtype=bool)
+    same_pos = np.zeros(n, dtype=bool)
     same_pos[idx[later & ~conflict]] = True
     tally.rows("same time and position as an earlier report, dropped", same_pos, mm_s, line_s)
-    conf = np.zeros(len(order), dtype=bool)
+    conf = np.zeros(n, dtype=bool)
     if on_conflict == "drop":
         conf[idx[conflict]] = True
         detail = "on_conflict='drop': every report at that time"
@@ -129,23 +131,32 @@ def voyages(
     gap_ns: int | None = None,
     starts: np.ndarray | None = None,
     segment: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rule 4: (rows kept, voyage number within its series of every row).
 
     With ``gap_ns``, voyages start at a series' (``key``) first row, after gaps longer than
-    ``gap_ns`` and where ``starts`` is True; otherwise ``segment`` gives them. Voyages shorter
-    than ``min_rows`` are dropped (listed)."""
+    ``gap_ns`` and where ``starts`` is True; otherwise ``segment`` gives them. Voyages with fewer
+    than ``min_rows`` rows (of those in ``keep``, default all) are dropped (listed)."""
     n = len(key)
     if n == 0:
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    new_series = np.r_[True, key[1:] != key[:-1]]
     if segment is None:
-        series = runs(key)
-        new = (series.position == 0) | np.r_[True, np.diff(time_ns) > (gap_ns if gap_ns is not None else np.inf)]
+        new = new_series | np.r_[True, np.diff(time_ns) > (gap_ns if gap_ns is not None else np.inf)]
         if starts is not None:
             new |= starts
-        voyage = runs_from_starts(new).index
-        segment = voyage - voyage[series.start]
-    r = runs(key, segment)
-    short = (r.end - r.start) < min_rows
+        voyage = np.cumsum(new) - 1
+        first_voyage = voyage[np.flatnonzero(new_series)]  # voyage number at each series' start
+        segment = voyage - np.repeat(first_voyage, np.diff(np.r_[np.flatnonzero(new_series), n]))
+        del voyage
+    else:
+        new = new_series | np.r_[True, segment[1:] != segment[:-1]]
+    first = np.flatnonzero(new)
+    del new
+    sizes = np.add.reduceat(np.ones(n, np.int64) if keep is None else keep.astype(np.int64), first)
+    short = np.repeat(sizes < min_rows, np.diff(np.r_[first, n]))
+    if keep is not None:
+        short &= keep
     tally.rows("voyages too short dropped (rows)", short, mmsi, line, detail=f"fewer than {min_rows} reports")
-    return ~short, segment
+    return (~short if keep is None else keep & ~short), segment

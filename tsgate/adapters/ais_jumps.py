@@ -23,11 +23,13 @@ C. **Walk.** With k the last kept report and i the next one: i plausible from k 
      i starts a new voyage piece;
    - i is the last report → dropped; nothing agrees with i → an isolated glitch: dropped.
 D. **Shared MMSI.** A vessel with at least ``shared_min_steps`` implausible steps that are at
-   least ``shared_share`` of its steps is more than one transmitter on one MMSI (or has garbage
-   positions). ``multi_transmitter="drop"`` removes it (listed in the repair report);
-   ``"split"`` separates it into tracks by greedy association (each report joins the most recent
-   track it is plausible from; tracks shorter than ``min_track_rows`` are dropped) and falls back
-   to dropping when that does not explain ≥ 90 % of the reports; ``"keep"`` skips this rule.
+   least ``shared_share`` of its steps may be more than one transmitter on one MMSI. Its reports
+   are associated greedily into tracks (each report joins the most recent track it is plausible
+   from). If two or more tracks of at least ``min_track_rows`` reports explain ≥ 90 % of them, the
+   MMSI is shared: ``multi_transmitter="drop"`` removes the vessel (listed in the repair report),
+   ``"split"`` keeps each track as its own series (reports in shorter tracks are dropped).
+   Otherwise the implausible reports are glitches of one vessel and rule C handles them (so a
+   short track with two glitches loses the glitches, not the vessel). ``"keep"`` skips rule D.
 
 The walk only visits the implausible steps, so a file of millions of clean reports costs a few
 vectorised passes.
@@ -41,7 +43,6 @@ from typing import Literal
 import numpy as np
 
 from tsgate.adapters.geo import KNOT_M_S, haversine_m, pair_distances_m
-from tsgate.data.segments import runs, runs_from_starts
 from tsgate.exceptions import ConfigError
 
 __all__ = ["JumpRules", "JumpResult", "filter_jumps", "DROP_REASONS"]
@@ -120,11 +121,16 @@ def _stale(mmsi: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarray, so
     stale = np.zeros(n, dtype=bool)
     if not rep.any():
         return stale
-    same_pos = runs_from_starts(~rep)  # runs of one position; a vessel's first row starts one
-    vessel = runs(mmsi)
     i = np.flatnonzero(rep)
-    p, e = same_pos.start[i], same_pos.end[i]  # first report of the position, row after the run
-    before, after = p > vessel.start[i], e < vessel.end[i]
+    fresh = np.flatnonzero(~rep)  # the first report of each position (a vessel's first row is one)
+    k = np.searchsorted(fresh, i, side="right")
+    p = fresh[k - 1]  # first report of the repeated position
+    e = np.r_[fresh, n][k]  # the row after the run of repeats
+    del fresh, k
+    vstart = np.r_[0, np.flatnonzero(mmsi[1:] != mmsi[:-1]) + 1]
+    v = np.searchsorted(vstart, i, side="right") - 1
+    vend = np.r_[vstart[1:], n]
+    before, after = p > vstart[v], e < vend[v]
     pm, ee = np.maximum(p - 1, 0), np.minimum(e, n - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         v_in = pair_distances_m(lat, lon, pm, p, cos_lat) / np.maximum(t[p] - t[pm], 1.0) / KNOT_M_S
@@ -217,38 +223,41 @@ def filter_jumps(
     def implausible(i: int, j: int) -> bool:
         return bool(haversine_m(lat[i], lon[i], lat[j], lon[j]) > vmax * abs(t[j] - t[i]) + slack)
 
-    live = np.flatnonzero(code == KEEP)
-    a, b = live[:-1], live[1:]
+    live = np.flatnonzero(code == KEEP) if code.any() else None  # None: every report
+    # consecutive live reports; views (no index arrays) when nothing was stale
+    a, b = (slice(0, n - 1), slice(1, n)) if live is None else (live[:-1], live[1:])
+    m = n if live is None else len(live)
     step = mmsi[a] == mmsi[b]
-    bad = step & (pair_distances_m(lat, lon, a, b, cos_lat) > vmax * np.abs(t[b] - t[a]) + slack)
+    bad = pair_distances_m(lat, lon, a, b, cos_lat)
+    bad -= slack + vmax * np.abs(t[b] - t[a])
+    bad = step & (bad > 0)
     if not bad.any():
         return res
-    vessel = runs(mmsi[live])  # runs over the live rows
-    n_v = int(vessel.index[-1]) + 1
-    n_steps = np.bincount(vessel.index[:-1][step], minlength=n_v)
-    n_bad = np.bincount(vessel.index[:-1][bad], minlength=n_v)
-    shared = (n_bad >= rules.shared_min_steps) & (n_bad >= rules.shared_share * np.maximum(n_steps, 1))
-    if rules.multi_transmitter == "keep":
-        shared[:] = False
-    firsts = vessel.first_rows
-    for v in np.flatnonzero((n_bad > 0) | shared):
-        qa = int(firsts[v])
-        qb = int(vessel.end[qa])
-        rows = live[qa:qb]
-        if shared[v]:
-            sid = int(mmsi[rows[0]])
-            if rules.multi_transmitter == "split":
-                tracks = _associate(rows, implausible)
-                big = [tr for tr in tracks if len(tr) >= rules.min_track_rows]
-                if len(big) >= 2 and sum(map(len, big)) >= 0.9 * len(rows):
+    # vessels over the live rows, as positions in ``live``: only those with an implausible step
+    firsts = np.r_[0, np.flatnonzero(~step) + 1]
+    ends = np.r_[firsts[1:], m]
+    del step
+    bad_at = np.flatnonzero(bad)
+    owner = np.searchsorted(firsts, bad_at, side="right") - 1
+    for v, n_bad in zip(*np.unique(owner, return_counts=True)):
+        qa, qb = int(firsts[v]), int(ends[v])
+        n_steps = qb - qa - 1
+        rows = np.arange(qa, qb) if live is None else live[qa:qb]
+        shared = (rules.multi_transmitter != "keep" and n_bad >= rules.shared_min_steps
+                  and n_bad >= rules.shared_share * max(n_steps, 1))
+        if shared:
+            tracks = _associate(rows, implausible)
+            big = [tr for tr in tracks if len(tr) >= rules.min_track_rows]
+            if len(big) >= 2 and sum(map(len, big)) >= 0.9 * len(rows):
+                sid = int(mmsi[rows[0]])
+                if rules.multi_transmitter == "split":
                     for no, tr in enumerate(big, start=1):
                         track[tr] = no
-                    small = [i for tr in tracks if len(tr) < rules.min_track_rows for i in tr]
-                    code[small] = NO_TRACK
+                    code[[i for tr in tracks if len(tr) < rules.min_track_rows for i in tr]] = NO_TRACK
                     res.split[sid] = len(big)
-                    continue
-            code[rows] = SHARED
-            res.shared[sid] = (int(n_bad[v]), int(n_steps[v]))
-            continue
+                else:
+                    code[rows] = SHARED
+                    res.shared[sid] = (int(n_bad), int(n_steps))
+                continue
         _walk(rows, bad[qa : qb - 1], implausible, code, piece)
     return res

@@ -36,7 +36,6 @@ import numpy as np
 
 from tsgate.adapters.ais_report import Tally
 from tsgate.adapters.geo import KNOT_M_S, LocalTangentPlane, initial_bearing_deg, pair_distances_m
-from tsgate.data.segments import runs
 
 __all__ = ["COVARIATES", "UNITS", "REFERENCE_S", "motion"]
 
@@ -45,17 +44,47 @@ UNITS = {"sog_kn": "kn", "cog_deg": "deg", "heading_deg": "deg", "v_east_m_s": "
 REFERENCE_S = 30.0
 
 
-def _reference(t: np.ndarray, voyage_start: np.ndarray, voyage_index: np.ndarray) -> np.ndarray:
-    """[n] the reference report of each row (see the module docstring); -1 at a voyage's first row."""
-    n = len(t)
-    i = np.arange(n)
+_SLICE = 1 << 20  # rows per slice of the derivation (bounds its temporary arrays)
+
+
+def _reference(time_ns: np.ndarray, first: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """[n] the reference report of each row (see the module docstring); -1 at a voyage's first
+    row. ``first``: each voyage's first row; ``index``: each row's voyage number."""
+    n = len(time_ns)
     if n == 0:
-        return i
-    span = float(t.max() - t.min()) + 2 * REFERENCE_S + 1.0
-    lifted = (t - t.min()) + voyage_index.astype(np.float64) * span  # voyages never overlap
-    r = np.searchsorted(lifted, lifted - REFERENCE_S, side="right") - 1
-    ref = np.where(r >= voyage_start, r, i - 1)
-    return np.where(i > voyage_start, ref, -1)
+        return np.zeros(0, dtype=np.int64)
+    t0 = int(time_ns.min())
+    span = (int(time_ns.max()) - t0) / 1e9 + 2 * REFERENCE_S + 1.0
+    lifted = index * span  # voyages never overlap once lifted apart (seconds)
+    lifted += (time_ns - t0) / 1e9
+    ref = np.searchsorted(lifted, lifted - REFERENCE_S, side="right") - 1
+    del lifted
+    early = np.flatnonzero(ref < first[index])  # none that old in the voyage: the previous report
+    ref[early] = early - 1
+    ref[first] = -1
+    return ref
+
+
+def _derive(table: dict[str, np.ndarray], ref: np.ndarray, sog: np.ndarray, cog: np.ndarray) -> tuple[int, int]:
+    """Fill NaN in ``sog``/``cog`` in place from each row's reference report; (SOG, COG) counts."""
+    lat, lon, time = table["lat"], table["lon"], table["time"]
+    n_sog = n_cog = 0
+    for s in range(0, len(ref), _SLICE):
+        sl = slice(s, min(len(ref), s + _SLICE))
+        r = ref[sl]
+        need = (r >= 0) & (np.isnan(sog[sl]) | np.isnan(cog[sl]))
+        if not need.any():
+            continue
+        i = np.flatnonzero(need) + s
+        j = r[need]
+        dist = pair_distances_m(lat, lon, j, i)
+        fill = np.isnan(sog[i])
+        sog[i[fill]] = dist[fill] / ((time[i[fill]] - time[j[fill]]) / 1e9) / KNOT_M_S
+        n_sog += int(fill.sum())
+        fill = np.isnan(cog[i]) & (dist > 0)
+        cog[i[fill]] = initial_bearing_deg(lat[j[fill]], lon[j[fill]], lat[i[fill]], lon[i[fill]])
+        n_cog += int(fill.sum())
+    return n_sog, n_cog
 
 
 def motion(
@@ -68,33 +97,34 @@ def motion(
     min_course_speed_kn: float,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """(the requested covariate columns, [n] rows where one stays unknown: listed as dropped)."""
-    lat, lon, t = table["lat"], table["lon"], table["time"].astype(np.float64) / 1e9
-    voyage = runs(table["key"], table["segment"])
-    ref = _reference(t, voyage.start, voyage.index)
-    has_ref = (ref >= 0) & derive
-    rr = np.where(has_ref, ref, np.arange(len(t)))
-    dist = pair_distances_m(lat, lon, rr, np.arange(len(t)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sog_d = np.where(has_ref, dist / (t - t[rr]) / KNOT_M_S, np.nan)
-    cog_d = np.where(has_ref & (dist > 0), initial_bearing_deg(lat[rr], lon[rr], lat, lon), np.nan)
-
+    key, seg = table["key"], table["segment"]
+    new = np.r_[True, (key[1:] != key[:-1]) | (seg[1:] != seg[:-1])]
+    first = np.flatnonzero(new)  # each voyage's first row
+    index = np.cumsum(new) - 1  # each row's voyage
+    del new
     sog, cog, heading = table["sog"].copy(), table["cog"].copy(), table["heading"]
-    fill = np.isnan(sog) & has_ref
-    sog[fill] = sog_d[fill]
-    tally.values("SOG derived from positions", fill, detail=f"backward, reference ≥ {REFERENCE_S:g} s earlier")
-    fill = np.isnan(cog) & np.isfinite(cog_d)
-    cog[fill] = cog_d[fill]
-    tally.values("COG derived from positions", fill, detail=f"backward, reference ≥ {REFERENCE_S:g} s earlier")
+    if derive:
+        ref = _reference(table["time"], first, index)
+        n_sog, n_cog = _derive(table, ref, sog, cog)
+        del ref
+        what = f"backward, reference ≥ {REFERENCE_S:g} s earlier"
+        tally.values("SOG derived from positions", n_sog, detail=what)
+        tally.values("COG derived from positions", n_cog, detail=what)
 
     if min_course_speed_kn > 0:
         low = sog < min_course_speed_kn
         at_speed = ~low & np.isfinite(sog) & np.isfinite(cog)
-        last = np.maximum.accumulate(np.where(at_speed, np.arange(len(t)), -1))
-        carried = low & (last >= voyage.start)
+        last = np.full(len(sog), -1, dtype=np.int64)
+        last[at_speed] = np.flatnonzero(at_speed)
+        del at_speed
+        np.maximum.accumulate(last, out=last)  # the latest row at speed up to each row
+        carried = low & (last >= first[index])
+        del index, first
         hd = low & ~carried & np.isfinite(heading)
         kept = low & ~carried & ~hd & np.isfinite(cog)
         zero = low & ~carried & ~hd & ~kept
         cog[carried] = cog[last[carried]]
+        del last
         cog[hd] = heading[hd]
         cog[zero] = 0.0
         what = f"COG below {min_course_speed_kn:g} kn"
@@ -102,16 +132,22 @@ def motion(
         tally.values(f"{what}: reported heading", hd, detail="no course at speed yet in the voyage")
         tally.values(f"{what}: kept", kept, detail="no course at speed nor heading yet in the voyage")
         tally.values(f"{what}: vessel has not moved, 0°", zero)
+        del low, carried, hd, kept, zero
     out = {"sog_kn": sog, "cog_deg": cog}
     no_heading = np.isnan(heading)
-    out["heading_deg"] = np.where(no_heading, cog, heading)
     if "heading_deg" in covariates:
+        out["heading_deg"] = np.where(no_heading, cog, heading)
         tally.values("heading from course (not reported)", no_heading & np.isfinite(cog))
-    with np.errstate(invalid="ignore"):
-        v = sog * KNOT_M_S
-        rad = np.radians(cog)
-        out["v_east_m_s"], out["v_north_m_s"] = plane.velocity(lat, lon, v * np.sin(rad), v * np.cos(rad))
-    unknown = np.zeros(len(t), dtype=bool)
+    del no_heading
+    if "v_east_m_s" in covariates or "v_north_m_s" in covariates:
+        ve, vn = np.empty(len(sog)), np.empty(len(sog))
+        for s in range(0, len(sog), _SLICE):
+            sl = slice(s, s + _SLICE)
+            with np.errstate(invalid="ignore"):
+                v, rad = sog[sl] * KNOT_M_S, np.radians(cog[sl])
+                ve[sl], vn[sl] = plane.velocity(table["lat"][sl], table["lon"][sl], v * np.sin(rad), v * np.cos(rad))
+        out["v_east_m_s"], out["v_north_m_s"] = ve, vn
+    unknown = np.zeros(len(sog), dtype=bool)
     for c in covariates:
         unknown |= ~np.isfinite(out[c])
     why = "first report of a voyage, nothing reported" if derive else "not reported and derive_motion=False"

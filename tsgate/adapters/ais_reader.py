@@ -33,16 +33,19 @@ import pyarrow.csv as pacsv
 
 from tsgate.adapters.ais_decoding import decode_motion, valid_rows
 from tsgate.adapters.ais_layouts import COLUMNS, TIME_FORMAT, ship_type_names
-from tsgate.adapters.ais_report import Tally, take
+from tsgate.adapters.ais_report import Tally, release_memory, take
 from tsgate.data.times import has_offset
 from tsgate.exceptions import DataError, SchemaError, TimestampError
 
-__all__ = ["Selection", "read_reports", "FIELDS", "DEFAULT_CHUNK_BYTES"]
+__all__ = ["Selection", "selection_from_args", "read_reports", "FIELDS", "DEFAULT_CHUNK_BYTES"]
 
-DEFAULT_CHUNK_BYTES = 64 << 20
+DEFAULT_CHUNK_BYTES = 32 << 20
 #: the arrays every read gives, in this order (``line`` and ``time`` int64, the rest float64)
 FIELDS = ("line", "mmsi", "time", "lat", "lon", "sog", "cog", "heading")
 _NUMERIC = ("mmsi", "lat", "lon", "sog", "cog", "heading")
+# the system allocator gives freed blocks back to the operating system; pyarrow's default pool
+# may keep them, which would make peak memory grow with the number of blocks read
+_POOL = pa.system_memory_pool()
 _NULLS = ["", "nan", "NaN", "NAN", "na", "NA", "N/A", "null", "NULL", "None", "none"]
 
 
@@ -67,22 +70,24 @@ class Selection:
 
 def _blocks(fh: Any, chunk_bytes: int) -> Any:
     """(block, newlines in it): blocks of whole lines of about ``chunk_bytes`` (the last line
-    without a newline included), read into one reused buffer without copies."""
-    buf = bytearray(chunk_bytes)
-    view = memoryview(buf)
+    without a newline included), read into one reused buffer without copies. A block is used up
+    before the next one is read."""
+    margin = 1 << 16  # room to complete the last line of a block
+    buf = bytearray(chunk_bytes + margin)
     while True:
-        n = fh.readinto(view[:chunk_bytes])
+        n = fh.readinto(memoryview(buf)[:chunk_bytes])
         if not n:
             return
         if buf[n - 1] != 0x0A:
             rest = fh.readline()  # complete the last line
-            if n + len(rest) > len(buf):
-                view.release()
-                buf.extend(bytes(n + len(rest) - len(buf)))
-                view = memoryview(buf)
+            if n + len(rest) > len(buf):  # a line longer than the margin: a bigger buffer
+                bigger = bytearray(n + len(rest) + margin)
+                bigger[:n] = memoryview(buf)[:n]
+                buf = bigger
             buf[n : n + len(rest)] = rest
             n += len(rest)
-        yield view[:n], int(np.count_nonzero(np.frombuffer(view[:n], dtype=np.uint8) == 0x0A))
+        block = memoryview(buf)[:n]
+        yield block, int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A))
 
 
 def _match(col: pa.Array | pa.ChunkedArray, lookup: Any) -> np.ndarray:
@@ -131,11 +136,7 @@ class _Reader:
     def parse(self, data: Any, first_line: int, newlines: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """(numeric table of FIELDS, the 'mobile'/'ship' columns) of one block."""
         n_lines = newlines + (0 if data[-1:] == b"\n" else 1)
-        try:
-            tab = pacsv.read_csv(pa.py_buffer(data), read_options=self.read_opts,
-                                 parse_options=self.parse_opts, convert_options=self.typed)
-        except pa.ArrowInvalid:
-            tab = None
+        tab = self._arrow(data, self.typed)
         if tab is not None and tab.num_rows == n_lines:
             return self._from_typed(tab, first_line)
         return self._from_text(data, first_line, n_lines)
@@ -162,12 +163,16 @@ class _Reader:
         out["blank"] = blank
         return out, extra
 
-    def _from_text(self, data: Any, first_line: int, n_lines: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def _arrow(self, data: Any, options: pacsv.ConvertOptions) -> pa.Table | None:
+        """The block parsed by pyarrow, or None where pyarrow cannot (the slower paths then say why)."""
         try:
-            tab = pacsv.read_csv(pa.py_buffer(data), read_options=self.read_opts,
-                                 parse_options=self.parse_opts, convert_options=self.text)
+            return pacsv.read_csv(pa.py_buffer(data), read_options=self.read_opts, parse_options=self.parse_opts,
+                                  convert_options=options, memory_pool=_POOL)
         except pa.ArrowInvalid:
-            tab = None
+            return None
+
+    def _from_text(self, data: Any, first_line: int, n_lines: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        tab = self._arrow(data, self.text)
         if tab is not None and tab.num_rows == n_lines:
             line = np.arange(first_line, first_line + n_lines, dtype=np.int64)
             text = {k: pd.Series(tab.column(c).to_numpy(zero_copy_only=False), dtype=object) for k, c in self.cols.items()}
@@ -344,10 +349,13 @@ def read_reports(
                 parts[k].append(out[k])
             if hit is not None:
                 hits.append(hit)
+            del out, extra, hit
+            release_memory()
     table = {}
     for k in FIELDS:  # one column at a time, so that peak memory is the kept rows plus one column
         dtype = np.int64 if k in ("line", "mmsi", "time") else np.float64
         table[k] = np.concatenate(parts.pop(k)) if n_blocks else np.zeros(0, dtype)
+        release_memory()
     if selection.vessel_types is not None:
         hit = np.concatenate(hits) if hits else np.zeros(0, bool)
         chosen = np.unique(table["mmsi"][hit])
