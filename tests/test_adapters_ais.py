@@ -374,6 +374,8 @@ def test_file_errors(tmp_path):
         (dict(start="yesterday-ish"), "start"),
         (dict(start="2020-12-08T12:00Z", end="2020-12-08T11:00Z"), "end .* must be after start"),
         (dict(chunk_bytes=10), "chunk_bytes"),
+        (dict(mmsi=["367000001"]), "mmsi must be"),
+        (dict(mmsi=[]), "mmsi must be"),
     ],
 )
 def test_bad_arguments(kw, msg):

@@ -99,6 +99,23 @@ def test_any_block_size_gives_the_same_series(tmp_path_factory, size, seed):
     same_series(load_ais(p, min_voyage_rows=2), load_ais(p, min_voyage_rows=2, chunk_bytes=size))
 
 
+@pytest.mark.parametrize("size", [1024, 1 << 20])
+def test_blank_lines_without_quotes_keep_line_numbers(tmp_path, size):
+    p = tmp_path / "blank.csv"
+    write_marinecadastre(p, steady(367000001, 40))
+    lines = p.read_text().splitlines()
+    lines[10:10] = ["", ""]
+    lines[30:30] = [""]
+    p.write_text("\n".join(lines) + "\n\n")
+    s = load_ais(p, min_voyage_rows=1, covariates=(), chunk_bytes=size)
+    expected = [i + 1 for i, text in enumerate(lines) if text and i > 0]
+    assert s.frame["_row"].tolist() == expected and len(expected) == 40
+    lines[35] = lines[35].replace("367000001", "367000001x")
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SchemaError, match=r"column 'MMSI', row 36: value '367000001x'"):
+        load_ais(p, chunk_bytes=size)
+
+
 def test_wrong_number_of_fields_names_the_line(tmp_path):
     p = tmp_path / "bad.csv"
     write_marinecadastre(p, steady(367000001, 20))
@@ -170,7 +187,8 @@ def test_vessel_and_mobile_types(tmp_path, mc):
     c = s.report.by_reason()
     assert c["vessel type not selected, not loaded"] == 24  # the tanker; the untyped vessel at the end
     assert [e.rows for e in s.report.entries if e.reason.startswith("not a vessel")] == [[len(rows) + 1]]
-    only_a = load_ais(p, mobile_types=["Class A"], covariates=())
-    assert 219000004 not in only_a.series_ids
+    only_a = load_ais(p, mobile_types="Class A", covariates=())
+    assert 219000004 not in only_a.series_ids and 219000001 in only_a.series_ids
+    assert load_ais(p, mmsi=219000003, covariates=()).series_ids == [219000003]
     everything = load_ais(p, mobile_types=None, covariates=(), min_voyage_rows=1)
     assert 992191234 in everything.series_ids

@@ -119,6 +119,16 @@ def _utc_ns(value: Any, what: str) -> int | None:
     return int(ts.as_unit("ns").value)
 
 
+def _mmsi_list(mmsi: Any) -> list[int] | None:
+    if mmsi is None:
+        return None
+    values = [mmsi] if isinstance(mmsi, (int, np.integer)) else list(mmsi)
+    bad = [m for m in values if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m <= 0]
+    if bad or not values:
+        raise ConfigError(f"mmsi must be one or more whole positive numbers (MMSIs), got {mmsi!r}.")
+    return [int(m) for m in values]
+
+
 def _check_args(
     fmt: str, covariates: Any, on_conflict: str, min_voyage_rows: Any, min_course_speed_kn: Any,
     jumps: Any, origin: Any, bbox: Any, chunk_bytes: Any, vessel_types: Any,
@@ -234,7 +244,9 @@ def load_ais(
     if t0 is not None and t1 is not None and t1 <= t0:
         raise ConfigError(f"end ({end}) must be after start ({start}).")
     names = [vessel_types] if isinstance(vessel_types, str) else vessel_types
-    selection = selection_from_args(mobile_types, names, mmsi, bbox, t0, t1)
+    mobile = [mobile_types] if isinstance(mobile_types, str) else mobile_types
+    ids = _mmsi_list(mmsi)
+    selection = selection_from_args(mobile, names, ids, bbox, t0, t1)
 
     path, name = _resolve(source)
     header, first = read_header(path, name)

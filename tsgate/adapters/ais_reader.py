@@ -69,9 +69,9 @@ class Selection:
 
 
 def _blocks(fh: Any, chunk_bytes: int) -> Any:
-    """(block, newlines in it): blocks of whole lines of about ``chunk_bytes`` (the last line
-    without a newline included), read into one reused buffer without copies. A block is used up
-    before the next one is read."""
+    """(block, whether it holds a quote character): blocks of whole lines of about
+    ``chunk_bytes`` (the last line without a newline included), read into one reused buffer
+    without copies. A block is used up before the next one is read."""
     margin = 1 << 16  # room to complete the last line of a block
     buf = bytearray(chunk_bytes + margin)
     while True:
@@ -86,8 +86,13 @@ def _blocks(fh: Any, chunk_bytes: int) -> Any:
                 buf = bigger
             buf[n : n + len(rest)] = rest
             n += len(rest)
-        block = memoryview(buf)[:n]
-        yield block, int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A))
+        yield memoryview(buf)[:n], buf.find(b'"', 0, n) >= 0
+
+
+def _lines_in(block: Any) -> int:
+    """Lines in a block (a last line without a newline counts)."""
+    newlines = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A))
+    return newlines + (0 if block[-1:] == b"\n" else 1)
 
 
 def _match(col: pa.Array | pa.ChunkedArray, lookup: Any) -> np.ndarray:
@@ -133,13 +138,15 @@ class _Reader:
         )
 
     # ---------------------------------------------------------------- one block → arrays
-    def parse(self, data: Any, first_line: int, newlines: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """(numeric table of FIELDS, the 'mobile'/'ship' columns) of one block."""
-        n_lines = newlines + (0 if data[-1:] == b"\n" else 1)
+    def parse(self, data: Any, first_line: int, quoted: bool) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
+        """(numeric table of FIELDS, the 'mobile'/'ship' columns, lines in the block) of one block."""
         tab = self._arrow(data, self.typed)
+        if tab is not None and not quoted:  # without quotes, one row per line (empty lines included)
+            return (*self._from_typed(tab, first_line), tab.num_rows)
+        n_lines = _lines_in(data)
         if tab is not None and tab.num_rows == n_lines:
-            return self._from_typed(tab, first_line)
-        return self._from_text(data, first_line, n_lines)
+            return (*self._from_typed(tab, first_line), n_lines)
+        return (*self._from_text(data, first_line, n_lines), n_lines)
 
     def _from_typed(self, tab: pa.Table, first_line: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         n = tab.num_rows
@@ -337,10 +344,10 @@ def read_reports(
     with path.open("rb") as fh:
         head = fh.readline()
         line = 2 if head.endswith(b"\n") else 1
-        for data, newlines in _blocks(fh, max(1024, min(chunk_bytes, size))):
+        for data, quoted in _blocks(fh, max(1024, min(chunk_bytes, size))):
             n_blocks += 1
-            out, extra = rd.parse(data, line, newlines)
-            line += newlines
+            out, extra, n_lines = rd.parse(data, line, quoted)
+            line += n_lines
             if not rd.aware:
                 tally.values("naive timestamps interpreted in timezone", ~out["blank"],
                              detail=f"UTC (column {rd.cols['time']!r} had no offsets)")
@@ -350,7 +357,8 @@ def read_reports(
             if hit is not None:
                 hits.append(hit)
             del out, extra, hit
-            release_memory()
+            if n_blocks % 4 == 0:
+                release_memory()
     table = {}
     for k in FIELDS:  # one column at a time, so that peak memory is the kept rows plus one column
         dtype = np.int64 if k in ("line", "mmsi", "time") else np.float64
