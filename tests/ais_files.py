@@ -43,36 +43,29 @@ def field(x: float, fmt: str = "{}") -> str:
     return "" if isinstance(x, float) and np.isnan(x) else fmt.format(x)
 
 
-def write_marinecadastre(path, reports) -> None:
+def _write(path, columns, reports, time_format: str, row) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(MC_COLS)
+        w.writerow(columns)
         for r in reports:
-            t = (T0 + timedelta(seconds=r.sec)).strftime("%Y-%m-%dT%H:%M:%S")
-            w.writerow([t, f"{r.lon:.6f}", f"{r.lat:.6f}", r.mmsi, field(r.sog), field(r.cog), field(r.heading),
-                        "SHIP", "IMO1", "CALL", field(r.ship_code), "0", 100, 20, 5.0, 70,
-                        "A" if r.mobile == "Class A" else "B", r.eta])
+            w.writerow(row(r, (T0 + timedelta(seconds=r.sec)).strftime(time_format)))
+
+
+def write_marinecadastre(path, reports) -> None:
+    _write(path, MC_COLS, reports, "%Y-%m-%dT%H:%M:%S", lambda r, t: [
+        t, f"{r.lon:.6f}", f"{r.lat:.6f}", r.mmsi, field(r.sog), field(r.cog), field(r.heading), "SHIP", "IMO1",
+        "CALL", field(r.ship_code), "0", 100, 20, 5.0, 70, "A" if r.mobile == "Class A" else "B", r.eta])
 
 
 def write_aisdk(path, reports) -> None:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(DK_COLS)
-        for r in reports:
-            t = (T0 + timedelta(seconds=r.sec)).strftime("%d/%m/%Y %H:%M:%S")
-            w.writerow([t, r.mobile, r.mmsi, f"{r.lat:.6f}", f"{r.lon:.6f}", "Under way using engine", "",
-                        field(r.sog), field(r.cog), field(r.heading), "Unknown", "", "", r.ship, "", "", "", "GPS",
-                        "", "", "", "AIS", "", "", "", ""])
+    _write(path, DK_COLS, reports, "%d/%m/%Y %H:%M:%S", lambda r, t: [
+        t, r.mobile, r.mmsi, f"{r.lat:.6f}", f"{r.lon:.6f}", "Under way using engine", "", field(r.sog),
+        field(r.cog), field(r.heading), "Unknown", "", "", r.ship, "", "", "", "GPS", "", "", "", "AIS", "", "", "", ""])
 
 
 def write_bundled(path, reports) -> None:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(BUNDLED_COLS)
-        for r in reports:
-            t = (T0 + timedelta(seconds=r.sec)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            w.writerow([r.mmsi, t, f"{r.lat:.6f}", f"{r.lon:.6f}", field(r.sog), field(r.cog), field(r.heading),
-                        field(r.ship_code)])
+    _write(path, BUNDLED_COLS, reports, "%Y-%m-%dT%H:%M:%SZ", lambda r, t: [
+        r.mmsi, t, f"{r.lat:.6f}", f"{r.lon:.6f}", field(r.sog), field(r.cog), field(r.heading), field(r.ship_code)])
 
 
 WRITERS = {"marinecadastre": write_marinecadastre, "aisdk": write_aisdk, "bundled": write_bundled}
