@@ -1,16 +1,18 @@
 """AIS adapter and the local projection: the bundled real files (counts from their README),
-and small hand-made files in the MarineCadastre and aisdk layouts with each defect."""
+small hand-made files in the three layouts with each defect, and argument errors. The decoding
+rules, the position filter, covariates and chunked reading have their own files
+(test_ais_decoding.py, test_ais_jumps.py, test_ais_motion.py, test_ais_reader.py)."""
 
 from __future__ import annotations
 
-import csv
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tsgate.adapters.ais import bundled_ais_path, detect_format, load_ais, to_latlon
+from ais_files import DLAT, DK_COLS, MC_COLS, Report, lines_of, steady, write_aisdk, write_bundled, write_marinecadastre
+from tsgate.adapters.ais import JumpRules, bundled_ais_path, detect_format, load_ais, to_latlon
 from tsgate.adapters.geo import (
     KNOT_M_S,
     WGS84_A,
@@ -19,6 +21,7 @@ from tsgate.adapters.geo import (
     initial_bearing_deg,
 )
 from tsgate.exceptions import ConfigError, DataError, SchemaError, TimestampError
+from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import make_windows
 
 
@@ -67,6 +70,24 @@ def test_projection_edges():
     assert initial_bearing_deg(0, 0, -1, 0) == pytest.approx(180.0)
 
 
+def test_plane_velocity_is_the_rate_of_change_of_plane_coordinates():
+    # a vessel 150 km east of the origin steams due north at 10 m/s: in the plane it moves
+    # north-west by the convergence of the meridians, which velocity() includes exactly
+    p = LocalTangentPlane(40.0, -74.0)
+    lat, lon = 40.2, -72.25
+    ve, vn = p.velocity(lat, lon, 0.0, 10.0)
+    dt = 1.0
+    lat2 = lat + 10.0 * dt / 111_034.0  # ~10 m north (the exact step does not matter: a ratio is tested)
+    e1, n1 = p.forward(lat, lon)
+    e2, n2 = p.forward(lat2, lon)
+    step = np.array([e2 - e1, n2 - n1])
+    assert np.degrees(np.arctan2(ve, vn)) == pytest.approx(np.degrees(np.arctan2(step[0], step[1])), abs=1e-4)
+    assert np.degrees(np.arctan2(ve, vn)) == pytest.approx(-1.12, abs=0.02)  # ≈ Δλ·sin φ = 1.75° · 0.64
+    assert np.hypot(ve, vn) == pytest.approx(10.0, rel=2e-4)  # the plane's scale away from the origin
+    # at the origin the plane's axes are the local ones
+    np.testing.assert_allclose(p.velocity(40.0, -74.0, 3.0, 4.0), (3.0, 4.0), atol=1e-9)
+
+
 # ----------------------------------------------------------------- bundled real files
 @pytest.fixture(scope="module")
 def virginia_raw() -> pd.DataFrame:
@@ -74,38 +95,52 @@ def virginia_raw() -> pd.DataFrame:
         return pd.read_csv(fh)
 
 
-def test_virginia_jump_gaps_and_counts():
-    s = load_ais("ais-virginia", max_gap="1h", min_voyage_rows=1)
-    # README: one impossible-speed pair (MMSI 338316398, 15:22:51 → 15:23:57 UTC, ~103 kn).
-    # The report at 15:22:51 repeats the 15:20:41 position (stale); 15:23:57 is confirmed by the
-    # next report, so the stale one (line 33357) is the glitch that is dropped.
-    assert s.report.by_reason() == {"implausible jumps dropped": 1}
-    (entry,) = s.report.entries
-    assert entry.series == 338316398 and entry.rows == [33357]
-    assert len(s) == 39822 - 1 and s.n_series == 84
+def test_virginia_jumps_gaps_and_counts():
+    s = load_ais("ais-virginia", max_gap="1h", min_voyage_rows=1, covariates=())
+    # README: one impossible-speed pair (MMSI 338316398, 15:22:51 → 15:23:57 UTC, ~103 kn). The
+    # report at 15:22:51 (line 33357) repeats the 15:20:41 position 130 s later while the vessel
+    # runs ~32 kn: a stale repeat, dropped, and the "jump" after it is gone. Line 6449 repeats the
+    # position of line 6448 one second later, the vessel at 4.5 kn before and after.
+    dropped = {e.series: e.rows for e in s.report.entries if e.reason == "stale repeated position dropped"}
+    assert dropped == {338316398: [33357], 368031960: [6449]}
+    assert s.report.by_reason() == {"SOG not reported": 39822, "COG not reported": 39822,
+                                    "heading not reported": 39822, "stale repeated position dropped": 2}
+    assert len(s) == 39822 - 2 and s.n_series == 84
     # README: 40 gaps > 1 h within vessels → 84 + 40 voyages
     assert int(s.describe()["segments"].sum()) == 124
-    assert load_ais("ais-virginia", max_gap="30min", min_voyage_rows=1).describe()["segments"].sum() == 140
+    assert load_ais("ais-virginia", max_gap="30min", min_voyage_rows=1, covariates=()).describe()["segments"].sum() == 140
     assert s.units == {"east_m": "m", "north_m": "m"} and s.time_kind == "datetime"
     assert s.meta["license"].startswith("Public domain") and "tracktable" in s.meta["credit"]
 
 
 def test_virginia_defaults_and_thresholds():
-    s = load_ais("ais-virginia")  # max_gap 30 min, min_voyage_rows 10
-    assert s.report.by_reason() == {"implausible jumps dropped": 1, "voyages too short dropped (rows)": 67}
-    assert len(s) == 39822 - 68
-    fast = load_ais("ais-virginia", max_speed_kn=110.0, min_voyage_rows=1)
-    assert fast.report.total() == 0 and len(fast) == 39822
+    s = load_ais("ais-virginia")  # covariates derived from positions, max_gap 30 min, min_voyage_rows 10
+    r = s.report.by_reason()
+    assert r["stale repeated position dropped"] == 2 and r["voyages too short dropped (rows)"] == 76
+    # the first report of each voyage has nothing before it to derive a speed from
+    assert r["rows with unknown speed/course dropped"] == 123 and r["SOG derived from positions"] == 39630
+    # 9 of the derived rows sat in voyages that became too short once their first row was gone
+    assert len(s) == 39822 - 2 - 76 - 123 == 39621
+    assert s.covariates == ("sog_kn", "cog_deg", "heading_deg", "v_east_m_s", "v_north_m_s")
+    assert s.units == {"east_m": "m", "north_m": "m", "sog_kn": "kn", "cog_deg": "deg", "heading_deg": "deg",
+                       "v_east_m_s": "m/s", "v_north_m_s": "m/s"}
+    raw = load_ais("ais-virginia", jumps=None, min_voyage_rows=1, covariates=())
+    assert len(raw) == 39822 and set(raw.report.by_reason()) == {"SOG not reported", "COG not reported",
+                                                                 "heading not reported"}
 
 
-def test_nyharbor_is_clean():
-    s = load_ais("ais-nyharbor", max_gap="1h", min_voyage_rows=1)
-    assert len(s.report) == 0 and len(s) == 9091 and s.n_series == 37
+def test_nyharbor_drops_one_stale_repeat():
+    s = load_ais("ais-nyharbor", max_gap="1h", min_voyage_rows=1, covariates=())
+    # line 732 re-sends the position of line 731 while the vessel slows 3.6 → 2.2 kn (a repeat
+    # with motion on both sides: dropped; harmless either way)
+    (entry,) = [e for e in s.report.entries if e.series is not None]
+    assert (entry.reason, entry.series, entry.rows) == ("stale repeated position dropped", 367782690, [732])
+    assert len(s) == 9091 - 1 and s.n_series == 37
     assert int(s.describe()["segments"].sum()) == 37 + 2  # README: 2 gaps > 1 h
 
 
 def test_latlon_recoverable_and_projected_steps_match_great_circle(virginia_raw):
-    s = load_ais("ais-virginia", min_voyage_rows=1)
+    s = load_ais("ais-virginia", min_voyage_rows=1, covariates=())
     raw = virginia_raw.iloc[s.frame["_row"].to_numpy() - 2]  # file line → raw row
     ll = to_latlon(s)
     assert np.abs(ll["lat"].to_numpy() - raw["lat"].to_numpy()).max() < 1e-9
@@ -124,93 +159,64 @@ def test_latlon_recoverable_and_projected_steps_match_great_circle(virginia_raw)
 
 
 def test_virginia_windows_and_covariates():
-    s = load_ais("ais-virginia", covariates=["sog_kn", "cog_deg"])
-    assert s.covariates == ("sog_kn", "cog_deg") and s.units["sog_kn"] == "kn"
+    s = load_ais("ais-virginia")
     f = s.frame
     assert f["sog_kn"].between(0, 50).all() and f["cog_deg"].between(0, 360, inclusive="left").all()
     w = make_windows(s, window=16, horizons=["5min"], max_gap="10min")
-    assert len(w) > 20000 and w.x.shape[2] == 4 and w.feature_names == ("east_m", "north_m", "sog_kn", "cog_deg")
+    assert len(w) > 20000 and w.x.shape[2] == 7
+    assert w.feature_names == ("east_m", "north_m", "sog_kn", "cog_deg", "heading_deg", "v_east_m_s", "v_north_m_s")
     # no window crosses a voyage: inputs and targets lie within their origin's segment
-    seg = {}
-    for i, g in enumerate(s.groups()):
-        seg[i] = g.segment
+    seg = {i: g.segment for i, g in enumerate(s.groups())}
     for i in range(0, len(w), 997):
         sg = seg[w.series_index[i]]
         o = w.origin_row[i]
         assert np.all(sg[o - 15 : o + 1] == sg[o])
 
 
+def test_direct_container_equals_validated_one():
+    """load_ais builds the series without re-validating; the same frame through from_frame is identical."""
+    s = load_ais("ais-nyharbor-mc")
+    f = s.frame
+    g = IrregularSeries.from_frame(f.drop(columns=["_row"]), time_col="time", id_col="series",
+                                   target_cols=["east_m", "north_m"], covariate_cols=list(s.covariates),
+                                   segment_col="segment", row_numbers=f["_row"].to_numpy())
+    pd.testing.assert_frame_equal(f, g.frame)
+    assert len(g.report) == 0  # nothing left to repair
+
+
 # ----------------------------------------------------------------- hand-made files
-MC_COLS = ["MMSI", "BaseDateTime", "LAT", "LON", "SOG", "COG", "Heading", "VesselName", "IMO", "CallSign",
-           "VesselType", "Status", "Length", "Width", "Draft", "Cargo", "TransceiverClass"]
-DK_COLS = ["# Timestamp", "Type of mobile", "MMSI", "Latitude", "Longitude", "Navigational status", "ROT", "SOG",
-           "COG", "Heading", "IMO", "Callsign", "Name", "Ship type", "Cargo type", "Width", "Length",
-           "Type of position fixing device", "Draught", "Destination", "ETA", "Data source type", "A", "B", "C", "D"]
-T0 = datetime(2020, 6, 30, 0, 0, 0, tzinfo=timezone.utc)
-DLAT = 10 * KNOT_M_S * 60 / 111_000  # ≈ 10 kn due north per minute (degrees of latitude)
-
-
-def track():
-    """(label, mmsi, seconds after T0, lat, lon, sog, cog, heading) rows, in file order, with
-    every defect. Line numbers in the file = position + 2."""
-    r = []
-    for i in range(12):  # vessel A steams north at ~10 kn, one report a minute
-        r.append(("ok", 367000001, 60 * i, 40.0 + DLAT * i, -74.0, 10.0, 0.0, 0.0))
-    r[3] = ("heading511", 367000001, 180, 40.0 + DLAT * 3, -74.0, 10.0, 0.0, 511)
-    r[4] = ("sog102.3", 367000001, 240, 40.0 + DLAT * 4, -74.0, 102.3, 0.0, 0.0)
-    r[5] = ("cog360", 367000001, 300, 40.0 + DLAT * 5, -74.0, 10.0, 360.0, 0.0)
+def track() -> list[Report]:
+    """Reports in file order with every defect; file line = position + 2."""
+    r = steady(367000001, 12)  # vessel A steams north at ~10 kn, one report a minute (0..660 s)
+    r[3] = replace(r[3], label="heading511", heading=511.0)
+    r[4] = replace(r[4], label="sog102.3", sog=102.3)
+    r[5] = replace(r[5], label="cog360", cog=360.0)
     r += [
-        ("lat91", 367000001, 690, 91.0, -74.0, 10.0, 0.0, 0.0),
-        ("lon181", 367000001, 700, 40.2, 181.0, 10.0, 0.0, 0.0),
-        ("exactdup", *r[6][1:]),
-        ("conflict", 367000001, 420, 40.3, -74.0, 10.0, 0.0, 0.0),  # same time as row 7, elsewhere
-        ("samepos", 367000001, 480, 40.0 + DLAT * 8, -74.0, 11.0, 0.0, 0.0),  # same time/position as row 8
-        ("jump", 367000001, 750, 40.0 + DLAT * 11 + 0.1, -74.0, 10.0, 0.0, 0.0),  # 11 km in 90 s
+        Report("lat91", 367000001, 690, 91.0, -74.0, 10.0, 0.0, 0.0),
+        Report("lon181", 367000001, 700, 40.2, 181.0, 10.0, 0.0, 0.0),
+        replace(r[6], label="exactdup", eta="2020-06-30T13:00:00"),  # differs only in ETA
+        Report("conflict", 367000001, 420, 40.3, -74.0, 10.0, 0.0, 0.0),  # same time as line 9, elsewhere
+        Report("samepos", 367000001, 480, 40.0 + DLAT * 8, -74.0, 11.0, 0.0, 0.0),  # same time/position as line 10
+        Report("spike", 367000001, 750, 40.0 + DLAT * 11 + 0.1, -74.0, 10.0, 0.0, 0.0),  # 11 km in 90 s
     ]
-    for i in range(12):  # vessel A again after a 2 h gap: a second voyage
-        r.append(("voyage2", 367000001, 660 + 7200 + 60 * i, 40.1 + DLAT * i, -74.0, 10.0, 0.0, 0.0))
-    r.append(("unsorted", 367000001, 630, 40.0 + DLAT * 10.5, -74.0, 10.0, 0.0, 0.0))  # belongs between rows 10 and 11
-    for i in range(3):  # vessel B: a 3-report voyage, too short
-        r.append(("short", 367000002, 60 * i, 40.5, -73.9 + 0.001 * i, 3.0, 90.0, 90.0))
+    r += steady(367000001, 12, sec0=660 + 7200, lat0=40.1, label="voyage2")  # after a 2 h gap
+    r.append(Report("unsorted", 367000001, 630, 40.0 + DLAT * 10.5, -74.0, 10.0, 0.0, 0.0))  # between lines 12, 13
+    r += [Report("short", 367000002, 60 * i, 40.5, -73.9 + 0.001 * i, 3.0, 90.0, 90.0) for i in range(3)]
     return r
 
 
-def lines_of(rows, label):
-    return [i + 2 for i, x in enumerate(rows) if x[0] == label]
-
-
-def write_marinecadastre(path, rows):
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(MC_COLS)
-        for _, mmsi, sec, lat, lon, sog, cog, hd in rows:
-            t = (T0 + timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
-            w.writerow([mmsi, t, f"{lat:.6f}", f"{lon:.6f}", sog, cog, hd, "SHIP", "IMO1", "CALL", 70, "", 100, 20,
-                        5.0, 70, "A"])
-
-
-def write_aisdk(path, rows, extra=()):
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(DK_COLS)
-        for _, mmsi, sec, lat, lon, sog, cog, hd in list(rows) + list(extra):
-            t = (T0 + timedelta(seconds=sec)).strftime("%d/%m/%Y %H:%M:%S")
-            mobile = "Base Station" if mmsi == 2190000 else "Class A"
-            w.writerow([t, mobile, mmsi, f"{lat:.6f}", f"{lon:.6f}", "Under way", "", sog, cog, hd, "", "", "", "", "",
-                        "", "", "GPS", "", "", "", "AIS", "", "", "", ""])
-
-
-def expected_drops(rows, on_conflict="drop"):
-    first_conflict = [i + 2 for i, x in enumerate(rows) if x[0] == "ok" and x[2] == 420]
+def expected_rows(rows, on_conflict="drop"):
+    first_conflict = [i + 2 for i, x in enumerate(rows) if x.label == "ok" and x.sec == 420]
     return {
-        "rows without a valid position dropped": lines_of(rows, "lat91") + lines_of(rows, "lon181"),
+        "position not available (lat 91 / lon 181), dropped": lines_of(rows, "lat91") + lines_of(rows, "lon181"),
         "exact duplicate rows dropped": lines_of(rows, "exactdup"),
         "same time and position as an earlier report, dropped": lines_of(rows, "samepos"),
-        "same time, conflicting positions, dropped": (first_conflict if on_conflict == "drop" else []) + lines_of(rows, "conflict"),
-        "implausible jumps dropped": lines_of(rows, "jump"),
-        # rows earlier than a report above them of the same vessel
-        "rows out of time order within a vessel, sorted": lines_of(rows, "conflict") + lines_of(rows, "samepos")
-        + lines_of(rows, "unsorted"),
+        "same time, conflicting positions, dropped": (first_conflict if on_conflict == "drop" else [])
+        + lines_of(rows, "conflict"),
+        "spike dropped (implausible from both neighbours)": lines_of(rows, "spike"),
+        # kept rows earlier than a report above them of the same vessel (the duplicate, the
+        # conflict and the same-position report are out of order too, but dropped)
+        "rows out of time order within a vessel, sorted": lines_of(rows, "unsorted"),
         "voyages too short dropped (rows)": lines_of(rows, "short"),
     }
 
@@ -222,36 +228,50 @@ def rows_by_reason(series):
     return {k: sorted(v) for k, v in out.items()}
 
 
-@pytest.mark.parametrize("layout", ["marinecadastre", "aisdk"])
+@pytest.mark.parametrize("layout", ["marinecadastre", "aisdk", "bundled"])
 def test_hand_made_file_every_defect(tmp_path, layout):
     rows = track()
     p = tmp_path / f"{layout}.csv"
-    base_station = [("base", 2190000, 30, 55.0, 12.0, 0.0, 0.0, 511)]
-    (write_marinecadastre(p, rows) if layout == "marinecadastre" else write_aisdk(p, rows, base_station))
+    if layout == "aisdk":
+        write_aisdk(p, rows + [Report("base", 2190000, 30, 55.0, 12.0, mobile="Base Station")])
+    else:
+        (write_marinecadastre if layout == "marinecadastre" else write_bundled)(p, rows)
     s = load_ais(p, min_voyage_rows=5)
     got = rows_by_reason(s)
-    for reason, lines in expected_drops(rows).items():
+    for reason, lines in expected_rows(rows).items():
         assert got.get(reason, []) == lines, reason
-    assert got["not-available heading set to missing"] == lines_of(rows, "heading511")
-    assert got["not-available sog set to missing"] == lines_of(rows, "sog102.3")
-    assert got["not-available cog set to missing"] == lines_of(rows, "cog360")
+    counts = s.report.by_reason()
+    assert counts["heading 511 (not available) → missing"] == 1
+    assert counts["SOG 102.3 (not available) → missing"] == 1
+    assert counts["COG 360 (not available) → missing"] == 1
     if layout == "aisdk":
         assert got["not a vessel (Type of mobile), dropped"] == [len(rows) + 2]
-        assert "naive timestamps interpreted in timezone" in got
-    assert s.meta["format"] == layout and detect_format(MC_COLS if layout == "marinecadastre" else DK_COLS) == layout
-    # what is left: vessel A, two voyages, in time order, file lines kept
+    if layout != "bundled":
+        assert counts["naive timestamps interpreted in timezone"] == len(rows) + (layout == "aisdk")
+    assert s.meta["format"] == layout
+    assert detect_format({"marinecadastre": MC_COLS, "aisdk": DK_COLS}.get(layout, ["mmsi", "timestamp", "lat", "lon"])) == layout
+    # the short vessel is listed as removed, with why
+    (gone,) = [e for e in s.report.entries if e.reason == "vessel removed"]
+    assert gone.series == 367000002 and gone.detail == "too few reports in every voyage"
+    # what is left: vessel A, two voyages, in time order, file lines kept; the first report of
+    # each voyage reports its speed, so nothing is lost to the covariates
     assert s.series_ids == [367000001]
     f = s.frame
-    # voyage 1: lines 2-13 less line 9 (conflict at 420 s) plus the late line (630 s); voyage 2: 12
     assert f["segment"].tolist() == [0] * 12 + [1] * 12
     assert f["time"].is_monotonic_increasing
     assert f["_row"].tolist()[:8] == [2, 3, 4, 5, 6, 7, 8, 10]  # line 9 (t=420 s) lost to the conflict
+    # the n/a values are filled: SOG from positions, COG from positions, heading from the course
+    at = f.set_index("_row")
+    assert at.loc[lines_of(rows, "sog102.3")[0], "sog_kn"] == pytest.approx(10.0, abs=0.1)
+    assert at.loc[lines_of(rows, "cog360")[0], "cog_deg"] == pytest.approx(0.0, abs=1e-6)
+    assert at.loc[lines_of(rows, "heading511")[0], "heading_deg"] == 0.0
     # projection: positions come back, and the track moves north at ~10 kn
     ll = to_latlon(s)
     kept = [rows[r - 2] for r in f["_row"]]
-    np.testing.assert_allclose(ll["lat"], [x[3] for x in kept], atol=1e-6)
+    np.testing.assert_allclose(ll["lat"], [x.lat for x in kept], atol=1e-6)
     v = np.diff(f["north_m"].to_numpy()[:7]) / 60 / KNOT_M_S  # lines 2..8: one minute apart
     assert np.all(np.abs(v - 10.0) < 0.2)
+    np.testing.assert_allclose(f["v_north_m_s"].to_numpy()[:3], 10 * KNOT_M_S, rtol=1e-3)
 
 
 def test_conflict_policy_first_and_thresholds(tmp_path):
@@ -267,41 +287,14 @@ def test_conflict_policy_first_and_thresholds(tmp_path):
     assert 367000002 in short.series_ids
 
 
-def test_jump_at_the_start_of_a_track_drops_the_first_report(tmp_path):
-    rows = [("glitch", 367000003, 0, 41.0, -74.0, 10.0, 0.0, 0.0)]
-    rows += [("ok", 367000003, 60 * i, 40.0 + DLAT * i, -74.0, 10.0, 0.0, 0.0) for i in range(1, 8)]
+def test_glitch_at_the_start_of_a_track_drops_the_first_report(tmp_path):
+    rows = [Report("glitch", 367000003, 0, 41.0, -74.0, 10.0, 0.0, 0.0)] + steady(367000003, 8)[1:]
     p = tmp_path / "start.csv"
     write_marinecadastre(p, rows)
     s = load_ais(p, min_voyage_rows=2)
-    # the second report is confirmed by the third, so the first one is the glitch
-    assert rows_by_reason(s)["implausible jumps dropped"] == [2]
+    # the second and third reports agree, the first agrees with neither: it is the glitch
+    assert {k: v for k, v in rows_by_reason(s).items() if v} == {"first report implausible from the next two, dropped": [2]}
     assert len(s) == 7 and s.frame["_row"].tolist() == list(range(3, 10))
-
-
-def test_derived_motion_is_causal_and_reported_values_win(tmp_path):
-    rows = track()
-    p = tmp_path / "mc.csv"
-    write_marinecadastre(p, rows)
-    s = load_ais(p, min_voyage_rows=5, covariates=["sog_kn", "cog_deg"])
-    f = s.frame.set_index("_row")
-    assert f.loc[2, "sog_kn"] == 10.0  # reported, kept
-    line = lines_of(rows, "sog102.3")[0]  # SOG not available: derived from the previous report
-    prev = rows[line - 3]
-    this = rows[line - 2]
-    expect = haversine_m(*(round(v, 6) for v in (prev[3], prev[4], this[3], this[4]))) / (this[2] - prev[2]) / KNOT_M_S
-    assert f.loc[line, "sog_kn"] == pytest.approx(expect) and abs(expect - 10.0) < 0.1
-    assert f.loc[lines_of(rows, "cog360")[0], "cog_deg"] == pytest.approx(0.0, abs=1e-6)  # due north, derived
-    got = rows_by_reason(s)
-    assert got["SOG derived from positions"] == [line]
-    # changing the reports after a time never changes the covariates up to it
-    q = tmp_path / "later.csv"
-    changed = [x if x[2] <= 300 or x[1] != 367000001 else (*x[:3], x[3] + 0.01, x[4] + 0.01, 102.3, 360.0, 511)
-               for x in rows]
-    write_marinecadastre(q, changed)
-    s2 = load_ais(q, min_voyage_rows=5, covariates=["sog_kn", "cog_deg"], origin=s.meta["projection"])
-    a = s.frame[s.frame["time"] <= T0 + timedelta(seconds=300)]
-    b = s2.frame[s2.frame["time"] <= T0 + timedelta(seconds=300)]
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
 
 
 def test_no_reported_motion_and_no_derivation_drops_rows(tmp_path):
@@ -310,8 +303,21 @@ def test_no_reported_motion_and_no_derivation_drops_rows(tmp_path):
         f"367000009,2020-06-04T00:{i:02d}:00Z,40.0,{-74 + 0.001 * i:.4f},,,,\n" for i in range(6)))
     s = load_ais(p, min_voyage_rows=2, covariates=["sog_kn"])
     assert len(s) == 5 and rows_by_reason(s)["rows with unknown speed/course dropped"] == [2]
+    assert s.covariates == ("sog_kn",)
     with pytest.raises(DataError, match="no reports left"):
         load_ais(p, min_voyage_rows=2, covariates=["sog_kn"], derive_motion=False)
+    assert load_ais(p, min_voyage_rows=2, covariates=()).covariates == ()
+
+
+def test_everything_dropped_says_why(tmp_path):
+    p = tmp_path / "few.csv"
+    write_marinecadastre(p, steady(367000004, 4))
+    with pytest.raises(DataError, match=r"few.csv: no reports left after cleaning \(.*"
+                                        r"voyages too short dropped \(rows\): 4"):
+        load_ais(p)
+    p.write_text(p.read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataError, match=r"few.csv: has a header but no data rows"):
+        load_ais(p)
 
 
 # ----------------------------------------------------------------- errors
@@ -327,14 +333,14 @@ def test_unknown_header_names_file_and_expected_columns(tmp_path):
 def test_file_errors(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         load_ais(tmp_path / "missing.csv")
-    with pytest.raises(DataError, match="file not found.*ais-virginia"):
+    with pytest.raises(DataError, match="file not found.*ais-nyharbor-mc"):
         load_ais("ais-atlantis")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(DataError, match="empty.csv: is empty"):
         load_ais(empty)
     bad = tmp_path / "bad.csv"
-    write_marinecadastre(bad, track()[:3])
+    write_marinecadastre(bad, steady(367000001, 3))
     text = bad.read_text().splitlines()
     text[2] = text[2].replace("2020-06-30T00:01:00", "2020-06-31T00:01:00")
     bad.write_text("\n".join(text) + "\n")
@@ -345,9 +351,9 @@ def test_file_errors(tmp_path):
     with pytest.raises(SchemaError, match=r"bad.csv, column 'LAT', row 3: value 'forty"):
         load_ais(bad)
     cut = tmp_path / "cut.csv"
-    write_marinecadastre(cut, track()[:12])
+    write_marinecadastre(cut, steady(367000001, 12))
     cut.write_text(cut.read_text()[:-60])  # a download cut off mid-line
-    with pytest.raises(DataError, match=r"cut.csv, row 13: the last line has \d+ of 17 fields.*truncated"):
+    with pytest.raises(DataError, match=r"cut.csv, row 13: the last line has \d+ of 18 fields.*truncated"):
         load_ais(cut)
 
 
@@ -355,14 +361,31 @@ def test_file_errors(tmp_path):
     "kw, msg",
     [
         (dict(fmt="csv"), "fmt must be"),
-        (dict(max_speed_kn=0), "max_speed_kn"),
+        (dict(jumps=50), "jumps must be a JumpRules"),
         (dict(max_gap="soon"), "max_gap"),
         (dict(min_voyage_rows=0), "min_voyage_rows"),
         (dict(on_conflict="last"), "on_conflict"),
         (dict(covariates=["heading"]), "unknown AIS covariate"),
         (dict(origin="here"), "origin"),
+        (dict(min_course_speed_kn=-1), "min_course_speed_kn"),
+        (dict(bbox=(41, -75, 40, -73)), "bbox"),
+        (dict(bbox=(40, -75, 41)), "bbox"),
+        (dict(vessel_types=["Cargo ship"]), "unknown vessel type"),
+        (dict(start="yesterday-ish"), "start"),
+        (dict(start="2020-12-08T12:00Z", end="2020-12-08T11:00Z"), "end .* must be after start"),
+        (dict(chunk_bytes=10), "chunk_bytes"),
+        (dict(mmsi=["367000001"]), "mmsi must be"),
+        (dict(mmsi=[]), "mmsi must be"),
     ],
 )
 def test_bad_arguments(kw, msg):
     with pytest.raises(ConfigError, match=msg):
         load_ais("ais-nyharbor", **kw)
+
+
+@pytest.mark.parametrize("kw, msg", [(dict(max_speed_kn=0), "max_speed_kn"), (dict(shared_share=0), "shared_share"),
+                                     (dict(min_track_rows=0), "min_track_rows"),
+                                     (dict(multi_transmitter="merge"), "multi_transmitter")])
+def test_bad_jump_rules(kw, msg):
+    with pytest.raises(ConfigError, match=msg):
+        JumpRules(**kw)

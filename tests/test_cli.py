@@ -146,7 +146,7 @@ def test_datasets_listing_and_report(tmp_path):
     from io import StringIO
 
     table = pd.read_csv(StringIO(res.stdout))
-    assert len(table) == 29 and {"name", "rows", "license", "credit"} <= set(table.columns)
+    assert len(table) == 30 and {"name", "rows", "license", "credit"} <= set(table.columns)
     res = cli("datasets", "--report", "extmarker-10hz-seq3", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "timestamps repaired from Frame/60: 5" in res.stdout and "all-zero rows dropped: 1" in res.stdout

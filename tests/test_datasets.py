@@ -17,8 +17,8 @@ def test_listing_has_every_dataset_with_true_sizes_and_rows():
     d = list_datasets()
     assert list(d.columns) == ["name", "kind", "files", "size_bytes", "size_mb", "rows", "series", "source",
                                "license", "credit"]
-    assert len(d) == 29 and d["name"].tolist() == dataset_names()
-    assert d["name"].iloc[0] == "extmarker-10hz-seq1" and d["name"].iloc[-1] == "ais-nyharbor"
+    assert len(d) == 30 and d["name"].tolist() == dataset_names()
+    assert d["name"].iloc[0] == "extmarker-10hz-seq1" and d["name"].iloc[-1] == "ais-nyharbor-mc"
     root = files("tsgate.bundled")
     for _, r in d.iterrows():
         paths = [root.joinpath(*f.split("/")) for f in r["files"].split(", ")]
@@ -28,6 +28,8 @@ def test_listing_has_every_dataset_with_true_sizes_and_rows():
         assert counts == {r["rows"]}, r["name"]
     ais = d.set_index("name").loc["ais-virginia"]
     assert (ais["rows"], ais["series"], ais["size_bytes"]) == (39822, 84, 2140695)
+    mc = d.set_index("name").loc["ais-nyharbor-mc"]
+    assert (mc["rows"], mc["series"], mc["size_bytes"]) == (8689, 295, 1137731)
     assert d.loc[d["kind"] == "extmarker", "license"].eq("CC BY 4.0").all()
 
 
@@ -36,7 +38,7 @@ def test_listing_parses_no_file(monkeypatch):
         raise AssertionError("list_datasets must not parse files")
 
     monkeypatch.setattr(pd, "read_csv", boom)
-    assert len(list_datasets()) == 29
+    assert len(list_datasets()) == 30
 
 
 def test_credits():
@@ -62,19 +64,23 @@ def test_reports_by_name():
     r = dataset_report("extmarker-10hz-seq5")
     assert r.by_reason() == {"timestamps repaired from Frame/60": 3}
     assert r.entries[0].rows == [836, 1280, 1281]
-    r = dataset_report("ais-virginia")
-    assert r.by_reason() == {"implausible jumps dropped": 1, "voyages too short dropped (rows)": 67}
-    assert dataset_report("ais-nyharbor").total() == 0
+    r = dataset_report("ais-virginia", covariates=())
+    assert r.by_reason() == {"SOG not reported": 39822, "COG not reported": 39822, "heading not reported": 39822,
+                             "stale repeated position dropped": 2, "voyages too short dropped (rows)": 67}
+    assert set(dataset_report("ais-nyharbor", covariates=(), jumps=None).by_reason()) == {
+        "SOG not reported", "COG not reported", "heading not reported"}
     # keyword arguments reach the adapter
-    assert dataset_report("ais-virginia", min_voyage_rows=1, max_speed_kn=200).total() == 0
+    assert dataset_report("ais-virginia", min_voyage_rows=1, jumps=None, covariates=()).total() == 3 * 39822
     s = load_dataset("AIS-Virginia", covariates=["sog_kn"])
     assert s.covariates == ("sog_kn",) and s.n_series == 84
+    mc = load_dataset("ais-nyharbor-mc")
+    assert mc.meta["dataset"] == "ais-nyharbor-mc" and "MarineCadastre" in mc.meta["credit"]
 
 
 @pytest.mark.parametrize("name, hint", [("extmarker-10hz-seq10", "extmarker-10hz-seq1"), ("ais-virgina", "ais-virginia"),
                                         ("extmarker-20hz-seq1", "extmarker-30hz-seq1"), ("iris", None)])
 def test_unknown_name_lists_the_names(name, hint):
-    with pytest.raises(ConfigError, match=r"unknown data set.*extmarker-<rate>-seq<k>.*'ais-virginia', 'ais-nyharbor'") as e:
+    with pytest.raises(ConfigError, match=r"unknown data set.*extmarker-<rate>-seq<k>.*'ais-virginia', 'ais-nyharbor', 'ais-nyharbor-mc'") as e:
         load_dataset(name)
     if hint:
         assert f"Did you mean '{hint}'" in str(e.value)

@@ -1,13 +1,14 @@
 """The real data sets bundled with tsgate, by name.
 
 Names: ``extmarker-<rate>-seq<k>`` (rate ``10hz``, ``3.33hz``, ``30hz``; k = 1..9; respiratory
-motion of 3 chest markers, mm) and ``ais-virginia``, ``ais-nyharbor`` (vessel tracks, metres).
+motion of 3 chest markers, mm) and ``ais-virginia``, ``ais-nyharbor``, ``ais-nyharbor-mc`` (vessel
+tracks, metres; the last one with reported SOG/COG/heading).
 The files live in the package ``tsgate.bundled`` and are read through ``importlib.resources``,
 so an installed wheel has them too.
 
 >>> from tsgate.datasets import list_datasets, load_dataset
 >>> list_datasets().shape[0]
-29
+30
 >>> load_dataset("extmarker-3.33hz-seq7")
 IrregularSeries(1 series, 242 rows, targets=['x1', 'x2', 'x3', 'y1', 'y2', 'y3', 'z1', 'z2', 'z3'], time=seconds)
 """
@@ -38,8 +39,10 @@ _ROWS = {
     "30hz": (6660, 4149, 3891, 4266, 3921, 3513, 2178, 9597, 9183),
     "ais-virginia": 39822,
     "ais-nyharbor": 9091,
+    "ais-nyharbor-mc": 8689,
 }
-_AIS_VESSELS = {"ais-virginia": 84, "ais-nyharbor": 37}
+_AIS_VESSELS = {"ais-virginia": 84, "ais-nyharbor": 37, "ais-nyharbor-mc": 295}
+_AIS_NAMES = tuple(_AIS_VESSELS)
 _EXTMARKER_SOURCE = "ExtMarker (Krilavicius et al. 2013; redistributed by Pohl et al. 2022)"
 _AIS_SOURCE = "NOAA/USCG MarineCadastre AIS via Sandia tracktable-data"
 
@@ -62,13 +65,13 @@ class DatasetInfo:
 def dataset_names() -> list[str]:
     """Every bundled data set name, in listing order."""
     names = [f"extmarker-{r}-seq{k}" for r in _em.RATES for k in range(1, _em.N_SEQUENCES + 1)]
-    return names + ["ais-virginia", "ais-nyharbor"]
+    return names + list(_AIS_NAMES)
 
 
 def _parse(name: Any) -> tuple[str, str, int]:
     """('extmarker', rate, seq) or ('ais', key, 0); ConfigError listing the names otherwise."""
     n = str(name).strip().lower()
-    if n in ("ais-virginia", "ais-nyharbor"):
+    if n in _AIS_NAMES:
         return "ais", n, 0
     if n.startswith("extmarker-"):
         parts = n.split("-")
@@ -81,7 +84,7 @@ def _parse(name: Any) -> tuple[str, str, int]:
     raise ConfigError(
         f"unknown data set {name!r}.{hint} Bundled: extmarker-<rate>-seq<k> with rate in "
         f"{list(_em.RATES)} and k = 1..{_em.N_SEQUENCES} (e.g. 'extmarker-10hz-seq1'), "
-        "'ais-virginia', 'ais-nyharbor'. See tsgate.datasets.list_datasets()."
+        f"{', '.join(repr(a) for a in _AIS_NAMES)}. See tsgate.datasets.list_datasets()."
     )
 
 
@@ -99,7 +102,11 @@ def dataset_info(name: str) -> DatasetInfo:
             source=_AIS_SOURCE,
             license=_ais.LICENSE,
             credit=_ais.CREDIT,
-            description="AIS vessel position reports (UTC), one series per MMSI; targets east_m, north_m",
+            description=(
+                "AIS vessel position reports (UTC), one series per MMSI; targets east_m, north_m; covariates "
+                + ("SOG/COG/heading as reported (MarineCadastre download)" if key == "ais-nyharbor-mc"
+                   else "SOG/COG derived from positions (the file has positions only)")
+            ),
         )
     paths = _em.extmarker_files(k, key)
     return DatasetInfo(
@@ -157,7 +164,7 @@ def list_datasets() -> pd.DataFrame:
 
 def load_dataset(name: str, **kw: Any) -> IrregularSeries:
     """Load a bundled data set by name; ``kw`` go to :func:`~tsgate.adapters.extmarker.load_extmarker`
-    or :func:`~tsgate.adapters.ais.load_ais` (e.g. ``covariates=["sog_kn"]``, ``max_gap="1h"``)."""
+    or :func:`~tsgate.adapters.ais.load_ais` (e.g. ``covariates=()``, ``max_gap="1h"``)."""
     kind, key, k = _parse(name)
     if kind == "ais":
         s = _ais.load_ais(key, **kw)

@@ -1,8 +1,17 @@
-"""AIS file layouts: which columns a layout has, how to recognise it, and reading it raw.
+"""AIS file layouts: which columns each layout has, how to recognise it from its header.
 
-Three layouts are known (see :mod:`tsgate.adapters.ais`): ``bundled``, ``marinecadastre`` and
-``aisdk``. Reading keeps every field as text first, so that a bad value is reported with its
-file line, then converts numbers and parses the timestamps of the layout (UTC).
+Three layouts are known (see :mod:`tsgate.adapters.ais`):
+
+* ``bundled``: ``mmsi,timestamp,lat,lon,sog,cog,heading,vessel_type`` (ISO 8601 UTC with ``Z``);
+* ``marinecadastre``: the US MarineCadastre daily files, ``BaseDateTime,LON,LAT,MMSI,SOG,COG,
+  Heading,VesselName,IMO,CallSign,VesselType,...`` (ISO 8601 without offset, UTC by convention);
+* ``aisdk``: the Danish Maritime Authority files, ``# Timestamp,Type of mobile,MMSI,Latitude,
+  Longitude,Navigational status,ROT,SOG,COG,Heading,...,Ship type,...`` (``dd/mm/yyyy
+  HH:MM:SS``, UTC).
+
+Ship types: aisdk writes a category name (``Cargo``, ``Tanker``, ...), MarineCadastre and the
+bundled layout the numeric AIS code (ITU-R M.1371, message 5). :func:`ship_type_names` maps codes
+to the aisdk names so that one ``vessel_types=["Cargo"]`` selects the same vessels in every layout.
 """
 
 from __future__ import annotations
@@ -12,44 +21,84 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from tsgate.adapters.ais_cleaning import count
-from tsgate.data.repairs import RepairReport
-from tsgate.data.times import has_offset
-from tsgate.exceptions import DataError, SchemaError, TimestampError
+from tsgate.exceptions import DataError, SchemaError
 
-__all__ = ["COLUMNS", "REQUIRED", "FORMATS", "read_header", "detect_format", "read_frame"]
+__all__ = [
+    "COLUMNS",
+    "REQUIRED",
+    "FORMATS",
+    "TIME_FORMAT",
+    "read_header",
+    "detect_format",
+    "check_complete",
+    "ship_type_names",
+    "SHIP_TYPES",
+]
 
-# format → (column in the file for each canonical field); None = not in that format
+# format → the file's column for each canonical field; None = not in that layout
 COLUMNS: dict[str, dict[str, str | None]] = {
     "bundled": {
         "mmsi": "mmsi", "time": "timestamp", "lat": "lat", "lon": "lon",
-        "sog": "sog", "cog": "cog", "heading": "heading", "mobile": None,
+        "sog": "sog", "cog": "cog", "heading": "heading", "mobile": None, "ship": "vessel_type",
     },
     "marinecadastre": {
         "mmsi": "MMSI", "time": "BaseDateTime", "lat": "LAT", "lon": "LON",
-        "sog": "SOG", "cog": "COG", "heading": "Heading", "mobile": None,
+        "sog": "SOG", "cog": "COG", "heading": "Heading", "mobile": None, "ship": "VesselType",
     },
     "aisdk": {
         "mmsi": "MMSI", "time": "# Timestamp", "lat": "Latitude", "lon": "Longitude",
-        "sog": "SOG", "cog": "COG", "heading": "Heading", "mobile": "Type of mobile",
+        "sog": "SOG", "cog": "COG", "heading": "Heading", "mobile": "Type of mobile", "ship": "Ship type",
     },
 }
 REQUIRED = ("mmsi", "time", "lat", "lon")
 FORMATS = tuple(COLUMNS)
-_TIME_FORMAT = {"bundled": "ISO8601", "marinecadastre": "ISO8601", "aisdk": "%d/%m/%Y %H:%M:%S"}
+#: strptime format of each layout's timestamps (None: ISO 8601)
+TIME_FORMAT: dict[str, str | None] = {"bundled": None, "marinecadastre": None, "aisdk": "%d/%m/%Y %H:%M:%S"}
+
+# ITU-R M.1371 ship-type codes (first digit / exact code) → the category names aisdk writes
+_SHIP_DECADES = {2: "WIG", 4: "HSC", 6: "Passenger", 7: "Cargo", 8: "Tanker", 9: "Other"}
+_SHIP_CODES = {
+    30: "Fishing", 31: "Towing", 32: "Towing long/wide", 33: "Dredging", 34: "Diving", 35: "Military",
+    36: "Sailing", 37: "Pleasure", 38: "Reserved", 39: "Reserved", 50: "Pilot", 51: "SAR", 52: "Tug",
+    53: "Port tender", 54: "Anti-pollution", 55: "Law enforcement", 56: "Spare 1", 57: "Spare 2",
+    58: "Medical", 59: "Not party to conflict",
+}
 
 
-def read_header(path: Any, name: str) -> list[str]:
+#: every ship-type name aisdk writes (and :func:`ship_type_names` gives), lower case
+SHIP_TYPES = frozenset(
+    n.lower() for n in (*_SHIP_DECADES.values(), *_SHIP_CODES.values(), "Reserved", "Undefined", "Unknown")
+)
+
+
+def ship_type_names(codes: np.ndarray) -> np.ndarray:
+    """[n] aisdk category name (object array) of each numeric AIS ship-type code; ``Undefined``
+    for 0, missing or codes outside 1-99 (e.g. MarineCadastre's 1001-1025 US codes), ``Reserved``
+    for 1-19."""
+    codes = np.asarray(codes, dtype=np.float64)
+    out = np.full(codes.shape, "Undefined", dtype=object)
+    ok = np.isfinite(codes) & (codes >= 1) & (codes <= 99) & (codes == np.round(codes))
+    c = np.where(ok, codes, 0).astype(np.int64)
+    out[ok & (c < 20)] = "Reserved"
+    for decade, name in _SHIP_DECADES.items():
+        out[ok & (c // 10 == decade)] = name
+    for code, name in _SHIP_CODES.items():
+        out[ok & (c == code)] = name
+    return out
+
+
+def read_header(path: Any, name: str) -> tuple[list[str], str]:
+    """(column names, first data line) of a CSV file; a DataError naming the file if unreadable."""
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as fh:
             first = fh.readline()
+            second = fh.readline()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot be read ({exc}).", file=name) from None
     if not first.strip():
         raise DataError("is empty; expected an AIS CSV file with a header line.", file=name)
-    return [c.strip() for c in next(csv.reader([first]))]
+    return [c.strip() for c in next(csv.reader([first]))], second
 
 
 def detect_format(columns: Sequence[str], *, file: Any = None) -> str:
@@ -66,89 +115,7 @@ def detect_format(columns: Sequence[str], *, file: Any = None) -> str:
     )
 
 
-def read_frame(
-    path: Any, name: str, fmt: str, header: list[str], report: RepairReport, mobile_types: Sequence[str] | None
-) -> pd.DataFrame:
-    spec = {k: v for k, v in COLUMNS[fmt].items() if v is not None and v in header}
-    try:
-        with path.open("r", encoding="utf-8-sig", newline="") as fh:
-            raw = pd.read_csv(
-                fh, usecols=list(spec.values()), dtype=str, skip_blank_lines=False, keep_default_na=False
-            )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
-        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot be read as CSV ({msg}); check that the file is complete.", file=name) from None
-    check_complete(path, name, len(header), last_line=len(raw) + 1)
-    line = np.arange(len(raw), dtype=np.int64) + 2
-    strip = {k: raw[v].fillna("").str.strip() for k, v in spec.items()}
-    blank = np.logical_and.reduce([(s == "").to_numpy() for s in strip.values()])
-    if blank.any():  # empty lines, e.g. a trailing one: not data, not counted
-        keep = ~blank
-        line = line[keep]
-        strip = {k: s[keep].reset_index(drop=True) for k, s in strip.items()}
-    n = len(line)
-    df = pd.DataFrame({"line": line})
-
-    if "mobile" in strip and mobile_types is not None:
-        ok = strip["mobile"].isin(list(mobile_types)).to_numpy()
-        count(report, "not a vessel (Type of mobile), dropped", ~ok, None, line, detail=f"kept {list(mobile_types)}")
-        line = line[ok]
-        strip = {k: s[ok].reset_index(drop=True) for k, s in strip.items()}
-        df = pd.DataFrame({"line": line})
-        n = len(line)
-
-    for k in ("mmsi", "lat", "lon", "sog", "cog", "heading"):
-        if k not in strip:
-            df[k] = np.full(n, np.nan)
-            continue
-        s = strip[k]
-        v = pd.to_numeric(s.str.replace(",", ".", regex=False) if fmt == "aisdk" else s, errors="coerce")
-        bad = (v.isna() & (s != "") & ~s.str.lower().isin(["nan", "na", "null", "none"])).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise SchemaError(
-                f"value {s.iloc[i]!r} is not a number; fix or remove that line.",
-                file=name,
-                column=spec[k],
-                row=int(line[i]),
-            )
-        df[k] = v.to_numpy(dtype=np.float64, na_value=np.nan)
-
-    ts = strip["time"]
-    empty = (ts == "").to_numpy()
-    if empty.any():
-        i = int(np.flatnonzero(empty)[0])
-        raise TimestampError(
-            "missing timestamp; every report needs a time.", file=name, column=spec["time"], row=int(line[i])
-        )
-    aware = has_offset(ts)
-    if aware.any() and not aware.all():
-        i = int(np.flatnonzero(~aware)[0])
-        raise TimestampError(
-            f"mixes timestamps with and without a timezone (e.g. {ts.iloc[i]!r}); write all in UTC.",
-            file=name,
-            column=spec["time"],
-            row=int(line[i]),
-        )
-    parsed = pd.to_datetime(ts, format=_TIME_FORMAT[fmt], errors="coerce", utc=True)
-    if parsed.isna().any():
-        i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        layout = "dd/mm/yyyy HH:MM:SS" if fmt == "aisdk" else "ISO 8601 (2020-06-04T03:07:16)"
-        raise TimestampError(
-            f"cannot parse timestamp {ts.iloc[i]!r}; the {fmt} layout writes {layout}.",
-            file=name,
-            column=spec["time"],
-            row=int(line[i]),
-        )
-    if not aware.any() and n:
-        report.add(
-            "naive timestamps interpreted in timezone", n, detail=f"UTC (column {spec['time']!r} had no offsets)"
-        )
-    df["time"] = parsed.array  # tz-aware UTC, assigned by position
-    return df
-
-
-def check_complete(path: Any, name: str, n_fields: int, last_line: int) -> None:
+def check_complete(path: Any, name: str, n_fields: int) -> None:
     """Refuse a file whose last line was cut off (no final newline and too few fields)."""
     with path.open("rb") as fh:
         fh.seek(0, 2)
@@ -160,9 +127,11 @@ def check_complete(path: Any, name: str, n_fields: int, last_line: int) -> None:
     last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
     fields = next(csv.reader([last]), [])
     if len(fields) < n_fields:
+        with path.open("rb") as fh:
+            line = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b"")) + 1
         raise DataError(
             f"the last line has {len(fields)} of {n_fields} fields and no line end: the file looks "
             "truncated (an interrupted download?). Download it again or delete that line.",
             file=name,
-            row=last_line,
+            row=line,
         )

@@ -34,6 +34,7 @@ from tsgate.exceptions import ConfigError
 __all__ = [
     "LocalTangentPlane",
     "haversine_m",
+    "pair_distances_m",
     "initial_bearing_deg",
     "WGS84_A",
     "WGS84_F",
@@ -47,6 +48,29 @@ _E2 = WGS84_F * (2.0 - WGS84_F)  # first eccentricity squared
 _B = WGS84_A * (1.0 - WGS84_F)  # semi-minor axis, metres
 EARTH_MEAN_RADIUS_M = 6371008.8  # IUGG mean radius R1, metres
 KNOT_M_S = 1852.0 / 3600.0  # one knot in metres per second
+
+
+_SLICE = 1 << 20  # elements per slice of the elementwise functions below
+
+
+def _in_slices(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` for 1-D float arrays of one length, a slice at a time, so that the temporary
+    arrays of the formulas stay small on millions of points; other inputs go through whole."""
+    arrs = [np.asarray(a, dtype=np.float64) for a in args]
+    n = arrs[0].shape[0] if arrs[0].ndim == 1 else 0
+    if n <= _SLICE or any(a.ndim != 1 or a.shape[0] != n for a in arrs):
+        return fn(*arrs)
+    outs: list[np.ndarray] = []
+    single = True
+    for start in range(0, n, _SLICE):
+        res = fn(*(a[start : start + _SLICE] for a in arrs))
+        single = not isinstance(res, tuple)
+        res = (res,) if single else res
+        if not outs:
+            outs = [np.empty(n, dtype=r.dtype) for r in res]
+        for o, r in zip(outs, res):
+            o[start : start + len(r)] = r
+    return outs[0] if single else tuple(outs)
 
 
 def _ecef(lat_deg: Any, lon_deg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,6 +116,9 @@ class LocalTangentPlane:
 
     def forward(self, lat_deg: Any, lon_deg: Any) -> tuple[np.ndarray, np.ndarray]:
         """(east, north) in metres of points given in degrees (arrays broadcast)."""
+        return _in_slices(self._forward, lat_deg, lon_deg)
+
+    def _forward(self, lat_deg: np.ndarray, lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y, z = _ecef(lat_deg, lon_deg)
         o, e, n, _ = self._axes()
         dx, dy, dz = x - o[0], y - o[1], z - o[2]
@@ -124,6 +151,29 @@ class LocalTangentPlane:
             lon = np.where(bad, np.nan, lon)
         return lat, lon
 
+    def velocity(
+        self, lat_deg: Any, lon_deg: Any, v_east: Any, v_north: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A ground velocity given in the local east/north of each point (m/s) as the rate of
+        change of the plane's (east, north) coordinates (m/s).
+
+        The plane's axes are those of its origin; away from the origin, true north is turned
+        against them by the convergence of the meridians (about Δλ·sin φ: 0.75° at 100 km east
+        of an origin at 40° N). The forward map is linear in ECEF, so this rotation is exact.
+        """
+        return _in_slices(self._velocity, lat_deg, lon_deg, v_east, v_north)
+
+    def _velocity(self, lat_deg: np.ndarray, lon_deg: np.ndarray, v_east: np.ndarray,
+                  v_north: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
+        lon = np.radians(np.asarray(lon_deg, dtype=np.float64))
+        ve, vn = np.asarray(v_east, dtype=np.float64), np.asarray(v_north, dtype=np.float64)
+        sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+        # ECEF velocity = ve·(-sin λ, cos λ, 0) + vn·(-sin φ cos λ, -sin φ sin λ, cos φ)
+        vx, vy, vz = -ve * so - vn * sl * co, ve * co - vn * sl * so, vn * cl
+        _, e, n, _ = self._axes()
+        return e[0] * vx + e[1] * vy + e[2] * vz, n[0] * vx + n[1] * vy + n[2] * vz
+
     @classmethod
     def around(cls, lat_deg: Any, lon_deg: Any) -> LocalTangentPlane:
         """A plane centred on the bounding box of the given points (handles the antimeridian)."""
@@ -152,6 +202,10 @@ class LocalTangentPlane:
 
 def haversine_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     """Great-circle distance in metres on a sphere of the mean Earth radius."""
+    return _in_slices(_haversine, lat1, lon1, lat2, lon2)
+
+
+def _haversine(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     p1, p2 = np.radians(np.asarray(lat1, float)), np.radians(np.asarray(lat2, float))
     dp = p2 - p1
     dl = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
@@ -159,8 +213,42 @@ def haversine_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     return 2.0 * EARTH_MEAN_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
+def pair_distances_m(
+    lat_deg: np.ndarray, lon_deg: np.ndarray, a: np.ndarray | slice, b: np.ndarray | slice,
+    cos_lat: np.ndarray | None = None,
+) -> np.ndarray:
+    """Great-circle distances (metres, as :func:`haversine_m`) between rows ``a`` and ``b`` of one
+    set of points: index arrays of one length, or slices (no index arrays are made for them);
+    ``cos_lat`` (cosine of every latitude) may be given to reuse it across calls."""
+    lat_deg, lon_deg = np.asarray(lat_deg, float), np.asarray(lon_deg, float)
+    c = np.cos(np.radians(lat_deg)) if cos_lat is None else cos_lat
+    n_all = len(lat_deg)
+    a_ = np.arange(n_all)[a] if isinstance(a, slice) and isinstance(b, np.ndarray) else a
+    b_ = np.arange(n_all)[b] if isinstance(b, slice) and isinstance(a, np.ndarray) else b
+    if isinstance(a_, slice):
+        a0, b0 = a_.indices(n_all)[0], b_.indices(n_all)[0]  # type: ignore[union-attr]
+        n = len(range(*a_.indices(n_all)))
+    else:
+        n = len(a_)
+    out = np.empty(n)
+    for s in range(0, n, _SLICE):
+        e = min(n, s + _SLICE)
+        if isinstance(a_, slice):
+            i, j = slice(a0 + s, a0 + e), slice(b0 + s, b0 + e)
+        else:
+            i, j = a_[s:e], b_[s:e]  # type: ignore[index]
+        h = np.sin(np.radians(lat_deg[j] - lat_deg[i]) / 2.0) ** 2
+        h += c[i] * c[j] * np.sin(np.radians(lon_deg[j] - lon_deg[i]) / 2.0) ** 2
+        out[s:e] = 2.0 * EARTH_MEAN_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return out
+
+
 def initial_bearing_deg(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     """Initial great-circle bearing from point 1 to point 2, degrees clockwise from true north in [0, 360)."""
+    return _in_slices(_bearing, lat1, lon1, lat2, lon2)
+
+
+def _bearing(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     p1, p2 = np.radians(np.asarray(lat1, float)), np.radians(np.asarray(lat2, float))
     dl = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
     y = np.sin(dl) * np.cos(p2)
