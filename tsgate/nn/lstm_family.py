@@ -18,24 +18,16 @@ from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask, without_ca
 
 __all__ = ["gate_scales", "LSTMFamilyLayer", "StackedEncoder"]
 
-_SCALES: dict = {}
-
-
 def gate_scales(H: int, wmc: bool, like: Tensor) -> Tuple[Tensor, Tensor]:
     """Column scale and bias shift ``[4H]`` of the scaled gate pre-activations (see above).
 
     g columns x2 (g = 2 sigmoid(2 z_g) - 1); with ``wmc`` the i, f, o biases also get -1 to
-    absorb the constant of ``tanh(u) = 2 sigmoid(2u) - 1`` in their cell terms. Cached per
-    size, dtype and device (read-only).
+    absorb the constant of ``tanh(u) = 2 sigmoid(2u) - 1`` in their cell terms.
+
+    Built afresh on every call (once per forward, not per step: two ``[4H]`` fills). They are
+    never cached across calls: a tensor first made under ``torch.inference_mode()`` (a loaded
+    model's first forecast) cannot be saved for backward by a later online update.
     """
-    key = (H, wmc, like.dtype, like.device)
-    got = _SCALES.get(key)
-    if got is None:
-        got = _SCALES[key] = _make_gate_scales(H, wmc, like)
-    return got
-
-
-def _make_gate_scales(H: int, wmc: bool, like: Tensor) -> Tuple[Tensor, Tensor]:
     scale = like.new_ones(4 * H)
     scale[2 * H : 3 * H] = 2.0
     shift = like.new_zeros(4 * H)
@@ -43,7 +35,6 @@ def _make_gate_scales(H: int, wmc: bool, like: Tensor) -> Tuple[Tensor, Tensor]:
         shift[: 2 * H] = -1.0
         shift[3 * H :] = -1.0
     return scale, shift
-
 
 
 class LSTMFamilyLayer(nn.Module):
