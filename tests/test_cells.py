@@ -423,3 +423,19 @@ def test_copy_and_pickle_after_forward(cell: str) -> None:
     with torch.no_grad():
         assert torch.allclose(twin(x, t), h)
 
+
+
+def test_glstm_gates_below_float32_resolution_are_exactly_closed() -> None:
+    """No denormal numbers from nearly closed gates (they made training 5x slower on x86)."""
+    torch.manual_seed(12)
+    enc = make_encoder("glstm", 3, 32, window_span_s=10.0)
+    x, t = _window(8, 64, 3, span=10.0, dtype=torch.float32)
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            k = enc.layers[0].gates(t.t().unsqueeze(-1))
+        assert int((k == 0).sum()) > 0  # narrow gates far from their centre: closed
+        assert int(((k > 0) & (k < 1.2e-7)).sum()) == 0
+    enc(x, t).sum().backward()
+    tiny = torch.finfo(torch.float32).tiny
+    for p in enc.parameters():
+        assert int(((p.grad != 0) & (p.grad.abs() < tiny)).sum()) == 0
