@@ -22,10 +22,10 @@ Masked steps (``mask == False``, left padding) leave the state of every cell unc
 built-in cells get the same effect by packing the observed steps.
 
 Speed: ``wmc`` and ``glstm`` run their whole sequence inside one ``torch.autograd.Function``
-with TorchScript time loops and a hand-written backward (see :mod:`tsgate.nn.wmc`);
-``benchmarks/cells.py`` measures them against ``torch.nn.LSTM``. There is deliberately no
-``torch.compile`` option: a whole-sequence compile of the WMC cell took 100 s cold on a 2-core
-CPU and was not faster than these kernels, and ``tsgate fit`` must start at once.
+with an eager time loop and a hand-written backward (see :mod:`tsgate.nn.lstm_family`);
+``benchmarks/cells.py`` measures them against ``torch.nn.LSTM``, TorchScript and
+``torch.compile``. There is no compiled variant: compiling cost 30 s to minutes cold per process
+and shape and was not faster for training, and ``tsgate fit`` must start at once.
 
 A new cell is one module with an :class:`~tsgate.nn.encoder.Encoder` subclass, plus its name
 in :data:`tsgate.nn.CELLS` and one branch in :func:`make_encoder`.

@@ -42,7 +42,7 @@ class Encoder(nn.Module):
         return torch.zeros((), device=None if p is None else p.device)
 
 
-_CACHE_KEYS = ("_last", "_scaled_cache", "_um_cache", "_gate_cache")
+_CACHE_KEYS = ("_last", "_um_cache")
 
 
 def without_caches(state: dict) -> dict:

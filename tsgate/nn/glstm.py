@@ -31,103 +31,94 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask
-from tsgate.nn.lstm_family import (
-    LSTMFamilyLayer,
-    gate_scales,
-    output_gradients,
-    sequence_output,
-)
-from tsgate.nn.scripting import scripted
-from tsgate.params import Interval, Real, check_value
+from tsgate.exceptions import ConfigError
+from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask, without_caches
+from tsgate.nn.lstm_family import LSTMFamilyLayer, needs_grad
 
 __all__ = ["GLSTMEncoder", "GLSTMLayer", "glstm_sequence", "glstm_reference", "time_gate"]
 
 _SIGMA_FLOOR = 1e-3  # in units of the window span
+# A gate below float32's resolution counts as closed (exactly 0). Its share of a step's update
+# is invisible next to an O(1) state, and the tiny values it would leave in the state and the
+# gradients are denormal numbers, which x86 CPUs process 10-100x slower: unfloored, the
+# training step of a 64-unit layer took 5x longer (measured with benchmarks/cells.py).
+_LOG_CLOSED = math.log(1.2e-7)
 
 
 # --------------------------------------------------------------------------------------------
-# Kernels (scaled weights: the g columns of Wx, b, U are x2 so that g = 2 sigmoid(z') - 1)
+# Kernels
 # --------------------------------------------------------------------------------------------
 
 
 def _glstm_forward(xp: Tensor, U: Tensor, K: Tensor, save: bool) -> List[Tensor]:
-    """g-LSTM over scaled ``xp [T, B, 4H]`` with blend weights ``K [T, B, H]`` (gate x mask).
+    """g-LSTM over ``xp [T, B, 4H]`` (input projection incl. bias, gates i, f, g, o) with blend
+    weights ``K [T, B, H]`` (time gate x mask), from a zero state.
 
-    Returns ``[Hs]`` or, with ``save``, ``[Hs, S, Kifg, Ko, Kc, Dh, Dc]``: sigmoid of the
-    4 gates, d(c~)/d(z_i|z_f|z_g'), k d(h~)/d(z_o), k d(h~)/d(c~), h~ - h_{t-1}, c~ - c_{t-1}.
+    Returns ``[Hs]`` or, with ``save``, ``[Hs, Fs, Kifg, Ko, Kc, Dh, Dc]``: the forget gate,
+    d(c~)/d(z_i, z_f, z_g), k d(h~)/d(z_o), k d(h~)/d(c~), h~ - h_{t-1}, c~ - c_{t-1}.
     """
     T = xp.size(0)
     B = xp.size(1)
     H = U.size(0)
     h = xp.new_zeros([B, H])
     c = xp.new_zeros([B, H])
-    neg1 = xp.new_full([1, 1], -1.0)
-    Hb = xp.new_empty([T, B, H])
-    Sb = Hb
-    Kifg = Hb
-    Ko = Hb
-    Kc = Hb
-    Dh = Hb
-    Dc = Hb
-    if save:
-        Sb = xp.new_empty([T, B, 4 * H])
-        Kifg = xp.new_empty([T, B, 3 * H])
-        Ko = xp.new_empty([T, B, H])
-        Kc = xp.new_empty([T, B, H])
-        Dh = xp.new_empty([T, B, H])
-        Dc = xp.new_empty([T, B, H])
+    Hs = xp.new_empty([T, B, H])
+    n = T if save else 0
+    Fs = xp.new_empty([n, B, H])
+    Ko = xp.new_empty([n, B, H])
+    Kc = xp.new_empty([n, B, H])
+    Dh = xp.new_empty([n, B, H])
+    Dc = xp.new_empty([n, B, H])
+    Kifg = xp.new_empty([n, B, 3 * H])
     xpl = xp.unbind(0)
     Kl = K.unbind(0)
     for t in range(T):
         z = torch.addmm(xpl[t], h, U)
-        if save:
-            S = torch.sigmoid(z, out=Sb[t])
-        else:
-            S = torch.sigmoid(z)
-        i = S[:, :H]
-        g = torch.add(neg1, S[:, 2 * H : 3 * H], alpha=2.0)
-        o = S[:, 3 * H :]
-        cc = torch.addcmul(S[:, H : 2 * H] * c, i, g)
-        tc = torch.add(neg1, torch.sigmoid(cc + cc), alpha=2.0)  # tanh(cc), 2x cheaper here
+        sif = torch.sigmoid(z[:, : 2 * H])
+        i = sif[:, :H]
+        f = sif[:, H:]
+        g = torch.tanh(z[:, 2 * H : 3 * H])
+        o = torch.sigmoid(z[:, 3 * H :])
+        cc = torch.addcmul(f * c, i, g)
+        tc = torch.tanh(cc)
         hh = o * tc
         kt = Kl[t]
         if save:
-            dS = torch.addcmul(S, S, S, value=-1.0)
+            Fs[t].copy_(f)
+            dsif = torch.addcmul(sif, sif, sif, value=-1.0)
             Kt = Kifg[t]
-            torch.mul(dS[:, :H], g, out=Kt[:, :H])
-            torch.mul(dS[:, H : 2 * H], c, out=Kt[:, H : 2 * H])
-            torch.mul(dS[:, 2 * H : 3 * H], i + i, out=Kt[:, 2 * H :])
-            torch.mul(dS[:, 3 * H :] * tc, kt, out=Ko[t])
+            torch.mul(dsif[:, :H], g, out=Kt[:, :H])
+            torch.mul(dsif[:, H:], c, out=Kt[:, H : 2 * H])
+            torch.addcmul(i, i, g * g, value=-1.0, out=Kt[:, 2 * H :])
+            torch.mul(torch.addcmul(o, o, o, value=-1.0).mul_(tc), kt, out=Ko[t])
             torch.mul(torch.addcmul(o, hh, tc, value=-1.0), kt, out=Kc[t])
             dc_ = torch.sub(cc, c, out=Dc[t])
             dh_ = torch.sub(hh, h, out=Dh[t])
             c = torch.addcmul(c, kt, dc_)
-            h = torch.addcmul(h, kt, dh_, out=Hb[t])
+            h = torch.addcmul(h, kt, dh_, out=Hs[t])
         else:
             c = torch.lerp(c, cc, kt)
-            h = torch.lerp(h, hh, kt, out=Hb[t])
+            h = torch.lerp(h, hh, kt, out=Hs[t])
     if save:
-        return [Hb, Sb, Kifg, Ko, Kc, Dh, Dc]
-    return [Hb]
+        return [Hs, Fs, Kifg, Ko, Kc, Dh, Dc]
+    return [Hs]
 
 
 def _glstm_backward(
-    dh_last: Tensor, dHs: Optional[Tensor], U: Tensor, K: Tensor, Hb: Tensor, Sb: Tensor,
+    dh_last: Tensor, dHs: Optional[Tensor], U: Tensor, K: Tensor, Hs: Tensor, Fs: Tensor,
     Kifg: Tensor, Ko: Tensor, Kc: Tensor, Dh: Tensor, Dc: Tensor,
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    """BPTT for :func:`_glstm_forward`: grads of the scaled ``xp``, ``U`` and ``K``."""
-    T = Hb.size(0)
-    B = Hb.size(1)
+    """BPTT for :func:`_glstm_forward`: gradients of ``xp``, ``U`` and ``K``."""
+    T = Hs.size(0)
+    B = Hs.size(1)
     H = U.size(0)
-    dZ = Hb.new_empty([T, B, 4 * H])
-    dK = Hb.new_empty([T, B, H])
+    dZ = Hs.new_empty([T, B, 4 * H])
+    dK = Hs.new_empty([T, B, H])
     UT = U.t()
-    OmK = 1.0 - K
     Kl = K.unbind(0)
-    OmKl = OmK.unbind(0)
+    OmKl = (1.0 - K).unbind(0)
     dh = dh_last
-    dc = Hb.new_zeros([B, H])
+    dc = Hs.new_zeros([B, H])
     dHl: List[Tensor] = []
     if dHs is not None:
         dHl = dHs.unbind(0)
@@ -139,38 +130,33 @@ def _glstm_backward(
         torch.addcmul(dh * Dh[t], dc, Dc[t], out=dK[t])
         torch.mul(dh, Ko[t], out=dZt[:, 3 * H :])
         dcc = torch.addcmul(Kl[t] * dc, dh, Kc[t])
-        torch.mul(
-            dcc.unsqueeze(1), Kifg[t].view(B, 3, H), out=dZt[:, : 3 * H].view(B, 3, H)
-        )
+        torch.mul(dcc.unsqueeze(1), Kifg[t].view(B, 3, H), out=dZt[:, : 3 * H].view(B, 3, H))
         om = OmKl[t]
-        dc = torch.addcmul(om * dc, dcc, Sb[t][:, H : 2 * H])
+        dc = torch.addcmul(om * dc, dcc, Fs[t])
         dh = torch.addmm(om * dh, dZt, UT)
-    dU = torch.mm(Hb[:-1].reshape((T - 1) * B, H).t(), dZ[1:].reshape((T - 1) * B, 4 * H))
+    dU = torch.mm(Hs[:-1].reshape((T - 1) * B, H).t(), dZ[1:].reshape((T - 1) * B, 4 * H))
     return dZ, dU, dK
 
 
 class _GLSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp: Tensor, U: Tensor, K: Tensor, last_only: bool) -> Tensor:  # type: ignore[override]
-        out = scripted(_glstm_forward)(xp, U, K, True)
+        out = _glstm_forward(xp, U, K, True)
         ctx.save_for_backward(U, K, *out)
         ctx.last_only = last_only
-        return sequence_output(out[0], last_only)
+        Hs = out[0]
+        return Hs[-1].clone() if last_only else Hs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout: Tensor):  # type: ignore[override]
-        U, K, Hb, Sb, Kifg, Ko, Kc, Dh, Dc = ctx.saved_tensors
-        dh_last, dHs = output_gradients(dout, ctx.last_only)
-        dZ, dU, dK = scripted(_glstm_backward)(dh_last, dHs, U, K, Hb, Sb, Kifg, Ko, Kc, Dh, Dc)
+        U, K, *saved = ctx.saved_tensors
+        if ctx.last_only:
+            dh_last, dHs = dout.contiguous(), None
+        else:
+            dh_last, dHs = torch.zeros_like(dout[-1]), dout.contiguous()
+        dZ, dU, dK = _glstm_backward(dh_last, dHs, U, K, *saved)
         return dZ, dU, dK, None
-
-
-def _glstm_scaled(xp: Tensor, U: Tensor, K: Tensor, last_only: bool) -> Tensor:
-    if torch.is_grad_enabled() and (xp.requires_grad or U.requires_grad or K.requires_grad):
-        return _GLSTMFunction.apply(xp, U, K, last_only)
-    Hb = scripted(_glstm_forward)(xp, U, K, False)[0]
-    return Hb[-1] if last_only else Hb
 
 
 def _glstm_skip(
@@ -188,7 +174,6 @@ def _glstm_skip(
     H = U.size(0)
     h = xp.new_zeros([B, H])
     c = xp.new_zeros([B, H])
-    neg1 = xp.new_full([1, 1], -1.0)
     Hs = xp.new_zeros([T, B, H]) if need_seq else h
     done = 0
     for n in range(len(steps)):
@@ -196,29 +181,26 @@ def _glstm_skip(
         a = starts[n]
         b = ends[n]
         if need_seq:
-            while done < t:
-                Hs[done].copy_(h)
-                done += 1
+            Hs[done:t] = h
+            done = t
         z = torch.addmm(xp[t][:, 4 * a : 4 * b], h, U[:, 4 * a : 4 * b]).view(B, b - a, 4)
         S = torch.sigmoid(z)
-        g = torch.add(neg1, S[:, :, 2], alpha=2.0)
         cs = c[:, a:b]
-        cc = torch.addcmul(S[:, :, 1] * cs, S[:, :, 0], g)
+        cc = torch.addcmul(S[:, :, 1] * cs, S[:, :, 0], torch.tanh(z[:, :, 2]))
         hh = S[:, :, 3] * torch.tanh(cc)
         kt = K[t][:, a:b]
         cs.lerp_(cc, kt)
         h[:, a:b].lerp_(hh, kt)
     if need_seq:
-        while done < T:
-            Hs[done].copy_(h)
-            done += 1
+        Hs[done:] = h
         return Hs
     return h
 
 
 def time_gate(t: Tensor, mu: Tensor, sigma: Tensor, m: Optional[Tensor] = None) -> Tensor:
     """``k = exp(-(t - mu)^2 / (2 sigma^2))`` (times ``m`` if given): ``t [T, B, 1]`` s,
-    ``mu, sigma [H]`` s, ``m [T, B, 1]`` -> ``[T, B, H]``. Gradients flow to mu and sigma
+    ``mu, sigma [H]`` s, ``m [T, B, 1]`` -> ``[T, B, H]``; 0 where k < 1.2e-7 (closed, see
+    ``_LOG_CLOSED``). Gradients flow to mu and sigma
     (not to t or m) through a hand-written backward: 4 passes over [T, B, H] each way
     instead of about twice that through autograd."""
     return _TimeGate.apply(t, mu, sigma, m)
@@ -229,7 +211,8 @@ class _TimeGate(torch.autograd.Function):
     def forward(ctx, t: Tensor, mu: Tensor, sigma: Tensor, m: Optional[Tensor]) -> Tensor:  # type: ignore[override]
         inv = 1.0 / sigma
         u = torch.addcmul(-mu * inv, t, inv)  # (t - mu) / sigma
-        k = torch.mul(u, u).mul_(-0.5).exp_()
+        q = torch.mul(u, u).mul_(-0.5)
+        k = q.masked_fill_(q < _LOG_CLOSED, -math.inf).exp_()
         if m is not None:
             k.mul_(m)
         ctx.save_for_backward(u, k, inv)
@@ -248,15 +231,17 @@ class _TimeGate(torch.autograd.Function):
 def glstm_sequence(
     xp: Tensor, U: Tensor, K: Tensor, last_only: bool = False
 ) -> Tensor:
-    """Post-step h of a g-LSTM layer: plain ``xp [T, B, 4H]`` (incl. bias, gates i, f, g, o),
-    ``U [H, 4H]``, blend weights ``K [T, B, H]`` (time gate x mask). Zero initial state."""
-    H = U.shape[0]
-    scale, _ = gate_scales(H, False, xp)
-    return _glstm_scaled(xp * scale, U * scale, K, last_only)
+    """Post-step h ``[T, B, H]`` (or the last, ``[B, H]``) of a g-LSTM layer: ``xp [T, B, 4H]``
+    (input projection incl. bias, gates i, f, g, o), ``U [H, 4H]``, blend weights
+    ``K [T, B, H]`` (time gate x mask). Zero initial state."""
+    if needs_grad(xp, U, K):
+        return _GLSTMFunction.apply(xp, U, K, last_only)
+    Hs = _glstm_forward(xp, U, K, False)[0]
+    return Hs[-1] if last_only else Hs
 
 
 def glstm_reference(xp: Tensor, U: Tensor, K: Tensor) -> Tensor:
-    """Naive step-by-step g-LSTM from the equations (tests, compile)."""
+    """Naive step-by-step g-LSTM from the equations, differentiated by autograd (tests)."""
     T, B, _ = xp.shape
     H = U.shape[0]
     h = xp.new_zeros(B, H)
@@ -281,6 +266,9 @@ def glstm_reference(xp: Tensor, U: Tensor, K: Tensor) -> Tensor:
 class GLSTMLayer(LSTMFamilyLayer):
     """One g-LSTM layer: LSTM weights plus the time gates ``mu_raw``, ``s_raw`` ``[H]``."""
 
+    def __getstate__(self) -> dict:
+        return without_caches(self.__dict__)
+
     def __init__(self, input_size: int, hidden_size: int, window_span_s: float) -> None:
         super().__init__(input_size, hidden_size)
         H = hidden_size
@@ -304,17 +292,12 @@ class GLSTMLayer(LSTMFamilyLayer):
     def gates(self, tt: Tensor, m: Optional[Tensor] = None) -> Tensor:
         """Time gates ``[T, B, H]`` at sample times ``tt [T, B, 1]`` (seconds), times the
         mask ``m [T, B, 1]`` if given."""
-        if torch.is_grad_enabled():
-            mu, sigma = self.mu_sigma()
+        mu, sigma = self.mu_sigma()
+        if needs_grad(mu, sigma):
             return time_gate(tt, mu, sigma, m)
-        # inference: mu and -1/(2 sigma^2) cached until the parameters change (4 ops left)
-        key = tuple((p.data_ptr(), p._version, p.dtype) for p in (self.mu_raw, self.s_raw))
-        cache = getattr(self, "_gate_cache", None)
-        if cache is None or cache[0] != key:
-            mu, sigma = self.mu_sigma()
-            cache = self._gate_cache = (key, mu, -0.5 / (sigma * sigma))
-        d = tt - cache[1]
-        k = torch.exp(d.mul_(d).mul_(cache[2]))
+        d = tt - mu  # inference: the same values without recording a backward
+        q = d.mul_(d).mul_(-0.5 / (sigma * sigma))
+        k = q.masked_fill_(q < _LOG_CLOSED, -math.inf).exp_()
         return k if m is None else k.mul_(m)
 
     def forward(
@@ -323,8 +306,7 @@ class GLSTMLayer(LSTMFamilyLayer):
         if skip:
             return self._forward_skip(X, K, last_only, threshold)
         self.last_steps_computed = X.shape[0]
-        xp, U = self.scaled_projection(X)
-        return _glstm_scaled(xp, U, K, last_only)
+        return glstm_sequence(self.projection(X), self.U, K, last_only)
 
     @torch.no_grad()
     def _forward_skip(self, X: Tensor, K: Tensor, last_only: bool, threshold: float) -> Tensor:
@@ -355,8 +337,8 @@ class GLSTMLayer(LSTMFamilyLayer):
             return self._skip_blocks(X, K, last_only, active)
         # Dense steps on the sub-sequence of active steps: exact, since a step where every
         # gate is zero changes nothing.
-        xp, U = self.scaled_projection(X.index_select(0, active))
-        Hs = scripted(_glstm_forward)(xp, U, K.index_select(0, active), False)[0]
+        xp = self.projection(X.index_select(0, active))
+        Hs = _glstm_forward(xp, self.U, K.index_select(0, active), False)[0]
         if last_only:
             return Hs[-1]
         # state at step t = state after the last active step <= t (zero before the first)
@@ -375,12 +357,13 @@ class GLSTMLayer(LSTMFamilyLayer):
         steps = active.tolist()
         starts = torch.where(open_, idx, H).amin(1).tolist()
         ends = (torch.where(open_, idx, -1).amax(1) + 1).tolist()
-        out = scripted(_glstm_skip)(xp, U, Kp, steps, starts, ends, not last_only)
+        out = _glstm_skip(xp, U, Kp, steps, starts, ends, not last_only)
         return out.index_select(out.dim() - 1, inv)
 
     def _unit_major_weights(self) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """Units sorted by mu, columns unit-major (u*4 + gate), scaled; cached until the
-        parameters change (their version counters move on every optimiser step)."""
+        """Units sorted by mu, columns unit-major (u*4 + gate). Cached on the layer (inference
+        only, never used with gradients) until a parameter changes: every optimiser step and
+        ``load_state_dict`` move the version counters in the key."""
         params = (self.Wx, self.b, self.U, self.mu_raw)
         key = tuple((p.data_ptr(), p._version, p.dtype) for p in params)
         cache = getattr(self, "_um_cache", None)
@@ -390,13 +373,21 @@ class GLSTMLayer(LSTMFamilyLayer):
         perm = torch.argsort(self.mu_raw.detach())
         inv = torch.argsort(perm)
         cols = (perm.unsqueeze(1) + H * torch.arange(4, device=perm.device)).reshape(-1)
-        scale, _ = gate_scales(H, False, self.U)
-        Wx = (self.Wx.detach() * scale)[:, cols].contiguous()
-        b = (self.b.detach() * scale)[cols].contiguous()
-        U = (self.U.detach() * scale)[perm][:, cols].contiguous()
+        Wx = self.Wx.detach()[:, cols].contiguous()
+        b = self.b.detach()[cols].contiguous()
+        U = self.U.detach()[perm][:, cols].contiguous()
         value = (perm, inv, Wx, b, U)
         self._um_cache = (key, value)
         return value
+
+
+def _as_float(value: object) -> Optional[float]:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
 
 
 class GLSTMEncoder(Encoder):
@@ -407,9 +398,16 @@ class GLSTMEncoder(Encoder):
         window_span_s: float = 1.0, gate_threshold: float = 0.0,
     ) -> None:
         super().__init__()
-        # the span is the window's length in seconds
-        check_value("window_span_s", window_span_s, [Interval(Real, 0, None, closed="neither")], "GLSTMEncoder")
-        check_value("gate_threshold", gate_threshold, [Interval(Real, 0, 1, closed="left")], "GLSTMEncoder")
+        span = _as_float(window_span_s)
+        if span is None or not (math.isfinite(span) and span > 0):
+            raise ConfigError(
+                f"window_span_s must be a positive number of seconds (the window length), "
+                f"got {window_span_s!r}"
+            )
+        thr = _as_float(gate_threshold)
+        if thr is None or not (0.0 <= thr < 1.0):
+            raise ConfigError(f"gate_threshold must be in [0, 1), got {gate_threshold!r}")
+        window_span_s, gate_threshold = span, thr
         self.input_size = input_size
         self.output_size = hidden_size
         self.window_span_s = float(window_span_s)
@@ -442,7 +440,7 @@ class GLSTMEncoder(Encoder):
                 X = self.drop(X)
             X = layer(X, Km, li == last, thr, skip)
         # budget and open fraction are computed on demand (inference never pays for them)
-        self._last = (gates, used, m, x.shape[0] * x.shape[1])
+        self._last = (gates, used if thr > 0.0 else None, m, x.shape[0] * x.shape[1])
         return X
 
     @property
@@ -452,6 +450,8 @@ class GLSTMEncoder(Encoder):
         if self._last is None:
             return float("nan")
         _, used, m, n = self._last
+        if used is None:  # no threshold: every gate was computed
+            return 1.0
         n_obs = float(n if m is None else m.sum())
         fr = [float((K > 0).sum()) / (n_obs * K.shape[-1]) for K in used]
         return sum(fr) / len(fr)

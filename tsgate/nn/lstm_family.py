@@ -1,61 +1,28 @@
 """Plumbing shared by the hand-written LSTM-family cells (WMC, g-LSTM).
 
 Weights of one layer are ``Wx [F, 4H]``, ``b [4H]``, ``U [H, 4H]`` in gate order i, f, g, o (as
-``torch.nn.LSTM``). The kernels work on *scaled* weights so that every nonlinearity but tanh(c)
-is one sigmoid (torch's CPU tanh costs about twice a sigmoid): with tanh(x) = 2 sigmoid(2x) - 1
-the g columns are doubled (:func:`gate_scales`).
+``torch.nn.LSTM``), used as they are: the kernels read the parameters directly, so nothing
+derived from them is kept between calls.
+
+The kernels are eager PyTorch: a Python loop over the time steps inside one
+``torch.autograd.Function`` per layer, with a hand-written backward (BPTT) whose weight
+gradients are one matmul over all steps after the loop. Measured with ``benchmarks/cells.py``
+against TorchScript (the previous implementation) and ``torch.compile``: eager trains as fast
+as TorchScript did and starts at once; compiling a step was no faster and costs about 30 s
+cold per process, compiling a whole window costs minutes.
 """
 
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import torch
 from torch import Tensor, nn
 
-from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask, without_caches
+from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask
 
-__all__ = ["gate_scales", "LSTMFamilyLayer", "StackedEncoder", "sequence_output", "output_gradients"]
-
-_SCALES: dict = {}
-
-
-def gate_scales(H: int, wmc: bool, like: Tensor) -> Tuple[Tensor, Tensor]:
-    """Column scale and bias shift ``[4H]`` of the scaled gate pre-activations (see above).
-
-    g columns x2 (g = 2 sigmoid(2 z_g) - 1); with ``wmc`` the i, f, o biases also get -1 to
-    absorb the constant of ``tanh(u) = 2 sigmoid(2u) - 1`` in their cell terms. Cached per
-    size, dtype and device (read-only).
-    """
-    key = (H, wmc, like.dtype, like.device)
-    got = _SCALES.get(key)
-    if got is None:
-        got = _SCALES[key] = _make_gate_scales(H, wmc, like)
-    return got
-
-
-def sequence_output(Hb: Tensor, last_only: bool) -> Tensor:
-    """What a whole-sequence autograd Function returns: all post-step h ``[T, B, H]`` or the last."""
-    return Hb[-1].clone() if last_only else Hb
-
-
-def output_gradients(dout: Tensor, last_only: bool) -> Tuple[Tensor, Optional[Tensor]]:
-    """The gradient of that output as (d last h ``[B, H]``, d every h ``[T, B, H]`` or None)."""
-    if last_only:
-        return dout.contiguous(), None
-    return torch.zeros_like(dout[-1]), dout.contiguous()
-
-
-def _make_gate_scales(H: int, wmc: bool, like: Tensor) -> Tuple[Tensor, Tensor]:
-    scale = like.new_ones(4 * H)
-    scale[2 * H : 3 * H] = 2.0
-    shift = like.new_zeros(4 * H)
-    if wmc:
-        shift[: 2 * H] = -1.0
-        shift[3 * H :] = -1.0
-    return scale, shift
-
+__all__ = ["LSTMFamilyLayer", "StackedEncoder"]
 
 
 class LSTMFamilyLayer(nn.Module):
@@ -64,11 +31,6 @@ class LSTMFamilyLayer(nn.Module):
     Initialised like ``torch.nn.LSTM`` (uniform ±1/sqrt(H)) with the forget-gate bias at +1,
     the usual choice so that the cell remembers by default.
     """
-
-    wmc_shift = False
-
-    def __getstate__(self) -> dict:
-        return without_caches(self.__dict__)
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -87,31 +49,16 @@ class LSTMFamilyLayer(nn.Module):
                 p.uniform_(-bound, bound)
             self.b[H : 2 * H] += 1.0
 
-    def scaled_projection(self, X: Tensor) -> Tuple[Tensor, Tensor]:
-        """Scaled input projection of all steps ``[T, B, 4H]`` (one matmul) and scaled ``U``."""
+    def projection(self, X: Tensor) -> Tensor:
+        """Input projection of all steps incl. the bias, ``X [T, B, F] -> [T, B, 4H]`` (one
+        matmul before the time loop)."""
         T, B, F = X.shape
-        if torch.is_grad_enabled():
-            b, Wx, U = self.scaled_weights()
-            if b.requires_grad:
-                # Bias as an extra input column of ones: the backward then gets the bias and
-                # weight gradients from one pass over the [T*B, 4H] gradient, not two.
-                Xa = torch.cat([X.reshape(T * B, F), X.new_ones(T * B, 1)], 1)
-                xp = torch.mm(Xa, torch.cat([Wx, b.unsqueeze(0)], 0))
-                return xp.view(T, B, -1), U
-        else:  # inference: cached until an optimiser step changes a version counter
-            key = tuple((p.data_ptr(), p._version, p.dtype) for p in (self.Wx, self.b, self.U))
-            cache = getattr(self, "_scaled_cache", None)
-            if cache is None or cache[0] != key:
-                cache = self._scaled_cache = (key, self.scaled_weights())
-            b, Wx, U = cache[1]
-        xp = torch.addmm(b, X.reshape(T * B, F), Wx)
-        return xp.view(T, B, -1), U
+        return torch.addmm(self.b, X.reshape(T * B, F), self.Wx).view(T, B, -1)
 
-    def scaled_weights(self) -> Tuple[Tensor, Tensor, Tensor]:
-        """``b [4H]``, ``Wx [F, 4H]``, ``U [H, 4H]`` in the kernels' scaled form."""
-        scale, shift = gate_scales(self.hidden_size, self.wmc_shift, self.U)
-        return self.b * scale + shift, self.Wx * scale, self.U * scale
 
+def needs_grad(*tensors: Tensor) -> bool:
+    """Whether a kernel must record its backward (grad mode on and some input requires it)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 class StackedEncoder(Encoder):
