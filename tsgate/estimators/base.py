@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,7 +38,7 @@ from sklearn.exceptions import NotFittedError
 from tsgate.data.columns import ID, ROW, plain
 from tsgate.data.horizons import Horizon, parse_horizons
 from tsgate.data.series import IrregularSeries
-from tsgate.data.times import seconds_to_time
+from tsgate.data.times import parse_duration, seconds_to_time
 from tsgate.data.windows import make_windows
 from tsgate.estimators import registry
 from tsgate.estimators.calibration import online_bands, with_bands
@@ -114,6 +115,14 @@ class BaseForecaster(BaseEstimator):
 
     def _max_gap(self) -> Any:
         return getattr(self, "max_gap", None)
+
+    def _stream_forecast(self, series: Any, inputs: Any) -> np.ndarray:  # pragma: no cover - style
+        """[H, k] forecasts of the origin at a new observation (one-row ``inputs``)."""
+        raise NotImplementedError
+
+    def _stream_learn(self, series: Any, revealed: Any) -> tuple[int, int]:  # pragma: no cover - style
+        """Learn what one new observation revealed; returns (updates, refused)."""
+        raise NotImplementedError
 
     def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - style
         """Forecasts and truths [n, H, k] of the calibration origins of the training data."""
@@ -242,6 +251,51 @@ class BaseForecaster(BaseEstimator):
     def update(self, data: Any, *, level: Any = None) -> Any:
         """:meth:`forecast_and_learn` with the forecasts as a tidy frame (bands with ``level``)."""
         return self.forecast_and_learn(data, level=level).to_frame()
+
+    def open_stream(self, *, level: Any = None, skip_seen: bool = False) -> Any:
+        """A :class:`~tsgate.estimators.streaming.LiveStream` over this fitted model: ``push`` one
+        observation at a time (see :meth:`stream`). Use it in a ``with`` block, which syncs the
+        model's recent rows on exit (needed before ``save``)."""
+        from tsgate.estimators.streaming import LiveStream, StreamHooks
+
+        self._check_fitted()
+        levels = parse_levels(level) if level is not None else None
+        if levels:
+            self._calibrator()
+        hooks = StreamHooks(
+            window=self._window_length(),
+            min_history=self._min_history(),
+            max_gap=None if self._max_gap() is None else parse_duration(self._max_gap(), what="max_gap"),
+            forecast=self._stream_forecast,
+            learn=self._stream_learn if self.tags.learns_online else None,
+            remember=self._remember,
+            keep_inputs=self.tags.style == "window" and self.tags.learns_online,
+        )
+        return LiveStream(self, hooks, levels, skip_seen)
+
+    def stream(self, rows: Any, *, level: Any = None, skip_seen: bool = False) -> Iterator[Any]:
+        """Forecast from each observation as it arrives, then learn the targets it reveals.
+
+        ``rows``: an iterable of mappings with ``time``, the target and covariate columns and,
+        for models of several series, ``series`` (optionally ``segment`` and static columns),
+        in time order; a DataFrame is read row by row. Yields a
+        :class:`~tsgate.estimators.streaming.StreamStep` per observation (``step.rows()``: the
+        forecast rows of ``predict``, with bands for ``level``) as soon as it is made. The
+        per-observation work is incremental (ring buffers, no re-windowing); forecasts equal
+        those of :meth:`update` over the same rows. Rows at or before their series' last seen
+        time raise a DataError, or are skipped with ``skip_seen=True`` (to resume a stream).
+        The model is synced when the iteration ends (also when it is left early).
+        """
+        import pandas as pd
+
+        if isinstance(rows, pd.DataFrame):
+            frame = rows
+            rows = (dict(zip(frame.columns, r)) for r in frame.itertuples(index=False, name=None))
+        with self.open_stream(level=level, skip_seen=skip_seen) as live:
+            for row in rows:
+                step = live.push_row(row)
+                if step is not None:
+                    yield step
 
     def score(self, data: Any, y: Any = None) -> float:
         """Negative mean absolute error over every origin of ``data`` with known targets (higher is better)."""

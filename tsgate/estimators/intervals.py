@@ -253,43 +253,67 @@ class Calibrator:
         book = self.pending.get(series)
         if not book:
             return 0
-        rows, hs, ys = [], [], []
-        for t, h, y in zip(np.atleast_1d(origin_time), np.atleast_1d(horizon), np.atleast_2d(truth)):
-            e = book.get(_key(t))
-            if e is None or not e[2][h] or not np.isfinite(y).all():
+        truth = np.atleast_2d(np.asarray(truth, dtype=np.float64))
+        fin = np.isfinite(truth).all(axis=1).tolist()
+        rows, hs, sel = [], [], []
+        for i, (t, h) in enumerate(zip(np.atleast_1d(origin_time).tolist(), np.atleast_1d(horizon).tolist())):
+            key = _key(t)
+            e = book.get(key)
+            if e is None or not fin[i] or not e[2][h]:
                 continue
             e[2][h] = False
             rows.append(e)
-            hs.append(int(h))
-            ys.append(y)
+            hs.append(h)
+            sel.append(i)
             if not e[2].any():
-                del book[_key(t)]
+                del book[key]
         if not rows:
             return 0
-        hs_arr = np.asarray(hs)
+        ys = truth[sel]
         pred = np.stack([e[0][h] for e, h in zip(rows, hs)])
         issued = np.stack([e[1][:, h] for e, h in zip(rows, hs)])  # [P, L, U]
-        s = self.scores(pred, np.asarray(ys))  # [P, U]
-        if len(np.unique(hs_arr)) == len(hs_arr):
-            self._adapt(hs_arr, s, issued)
-        else:  # one row revealing several origins at the same horizon: one at a time
-            for i in range(len(hs_arr)):
-                self._adapt(hs_arr[i : i + 1], s[i : i + 1], issued[i : i + 1])
+        self._adapt(np.asarray(hs), self.scores(pred, np.asarray(ys)), issued)
         return len(rows)
 
     def _adapt(self, hs: np.ndarray, s: np.ndarray, issued: np.ndarray) -> None:
-        """Quantile-tracking step for distinct horizons ``hs`` [P], scores [P, U], issued [P, L, U]."""
-        q = self.q[:, hs].transpose(1, 0, 2)  # [P, L, U]
-        w = np.where(np.isfinite(issued), issued, q)
-        err = s[:, None, :] > w
-        self.n_scored[hs] += 1
-        self.n_covered[:, hs] += (np.isfinite(issued) & ~err).transpose(1, 0, 2)
-        # log q ← log q + rate (err − α); a zero width jumps to the score it missed
-        grown = q * np.exp(self.rate * (err - self._alpha()[None, :, None]))
-        q = np.where(np.isfinite(q) & (q > 0), grown, np.where(np.isfinite(q) & ~err, q, s[:, None, :]))
-        self.q[:, hs] = q.transpose(1, 0, 2)
-        self.recent[hs, :, self.recent_next[hs]] = s
-        self.recent_next[hs] = (self.recent_next[hs] + 1) % self.memory
+        """Quantile-tracking steps for horizons ``hs`` [P] (repeats allowed), scores [P, U],
+        issued widths [P, L, U]. The steps of one call add up on the log scale (each depends on
+        its own issued width only), so their order does not matter."""
+        iss = issued.transpose(1, 0, 2)  # [L, P, U]
+        fin = np.isfinite(iss)
+        alpha = self._alpha()[:, None, None]
+        if len(set(hs.tolist())) == len(hs):  # the common case: one target per horizon
+            q = self.q[:, hs]
+            w = np.where(fin, iss, q)
+            err = s[None] > w
+            self.n_scored[hs] += 1
+            self.n_covered[:, hs] += fin & ~err
+            # a missing or zero width restarts at the score it missed (or first saw)
+            restart = err | ~np.isfinite(w)
+            self.q[:, hs] = np.where(np.isfinite(q) & (q > 0), q * np.exp(self.rate * (err - alpha)),
+                                     np.where(restart, s[None], q))
+            self.recent[hs, :, self.recent_next[hs]] = s
+            self.recent_next[hs] = (self.recent_next[hs] + 1) % self.memory
+            return
+        q_now = self.q[:, hs]
+        w = np.where(fin, iss, q_now)
+        err = s[None] > w
+        np.add.at(self.n_scored, hs, 1)
+        np.add.at(self.n_covered, (slice(None), hs), fin & ~err)
+        expo = np.zeros(self.q.shape)
+        np.add.at(expo, (slice(None), hs), self.rate * (err - alpha))
+        restart = np.full(self.q.shape, -np.inf)
+        np.maximum.at(restart, (slice(None), hs), np.where(err | ~np.isfinite(w), s[None], -np.inf))
+        q = self.q
+        self.q = np.where(np.isfinite(q) & (q > 0), q * np.exp(expo), np.where(np.isfinite(restart), restart, q))
+        # the recent scores, in order within one call
+        order = np.argsort(hs, kind="stable")
+        first = np.searchsorted(hs[order], hs[order])
+        rank = np.empty(len(hs), np.int64)
+        rank[order] = np.arange(len(hs)) - first
+        self.recent[hs, :, (self.recent_next[hs] + rank) % self.memory] = s
+        np.add.at(self.recent_next, hs, 1)
+        self.recent_next %= self.memory
 
     def close(self, series: Any, origin_time: float, horizon: np.ndarray | None = None) -> None:
         """Forget horizons (all when None) of a pending forecast whose targets can never be revealed."""

@@ -222,6 +222,27 @@ class StreamForecaster(
         self.step_seconds_ = np.asarray(cost)
         return Consumed(Forecasts(w.inputs.select(is_new), yhat[is_new]), updates, refused)
 
+    def _stream_forecast(self, series: Any, inputs: Inputs) -> np.ndarray:
+        """[H, k] forecasts of one new observation: the series' engine steps (the stream)."""
+        return self._decode(self._engine(series).step(self._encode(inputs)[0]), inputs.x[0, -1, : len(self.targets_)])
+
+    def _stream_learn(self, series: Any, rev: Any) -> tuple[int, int]:
+        """Learn the targets one observation revealed, as ``_consume_all`` does at that row."""
+        eng = self._engine(series)
+        n_up, n_ref = eng.n_updates, eng.n_refused
+        k = len(self.targets_)
+        learned = False
+        for delay, h, y, cur in zip(rev.delay.tolist(), rev.horizon.tolist(), rev.y, rev.cur):
+            if delay > self.max_delay_ or delay < 0:
+                self.n_skipped_targets_ += 1
+                continue
+            eng.learn(delay, (y - cur) / self.scale_, slice(h * k, (h + 1) * k))
+            learned = True
+            self.n_learned_ += 1
+        if learned:
+            eng.apply()
+        return eng.n_updates - n_up, eng.n_refused - n_ref
+
     def _forecast(self, series: IrregularSeries, origins: Any) -> Forecasts:
         with blas_threads(1):
             return self._forecast_live(series, origins)

@@ -67,6 +67,16 @@ class WindowForecaster(BaseForecaster, register=False, style="window"):
         cal = w.select(calibration_mask(w, self._calibration_fraction()))
         return self._values(cal.inputs), cal.y
 
+    def _stream_forecast(self, series: Any, inputs: Inputs) -> np.ndarray:
+        """[H, k] forecasts of one origin (the stream, one observation at a time)."""
+        return self._values(inputs)[0]
+
+    def _stream_learn(self, series: Any, rev: Any) -> tuple[int, int]:
+        """Learn the targets one observation revealed (as ``_consume`` does at that time)."""
+        if self._learn(rev.inputs, rev.targets, rev.mask) is False:
+            return 0, 1
+        return 1, 0
+
     def _consume(self, combined: IrregularSeries, last: dict[Any, float]) -> Consumed:
         """Forecast from every origin newer than ``last`` and learn what each new observation reveals."""
         w = self._windows(combined, "all")
