@@ -119,7 +119,7 @@ class StreamStep:
         if self.values is None:
             return []
         k = len(self.targets)
-        tt = self.target_time()
+        tt = self.target_time().tolist()
         out = []
         for h, hz in enumerate(self.horizons):
             row: list[Any] = [self.series, self.time_s, hz.label, tt[h], *self.values[h].tolist()]
