@@ -16,6 +16,7 @@ import typer
 from tsgate.cli import commands
 from tsgate.cli.evaluate import evaluate
 from tsgate.cli.job import job_app
+from tsgate.cli.stream import stream
 
 __all__ = ["app", "main"]
 
@@ -29,6 +30,7 @@ app = typer.Typer(
         "  tsgate forecast m1 extmarker-10hz-seq1 --out forecasts.csv\n\n"
         "  tsgate evaluate extmarker-10hz-seq1 --models gated,linear,persistence --horizon 0.5s\n\n"
         "  tsgate job run --model m1 --inbox inbox --store forecasts\n\n"
+        "  tsgate stream m1 --level 90 < feed.csv\n\n"
         "Exit codes: 0 success, 2 bad arguments or input, 75 job lock held, 1 anything else."
     ),
     no_args_is_help=True,
@@ -49,6 +51,7 @@ app.command()(commands.forecast)
 app.command()(commands.update)
 app.command()(evaluate)
 app.command()(commands.info)
+app.command()(stream)
 app.add_typer(job_app, name="job")
 
 

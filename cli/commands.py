@@ -12,7 +12,7 @@ from tsgate.cli import render
 from tsgate.cli.config import load_config, model_params
 from tsgate.cli.data_io import check_out, read_data, read_model_description, write_frame
 from tsgate.cli.errors import Flags
-from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, OutOpt, command
+from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, OutOpt, command
 
 __all__ = ["datasets", "fit", "forecast", "update", "info"]
 
@@ -109,6 +109,7 @@ def forecast(
     data: DataArg,
     out: OutOpt = None,
     all_origins: Annotated[bool, typer.Option("--all-origins", help="Forecast from every observation, not only the last of each series.")] = False,
+    level: LevelOpt = None,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -118,7 +119,7 @@ def forecast(
     Example: tsgate forecast m1 extmarker-10hz-seq1 --out forecasts.parquet
     """
     est, series = _model_and_data(model, data, out, data_opts)
-    fc = est.predict(series, origins="all" if all_origins else "last")
+    fc = est.predict(series, origins="all" if all_origins else "last", level=level)
     if out:
         write_frame(fc, out)
     if out != "-":
@@ -130,6 +131,7 @@ def update(
     model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory; saved back atomically after the update.")],
     data: DataArg,
     out: OutOpt = None,
+    level: LevelOpt = None,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -139,7 +141,7 @@ def update(
     Example: tsgate update m1 new_rows.csv --out forecasts.csv
     """
     est, series = _model_and_data(model, data, out, data_opts)
-    fc = est.update(series)
+    fc = est.update(series, level=level)
     # forecasts first, then the model: a kill between the two re-runs the update next time,
     # which the model refuses (rows already seen) — never a model ahead of its forecasts
     if out:

@@ -11,7 +11,7 @@ from tsgate.cli import render
 from tsgate.cli.config import Config, load_config, model_params
 from tsgate.cli.data_io import read_data
 from tsgate.cli.errors import Flags, fail
-from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, command
+from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, command
 
 __all__ = ["evaluate", "MODEL_NAMES", "build_models"]
 
@@ -32,6 +32,7 @@ def evaluate(
     val: Annotated[Optional[float], typer.Option("--val", help="Validation part: fraction or row count. Default 0.2.")] = None,
     refit: Annotated[Optional[str], typer.Option("--refit", help="once | online | N (refit every N origins). Default once.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the gated model (default 0).")] = None,
+    level: LevelOpt = None,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -56,12 +57,15 @@ def evaluate(
     series = read_data(data, data_opts, cfg)
     res = backtest(
         built, series, horizons=horizons, train=settings["train"], val=settings["val"],
-        refit=settings["refit"], progress=not flags.quiet,
+        refit=settings["refit"], progress=not flags.quiet, level=level,
     )
     summary = res.summary()
     units = ", ".join(sorted(set(series.units.values()))) or "data units"
     table = summary.reset_index() if hasattr(summary, "reset_index") else summary
     render.print_table(table, f"Backtest: MAE per horizon ({units}, per coordinate)", flags, max_rows=200)
+    for lv in res.levels:
+        cov = (100 * res.coverage(lv)).reset_index()
+        render.print_table(cov, f"Coverage (%) of the {lv:g} % intervals per horizon (all targets)", flags, max_rows=200)
     if report:
         write_report(res, report)
         if not flags.quiet:

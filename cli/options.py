@@ -33,6 +33,7 @@ __all__ = [
     "HorizonOpt",
     "OutOpt",
     "ConfigOpt",
+    "LevelOpt",
 ]
 
 DataArg = Annotated[
@@ -61,6 +62,10 @@ HorizonOpt = Annotated[
 OutOpt = Annotated[
     Optional[str],
     typer.Option("--out", "-o", metavar="FILE", help="Write forecasts here (.csv, .parquet or .json); '-' writes CSV to standard output."),
+]
+LevelOpt = Annotated[
+    Optional[list[float]],
+    typer.Option("--level", metavar="PERCENT", help="Prediction-interval level in percent, e.g. 90 (repeat for several); adds lower/upper columns per target and a radius per position."),
 ]
 ConfigOpt = Annotated[
     Optional[Path],

@@ -13,6 +13,8 @@ other file; the umask is never read or changed.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import uuid
@@ -29,6 +31,7 @@ __all__ = [
     "write_text",
     "write_bytes",
     "remove_temp_files",
+    "try_lock",
 ]
 
 TEMP_SUFFIX = ".tmp"
@@ -124,3 +127,20 @@ def remove_temp_files(folder: str | Path) -> list[Path]:
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def try_lock(path: str | Path) -> int | None:
+    """Take an exclusive ``fcntl.flock`` on ``path`` (created); the open descriptor, or None
+    when another process holds it. Closing the descriptor releases the lock, and so does the
+    death of the process (SIGKILL included): a killed holder never leaves a stale lock."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return None
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd

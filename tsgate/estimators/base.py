@@ -17,12 +17,18 @@ say how forecasts are made and how ``update`` walks through new data:
 observation it first forecasts every horizon from that origin, then learns each target whose
 revealing observation has just arrived. A target is learned exactly once: in the ``update``
 call that brings the observation revealing it.
+
+Prediction intervals (``level=``) are the base class's: ``fit`` calibrates a
+:class:`~tsgate.estimators.intervals.Calibrator` (``calibrator_``) on the forecasts of its
+calibration origins (the rule of :mod:`tsgate.estimators.calibration`), and every call that
+reveals targets (``update``, ``forecast_and_learn``, ``stream``) adapts it online.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,9 +38,10 @@ from sklearn.exceptions import NotFittedError
 from tsgate.data.columns import ID, ROW, plain
 from tsgate.data.horizons import Horizon, parse_horizons
 from tsgate.data.series import IrregularSeries
-from tsgate.data.times import seconds_to_time
+from tsgate.data.times import parse_duration, seconds_to_time
 from tsgate.data.windows import make_windows
 from tsgate.estimators import registry
+from tsgate.estimators.calibration import online_bands, with_bands
 from tsgate.estimators.forecasts import Forecasts, as_series, resolve_origins
 from tsgate.estimators.history import (
     history_from_arrays,
@@ -42,6 +49,7 @@ from tsgate.estimators.history import (
     jsonable_params,
     recent_rows,
 )
+from tsgate.estimators.intervals import Calibrator, parse_levels, position_groups
 from tsgate.estimators.tags import Tags
 from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError, SchemaError
 from tsgate.params import check_value
@@ -108,6 +116,23 @@ class BaseForecaster(BaseEstimator):
     def _max_gap(self) -> Any:
         return getattr(self, "max_gap", None)
 
+    def _stream_forecast(self, series: Any, inputs: Any) -> np.ndarray:  # pragma: no cover - style
+        """[H, k] forecasts of the origin at a new observation (one-row ``inputs``)."""
+        raise NotImplementedError
+
+    def _stream_learn(self, series: Any, revealed: Any) -> tuple[int, int]:  # pragma: no cover - style
+        """Learn what one new observation revealed; returns (updates, refused)."""
+        raise NotImplementedError
+
+    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - style
+        """Forecasts and truths [n, H, k] of the calibration origins of the training data."""
+        raise NotImplementedError
+
+    def _calibration_fraction(self) -> float | None:
+        """The share of training origins that calibrates intervals: a model's own ``val_fraction``
+        (the windows it validates on and never trains on), else the default rule's."""
+        return getattr(self, "val_fraction", None)
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {}, {}
 
@@ -141,9 +166,14 @@ class BaseForecaster(BaseEstimator):
         self.fit_warnings_: list[dict[str, Any]] = []
         self._fit(series)
         self._remember(series)
+        self.calibrator_ = self._new_calibrator(series)
+        self.calibrator_.calibrate(*self._calibration_forecasts(series))
         return self
 
-    def forecast(self, data: Any, *, origins: Any = "last") -> Forecasts:
+    def _new_calibrator(self, series: IrregularSeries) -> Calibrator:
+        return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_))
+
+    def forecast(self, data: Any, *, origins: Any = "last", level: Any = None) -> Forecasts:
         """Forecasts of every horizon from the chosen origins of ``data``, as arrays.
 
         ``origins``: ``"last"`` (the last observation of each series), ``"all"``, or chosen
@@ -152,24 +182,36 @@ class BaseForecaster(BaseEstimator):
         An origin needs ``input_window`` observations up to it in its segment (fewer for models
         that pad); origins without them are left out. ``data`` holds the history the model
         conditions on; only observations up to each origin reach its forecast.
+
+        ``level``: interval levels in percent (``90`` or ``[80, 95]``); the bands are the
+        calibrator's current ones (split-conformal after ``fit``, adapted by every ``update``).
         """
         self._check_fitted()
+        levels = parse_levels(level) if level is not None else None
         series = as_series(data)
         self._check_series(series)
-        return self._forecast(series, resolve_origins(origins, series))
+        fc = self._forecast(series, resolve_origins(origins, series))
+        return with_bands(fc, self._calibrator(), levels) if levels else fc
 
-    def predict(self, data: Any, *, origins: Any = "last") -> Any:
-        """:meth:`forecast` as a tidy frame: one row per (series, origin, horizon), one column per target."""
-        return self.forecast(data, origins=origins).to_frame()
+    def predict(self, data: Any, *, origins: Any = "last", level: Any = None) -> Any:
+        """:meth:`forecast` as a tidy frame: one row per (series, origin, horizon), one column per
+        target, and with ``level`` the columns ``<target>_lower_<ℓ>``, ``<target>_upper_<ℓ>``
+        (and ``<columns>_radius_<ℓ>`` per position group)."""
+        return self.forecast(data, origins=origins, level=level).to_frame()
 
-    def forecast_and_learn(self, data: Any) -> Forecasts:
+    def forecast_and_learn(self, data: Any, *, level: Any = None) -> Forecasts:
         """Consume new observations in time order, forecasting then learning at each (prequential).
 
         ``data`` holds observations newer than the last one seen for each series. Returns the
         forecasts made from every new observation, before its own future was known. If the
         model had targets to learn and refused every update (non-finite loss or gradient), it is
         left as it was before the call and :class:`~tsgate.exceptions.OnlineUpdateError` is raised.
+
+        ``level``: interval levels in percent; each forecast gets the band current when it was
+        made, and every revealed target adapts the calibrator (adaptive conformal, see
+        :mod:`tsgate.estimators.intervals`).
         """
+        levels = parse_levels(level) if level is not None else None
         new = as_series(data, what="new data")
         if not self._is_fitted():
             if not self.tags.learns_from_scratch:
@@ -181,6 +223,7 @@ class BaseForecaster(BaseEstimator):
             self._start_fresh(new)
             self.history_ = None
             self.last_time_ = {}
+            self.calibrator_ = self._new_calibrator(new)
         self._check_series(new)
         last = dict(self.last_time_)
         self._check_newer(new, last)
@@ -195,12 +238,64 @@ class BaseForecaster(BaseEstimator):
                 "gradient); the model is left as it was. Lower the learning rate, clip gradients, or "
                 "check the new data for extreme values."
             )
+        cal = self.calibrator_ if levels is None else self._calibrator()
+        widths = None
+        if cal is not None:
+            cal.track(levels or ())
+            widths = online_bands(cal, combined, last, done.forecasts, self.horizons_, self._max_gap())
         self._remember(combined)
-        return done.forecasts
+        if cal is not None:
+            cal.prune({g.series_id: float(g.time_s[0]) for g in self.history_.groups()})
+        return with_bands(done.forecasts, cal, levels, widths) if levels else done.forecasts
 
-    def update(self, data: Any) -> Any:
-        """:meth:`forecast_and_learn` with the forecasts as a tidy frame."""
-        return self.forecast_and_learn(data).to_frame()
+    def update(self, data: Any, *, level: Any = None) -> Any:
+        """:meth:`forecast_and_learn` with the forecasts as a tidy frame (bands with ``level``)."""
+        return self.forecast_and_learn(data, level=level).to_frame()
+
+    def open_stream(self, *, level: Any = None, skip_seen: bool = False) -> Any:
+        """A :class:`~tsgate.estimators.streaming.LiveStream` over this fitted model: ``push`` one
+        observation at a time (see :meth:`stream`). Use it in a ``with`` block, which syncs the
+        model's recent rows on exit (needed before ``save``)."""
+        from tsgate.estimators.streaming import LiveStream, StreamHooks
+
+        self._check_fitted()
+        levels = parse_levels(level) if level is not None else None
+        if levels:
+            self._calibrator()
+        hooks = StreamHooks(
+            window=self._window_length(),
+            min_history=self._min_history(),
+            max_gap=None if self._max_gap() is None else parse_duration(self._max_gap(), what="max_gap"),
+            forecast=self._stream_forecast,
+            learn=self._stream_learn if self.tags.learns_online else None,
+            remember=self._remember,
+            keep_inputs=self.tags.style == "window" and self.tags.learns_online,
+        )
+        return LiveStream(self, hooks, levels, skip_seen)
+
+    def stream(self, rows: Any, *, level: Any = None, skip_seen: bool = False) -> Iterator[Any]:
+        """Forecast from each observation as it arrives, then learn the targets it reveals.
+
+        ``rows``: an iterable of mappings with ``time``, the target and covariate columns and,
+        for models of several series, ``series`` (optionally ``segment`` and static columns),
+        in time order; a DataFrame is read row by row. Yields a
+        :class:`~tsgate.estimators.streaming.StreamStep` per observation (``step.rows()``: the
+        forecast rows of ``predict``, with bands for ``level``) as soon as it is made. The
+        per-observation work is incremental (ring buffers, no re-windowing); forecasts equal
+        those of :meth:`update` over the same rows. Rows at or before their series' last seen
+        time raise a DataError, or are skipped with ``skip_seen=True`` (to resume a stream).
+        The model is synced when the iteration ends (also when it is left early).
+        """
+        import pandas as pd
+
+        if isinstance(rows, pd.DataFrame):
+            frame = rows
+            rows = (dict(zip(frame.columns, r)) for r in frame.itertuples(index=False, name=None))
+        with self.open_stream(level=level, skip_seen=skip_seen) as live:
+            for row in rows:
+                step = live.push_row(row)
+                if step is not None:
+                    yield step
 
     def score(self, data: Any, y: Any = None) -> float:
         """Negative mean absolute error over every origin of ``data`` with known targets (higher is better)."""
@@ -224,7 +319,9 @@ class BaseForecaster(BaseEstimator):
         self._check_fitted()
         meta, arrays = self._get_state()
         hist_meta, hist_arrays = history_to_arrays(self.history_)
-        arrays = {**{f"state/{k}": v for k, v in arrays.items()}, **hist_arrays}
+        cal_meta, cal_arrays = self.calibrator_.get_state() if self.calibrator_ is not None else (None, {})
+        arrays = {**{f"state/{k}": v for k, v in arrays.items()}, **hist_arrays,
+                  **{f"calibration/{k}": v for k, v in cal_arrays.items()}}
         description = {
             "tsgate_version": __version__,
             "estimator": type(self).__name__,
@@ -238,12 +335,22 @@ class BaseForecaster(BaseEstimator):
                 "time_kind": self.time_kind_,
                 "last_time": [[plain(k), v] for k, v in self.last_time_.items()],
                 "history": hist_meta,
+                "calibration": cal_meta,
                 "state": meta,
             },
         }
         return write_model_dir(path, description, arrays)
 
     # ------------------------------------------------------------------ helpers
+    def _calibrator(self) -> Calibrator:
+        cal = getattr(self, "calibrator_", None)
+        if cal is None:
+            raise ModelFileError(
+                f"this {type(self).__name__} has no interval calibration (a model file written before "
+                "intervals existed); refit it to get prediction intervals."
+            )
+        return cal
+
     def _is_fitted(self) -> bool:
         return hasattr(self, "horizons_") and hasattr(self, "targets_")
 
@@ -319,6 +426,8 @@ def load(path: str | Path) -> BaseForecaster:
         est.time_kind_ = fitted["time_kind"]
         est.last_time_ = {k: float(v) for k, v in fitted["last_time"]}
         est.history_ = history_from_arrays(fitted["history"], arrays)
+        cal = {k[len("calibration/"):]: v for k, v in arrays.items() if k.startswith("calibration/")}
+        est.calibrator_ = Calibrator.from_state(fitted["calibration"], cal) if fitted.get("calibration") else None
         est.fit_report_, est.fit_warnings_ = [], []
         state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
         est._set_state(fitted["state"], state)

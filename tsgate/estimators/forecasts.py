@@ -17,6 +17,7 @@ from tsgate.data.columns import TIME
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import seconds_to_time, to_seconds
 from tsgate.data.windows import Inputs
+from tsgate.estimators.intervals import band_columns
 from tsgate.exceptions import ConfigError, SchemaError
 
 __all__ = ["Forecasts", "forecast_frame", "as_series", "resolve_origins", "FRAME_COLUMNS"]
@@ -35,10 +36,18 @@ class Forecasts:
         The input window of each origin (series, origin time in seconds, row, ...).
     values
         ``[n, H, k]`` forecasts in the data's units (NaN where a model could not forecast).
+    levels, halfwidth, groups
+        Prediction intervals when asked for (``level=``): per level (percent), ``halfwidth``
+        ``[n, L, H, U]`` holds the half-width of each target's band (the first k units) and the
+        radius around each position group's predicted position (the next ones; ``groups`` names
+        their columns). See :mod:`tsgate.estimators.intervals`.
     """
 
     inputs: Inputs
     values: np.ndarray
+    levels: tuple[float, ...] = ()
+    halfwidth: np.ndarray | None = None
+    groups: tuple[tuple[str, ...], ...] = ()
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -60,7 +69,16 @@ class Forecasts:
         return self.inputs.origin_time[:, None] + lead[None, :]
 
     def select(self, index: np.ndarray) -> Forecasts:
-        return Forecasts(self.inputs.select(index), self.values[index])
+        hw = None if self.halfwidth is None else self.halfwidth[index]
+        return Forecasts(self.inputs.select(index), self.values[index], self.levels, hw, self.groups)
+
+    def bands(self, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(lower [n, H, k], upper [n, H, k], radius [n, H, G])`` of one level (percent)."""
+        if self.halfwidth is None or level not in self.levels:
+            raise ConfigError(f"these forecasts have no {level:g} % intervals; ask for them with level=[{level:g}].")
+        hw = self.halfwidth[:, self.levels.index(level)]
+        k = self.values.shape[2]
+        return self.values - hw[..., :k], self.values + hw[..., :k], hw[..., k:]
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy forecasts: one row per (series, origin, horizon), one column per target."""
@@ -82,6 +100,12 @@ def forecast_frame(fc: Forecasts) -> pd.DataFrame:
     )
     for j, name in enumerate(X.target_names):
         frame[name] = values[:, :, j].reshape(-1)
+    for lv in fc.levels:
+        lower, upper, radius = fc.bands(lv)
+        names = band_columns(X.target_names, fc.groups, lv)
+        cols = [a[:, :, j] for j in range(k) for a in (lower, upper)] + [radius[:, :, g] for g in range(len(fc.groups))]
+        for name, col in zip(names, cols):
+            frame[name] = col.reshape(-1)
     return frame
 
 

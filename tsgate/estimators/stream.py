@@ -48,6 +48,7 @@ from tsgate.data.columns import ID
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs, Windows, make_windows
 from tsgate.estimators.base import BaseForecaster, Consumed
+from tsgate.estimators.calibration import calibration_mask, truths
 from tsgate.estimators.forecasts import Forecasts
 from tsgate.exceptions import DataError
 
@@ -123,7 +124,23 @@ class StreamForecaster(
     def _fit(self, data: IrregularSeries) -> None:
         self._setup(data)
         self.last_time_ = {}
-        self._consume(data, {})
+        # the prequential forecasts of the training stream calibrate the intervals
+        self._fit_forecasts = self._consume(data, {}).forecasts
+
+    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
+        """The forecasts the training stream made at the calibration origins, each before its
+        target was known (see tsgate.estimators.calibration)."""
+        fc, self._fit_forecasts = self._fit_forecasts, None
+        w = truths(data, self.horizons_, self._max_gap())  # every row is an origin, in the same order
+        known = w.select(np.isfinite(w.y).all(axis=(1, 2)))
+        pos = {(int(s), int(r)): i for i, (s, r) in enumerate(zip(w.series_index, w.origin_row))}
+        at = np.array([pos[(int(s), int(r))] for s, r in zip(fc.inputs.series_index, fc.inputs.origin_row)], dtype=np.int64)
+        values = np.full(w.y.shape, np.nan)
+        values[at] = fc.values
+        cal = np.zeros(len(w), bool)
+        ok = np.isfinite(w.y).all(axis=(1, 2))
+        cal[np.flatnonzero(ok)[calibration_mask(known, self._calibration_fraction())]] = True
+        return values[cal], w.y[cal]
 
     # ---------------------------------------------------------------- inputs / targets
     def _encode(self, inputs: Inputs) -> np.ndarray:
@@ -204,6 +221,27 @@ class StreamForecaster(
         # seconds per new observation (forecast + learn) of the last update; not saved
         self.step_seconds_ = np.asarray(cost)
         return Consumed(Forecasts(w.inputs.select(is_new), yhat[is_new]), updates, refused)
+
+    def _stream_forecast(self, series: Any, inputs: Inputs) -> np.ndarray:
+        """[H, k] forecasts of one new observation: the series' engine steps (the stream)."""
+        return self._decode(self._engine(series).step(self._encode(inputs)[0]), inputs.x[0, -1, : len(self.targets_)])
+
+    def _stream_learn(self, series: Any, rev: Any) -> tuple[int, int]:
+        """Learn the targets one observation revealed, as ``_consume_all`` does at that row."""
+        eng = self._engine(series)
+        n_up, n_ref = eng.n_updates, eng.n_refused
+        k = len(self.targets_)
+        learned = False
+        for delay, h, y, cur in zip(rev.delay.tolist(), rev.horizon.tolist(), rev.y, rev.cur):
+            if delay > self.max_delay_ or delay < 0:
+                self.n_skipped_targets_ += 1
+                continue
+            eng.learn(delay, (y - cur) / self.scale_, slice(h * k, (h + 1) * k))
+            learned = True
+            self.n_learned_ += 1
+        if learned:
+            eng.apply()
+        return eng.n_updates - n_up, eng.n_refused - n_ref
 
     def _forecast(self, series: IrregularSeries, origins: Any) -> Forecasts:
         with blas_threads(1):

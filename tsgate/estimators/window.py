@@ -25,6 +25,7 @@ import numpy as np
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs, Targets, Windows, make_windows
 from tsgate.estimators.base import BaseForecaster, Consumed
+from tsgate.estimators.calibration import calibration_mask
 from tsgate.estimators.forecasts import Forecasts
 
 __all__ = ["WindowForecaster"]
@@ -59,6 +60,22 @@ class WindowForecaster(BaseForecaster, register=False, style="window"):
     def _forecast(self, series: IrregularSeries, origins: Any) -> Forecasts:
         inputs = self._windows(series, origins).inputs
         return Forecasts(inputs, self._values(inputs))
+
+    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
+        """The fitted model's forecasts at the calibration origins (see tsgate.estimators.calibration)."""
+        w = self._windows(data, "all", targets="required")
+        cal = w.select(calibration_mask(w, self._calibration_fraction()))
+        return self._values(cal.inputs), cal.y
+
+    def _stream_forecast(self, series: Any, inputs: Inputs) -> np.ndarray:
+        """[H, k] forecasts of one origin (the stream, one observation at a time)."""
+        return self._values(inputs)[0]
+
+    def _stream_learn(self, series: Any, rev: Any) -> tuple[int, int]:
+        """Learn the targets one observation revealed (as ``_consume`` does at that time)."""
+        if self._learn(rev.inputs, rev.targets, rev.mask) is False:
+            return 0, 1
+        return 1, 0
 
     def _consume(self, combined: IrregularSeries, last: dict[Any, float]) -> Consumed:
         """Forecast from every origin newer than ``last`` and learn what each new observation reveals."""

@@ -30,6 +30,8 @@ import pandas as pd
 from tsgate.data.horizons import parse_horizons
 from tsgate.estimators.base import BaseForecaster
 from tsgate.estimators.forecasts import as_series
+from tsgate.estimators.intervals import parse_levels
+from tsgate.evaluation.intervals import interval_rows
 from tsgate.evaluation.metrics import METRICS, resolve_groups
 from tsgate.evaluation.origins import split_rows, test_origins
 from tsgate.evaluation.result import BacktestResult, forecast_table
@@ -57,6 +59,7 @@ def backtest(
     baselines: Sequence[str] | None = None,
     n_jobs: int | None = 1,
     progress: bool = True,
+    level: Any = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of several forecasters on the same origins (see module docstring).
 
@@ -89,7 +92,15 @@ def backtest(
         Processes for per-series models (joblib; ``-1`` = all cores).
     progress
         Show a progress bar (tqdm) on stderr.
+    level
+        Interval levels in percent (``90`` or ``[80, 95]``): every forecast gets its bands
+        (split-conformal for ``refit="once"`` and refits, adapted online for ``"online"``), scored
+        by coverage, width and Winkler score per horizon (:mod:`tsgate.evaluation.intervals`).
+        A model's calibrator pools the residuals of every series it is fitted on, so with
+        ``level`` per-series models are fitted on all series at once (as a user would), not
+        series by series in parallel.
     """
+    levels = parse_levels(level) if level is not None else None
     series = as_series(data)
     hs = parse_horizons(horizons)
     labels = [h.label for h in hs]
@@ -119,12 +130,14 @@ def backtest(
         "max_gap": max_gap,
         "train": train,
         "val": val,
+        "level": list(levels) if levels else None,
     }
 
     # ---- tasks: (model name, series chunk or None)
     tasks = []
     for name, est in named.items():
-        if est.tags.per_series and series.n_series > 1:
+        # with intervals every model runs on all series at once: its calibrator pools their residuals
+        if est.tags.per_series and series.n_series > 1 and not levels:
             ids = list(pd.unique(org["series"]))
             n_chunks = max(1, min(len(ids), (abs(n_jobs or 1) if n_jobs not in (None, -1) else 8) * 4))
             for chunk in np.array_split(np.arange(len(ids)), n_chunks):
@@ -136,6 +149,7 @@ def backtest(
     failures: list[dict[str, Any]] = []
     timing = {name: {"fit_s": 0.0, "predict_s": 0.0} for name in named}
     reports: dict[str, list[dict[str, Any]]] = {name: [] for name in named}
+    bands: dict[str, Any] = {}
 
     def job_args(name: str, ids: list[Any] | None) -> tuple[Any, ...]:
         # built in this process: a worker receives only its own series and origins
@@ -144,7 +158,7 @@ def backtest(
         else:
             sub = series.subset(ids)
             sel = np.flatnonzero(pd.Series(org["series"]).isin(ids).to_numpy())
-        return (name, sel, named[name], sub, ids, {k_: v[sel] for k_, v in org.items()}, train, val, hs, refit, window)
+        return (name, sel, named[name], sub, ids, {k_: v[sel] for k_, v in org.items()}, train, val, hs, refit, window, levels)
 
     bar = _progress(len(tasks), progress)
     try:
@@ -154,8 +168,12 @@ def backtest(
             from joblib import Parallel, delayed
 
             results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(_job)(*job_args(*t)) for t in tasks)
-        for name, sel, (pr, fails, tm, rep) in results:
+        for name, sel, (pr, fails, tm, rep, bd) in results:
             preds[name][sel] = pr
+            if bd is not None:
+                if name not in bands:
+                    bands[name] = (np.full((n, *bd[0].shape[1:]), np.nan), bd[1])
+                bands[name][0][sel] = bd[0]
             failures += [{"model": name, **f} for f in fails]
             timing[name]["fit_s"] += tm["fit_s"]
             timing[name]["predict_s"] += tm["predict_s"]
@@ -171,7 +189,8 @@ def backtest(
     metric_frame = metric_rows(preds, org, labels, groups=groups, metrics=metrics, scored=scored)
     if scored is None:
         scored = np.isfinite(org["y"]).all(axis=2)
-    forecasts = forecast_table(org, preds, scored, series, labels)
+    forecasts = forecast_table(org, preds, scored, series, labels, bands=bands, levels=levels or ())
+    intervals = interval_rows(bands, preds, org["y"], labels, levels or (), list(series.targets), group_names, scored)
     fail_frame = pd.DataFrame(failures, columns=["model", "series", "stage", "kind", "error", "message"])
     base_names = list(baselines) if baselines is not None else [nm for nm, est in named.items() if est.tags.baseline]
     info = {
@@ -194,7 +213,9 @@ def backtest(
         horizons=labels,
         targets=list(series.targets),
         position_groups=group_names,
-        arrays={"origins": org, "preds": preds, "scored": scored, "time_kind": series.time_kind},
+        arrays={"origins": org, "preds": preds, "scored": scored, "time_kind": series.time_kind, "bands": bands},
+        intervals=intervals,
+        levels=list(levels or ()),
     )
 
 

@@ -3,7 +3,8 @@
 Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so
 a reader never sees half a file. Plots use matplotlib's Agg canvas directly (no pyplot, no
 global backend change): error against horizon per model, forecasts against truth for one
-series, and, when the targets include a 2-D position group (AIS east/north), the vessel's
+series (with each model's bands when the backtest has interval levels), coverage against
+horizon, and, when the targets include a 2-D position group (AIS east/north), the vessel's
 track with the predicted positions. The HTML page embeds the PNGs as base64 and the tables,
 so it is a single self-contained file.
 """
@@ -105,6 +106,27 @@ def plot_error_vs_horizon(result: BacktestResult, metric: str = "mae") -> bytes:
     return _png(fig)
 
 
+def plot_coverage_vs_horizon(result: BacktestResult) -> bytes | None:
+    """Empirical coverage of every level's bands against horizon, per model, with the goal (PNG)."""
+    if not result.levels:
+        return None
+    fig = _figure(7, 4.2)
+    ax = fig.add_subplot(111)
+    x = np.arange(len(result.horizons))
+    for lv in result.levels:
+        tab = result.coverage(lv)
+        for name in tab.index:
+            ax.plot(x, 100 * tab.loc[name, result.horizons].to_numpy(dtype=float), marker="o", label=f"{name} ({lv:g} %)")
+        ax.axhline(lv, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x, result.horizons)
+    ax.set_xlabel("horizon")
+    ax.set_ylabel("coverage of the bands (%)")
+    ax.set_title("empirical coverage against horizon (dashed: the level asked for)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
 def _unit(result: BacktestResult) -> str:
     units = result.info.get("units") or {}
     first = result.position_groups[0][0] if result.position_groups else result.targets[0]
@@ -136,9 +158,15 @@ def plot_forecast_vs_truth(result: BacktestResult, series: Any = None, target: s
         fh = f[f["horizon"] == h]
         first = fh[fh["model"] == result.model_names[0]].sort_values("target_time")
         ax.plot(first["target_time"], first["truth"], color="black", lw=1.5, label="truth")
+        band = f"{result.levels[0]:g}" if result.levels else None
         for name in result.model_names:
             fm = fh[fh["model"] == name].sort_values("target_time")
-            ax.plot(fm["target_time"], fm["forecast"], lw=0.9, alpha=0.8, label=name)
+            line = ax.plot(fm["target_time"], fm["forecast"], lw=0.9, alpha=0.8, label=name)[0]
+            if band is not None and f"lower_{band}" in fm:
+                lo, hi = fm[f"lower_{band}"].to_numpy(float), fm[f"upper_{band}"].to_numpy(float)
+                ok = np.isfinite(lo) & np.isfinite(hi)
+                ax.fill_between(fm["target_time"].to_numpy()[ok], lo[ok], hi[ok], color=line.get_color(), alpha=0.15,
+                                lw=0, label=f"{name} {band} % band" if i == 0 else None)
         ax.set_ylabel(f"{target}\nh={h}")
         ax.grid(alpha=0.3)
         if i == 0:
@@ -225,6 +253,8 @@ def write_report(
     table_formats = [f for f in formats if f != "md"]
     _write_table(result.forecasts, out / "forecasts", table_formats, written, index=False)
     _write_table(result.failures, out / "failures", formats, written, index=False)
+    if result.levels:
+        _write_table(result.intervals, out / "intervals", formats, written, index=False)
     write_text(out / "info.json", json.dumps(result.info, indent=2, default=str))
     written["info.json"] = out / "info.json"
 
@@ -232,6 +262,9 @@ def write_report(
     if plots:
         images["error_vs_horizon.png"] = plot_error_vs_horizon(result, metric)
         images["forecast_vs_truth.png"] = plot_forecast_vs_truth(result, series)
+        coverage = plot_coverage_vs_horizon(result)
+        if coverage is not None:
+            images["coverage_vs_horizon.png"] = coverage
         track = plot_track(result, series)
         if track is not None:
             images["track.png"] = track
@@ -258,6 +291,12 @@ def write_report(
         for name, data in images.items():
             b64 = base64.b64encode(data).decode("ascii")
             parts.append(f"<h2>{_html.escape(name[:-4].replace('_', ' '))}</h2><img alt='{name}' src='data:image/png;base64,{b64}'>")
+        for lv in result.levels:
+            cov = result.coverage(lv)
+            wink = result.interval_summary("winkler", level=lv)
+            parts.append(f"<h2>{lv:g} % bands: coverage (all targets) and Winkler score per horizon</h2>")
+            parts.append(cov.to_html(float_format=lambda v: f"{v:.3f}", na_rep=""))
+            parts.append(wink.to_html(float_format=lambda v: f"{v:.4g}", na_rep=""))
         parts.append("<h2>All metrics (pooled)</h2>")
         parts.append(summary_long.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""))
         parts.append("<h2>Failures and warnings</h2>")

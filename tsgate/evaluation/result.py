@@ -17,6 +17,7 @@ import pandas as pd
 
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import seconds_to_time
+from tsgate.evaluation.intervals import INTERVAL_COLUMNS, INTERVAL_METRICS
 from tsgate.evaluation.metrics import METRICS, mean_ci
 from tsgate.exceptions import ConfigError
 
@@ -39,6 +40,11 @@ class BacktestResult:
     info
         Settings, origin counts, per-model timings (seconds) and fit reports (e.g. ARIMA
         resampling sizes).
+    intervals
+        With ``level=``: ``model, horizon, level, unit, metric, value, n`` — coverage, width and
+        Winkler score per target column, ``all`` targets and position group
+        (:mod:`tsgate.evaluation.intervals`); the forecasts then have ``lower_<ℓ>``,
+        ``upper_<ℓ>`` and, for targets in a position group, ``radius_<ℓ>`` columns.
     """
 
     forecasts: pd.DataFrame
@@ -51,6 +57,31 @@ class BacktestResult:
     targets: list[str]
     position_groups: list[tuple[str, ...]]
     arrays: dict[str, Any] = field(repr=False, default_factory=dict)
+    intervals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INTERVAL_COLUMNS))
+    levels: list[float] = field(default_factory=list)
+
+    def interval_summary(self, metric: str = "coverage", *, level: float | None = None, unit: str = "all") -> pd.DataFrame:
+        """Model × horizon table of an interval metric (``coverage``, ``width``, ``winkler``) at
+        one level (default: the first) for one unit (``all`` targets, a target column, or a
+        position group such as ``east_m+north_m``), plus ``mean`` over horizons."""
+        if not self.levels:
+            raise ConfigError("this backtest has no intervals; run it with level=[90] (or --level 90).")
+        if metric not in INTERVAL_METRICS:
+            raise ConfigError(f"unknown interval metric {metric!r}; choose from {list(INTERVAL_METRICS)}.")
+        lv = self.levels[0] if level is None else float(level)
+        m = self.intervals[(self.intervals["metric"] == metric) & (self.intervals["level"] == lv) & (self.intervals["unit"] == unit)]
+        if not len(m):
+            units = sorted(pd.unique(self.intervals["unit"]).tolist())
+            raise ConfigError(f"no {metric} for level {lv:g} and unit {unit!r}; levels {self.levels}, units {units}.")
+        tab = m.pivot_table(index="model", columns="horizon", values="value", aggfunc="first", dropna=False)
+        tab = tab.reindex(index=self.model_names, columns=self.horizons)
+        tab["mean"] = tab[self.horizons].mean(axis=1)
+        tab.columns.name = None
+        return tab
+
+    def coverage(self, level: float | None = None, *, unit: str = "all") -> pd.DataFrame:
+        """Empirical coverage (a fraction) of the bands at ``level``, model × horizon."""
+        return self.interval_summary("coverage", level=level, unit=unit)
 
     def summary(self, metric: str = "mae", *, level: str = "pooled") -> pd.DataFrame:
         """Model × horizon table of one metric, plus ``mean`` over horizons.
@@ -115,8 +146,10 @@ class BacktestResult:
 
 
 
-def forecast_table(org: dict[str, np.ndarray], preds: dict[str, np.ndarray], scored: np.ndarray, series: IrregularSeries, labels: list[str]) -> pd.DataFrame:
-    """The tidy forecast frame of a backtest: one row per model, origin, horizon and target."""
+def forecast_table(org: dict[str, np.ndarray], preds: dict[str, np.ndarray], scored: np.ndarray, series: IrregularSeries,
+                   labels: list[str], bands: dict[str, Any] | None = None, levels: Any = ()) -> pd.DataFrame:
+    """The tidy forecast frame of a backtest: one row per model, origin, horizon and target
+    (with ``lower_<ℓ>``/``upper_<ℓ>``/``radius_<ℓ>`` when the backtest has interval levels)."""
     n, H = org["y"].shape[:2]
     targets = list(series.targets)
     k = len(targets)
@@ -134,5 +167,27 @@ def forecast_table(org: dict[str, np.ndarray], preds: dict[str, np.ndarray], sco
         f = pd.DataFrame(base)
         f.insert(0, "model", name)
         f.insert(6, "forecast", pr.reshape(-1))
+        if levels:
+            _add_bands(f, pr, (bands or {}).get(name), levels, targets)
         parts.append(f)
     return pd.concat(parts, ignore_index=True)
+
+
+def _add_bands(f: pd.DataFrame, pr: np.ndarray, band: Any, levels: Any, targets: list[str]) -> None:
+    """Band columns of one model's rows (NaN where the model gave none)."""
+    n, H, k = pr.shape
+    for li, lv in enumerate(levels):
+        lab = f"{lv:g}"
+        if band is None:
+            for c in ("lower", "upper", "radius"):
+                f[f"{c}_{lab}"] = np.nan
+            continue
+        hw, groups = band
+        w = hw[:, li]  # [n, H, U]
+        f[f"lower_{lab}"] = (pr - w[..., :k]).reshape(-1)
+        f[f"upper_{lab}"] = (pr + w[..., :k]).reshape(-1)
+        radius = np.full((n, H, k), np.nan)
+        for g, names in enumerate(groups):
+            for c in names:
+                radius[:, :, targets.index(c)] = w[:, :, k + g]
+        f[f"radius_{lab}"] = radius.reshape(-1)

@@ -12,6 +12,9 @@ in one of three regimes:
   ``forecast_and_learn`` (prequential: forecast from each new observation, then learn the
   targets it reveals). Models that do not learn online simply keep forecasting.
 
+With interval ``levels`` every forecast comes with its bands: the calibrator's current ones
+for ``"once"`` and refits, the bands adapted online for ``"online"``.
+
 A model gets only the observations a forecast reads (``input_window`` rows before each origin;
 stream models, whose ``input_window`` is None, everything up to the block's last origin). A
 failure (e.g. an ARIMA that cannot be fitted) is recorded with its stage, never raised.
@@ -48,37 +51,45 @@ def run_task(
     hs: tuple[Horizon, ...],
     refit: Any,
     window: str,
-) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, float], list[dict[str, Any]]]:
+    levels: tuple[float, ...] | None = None,
+) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, float], list[dict[str, Any]], Any]:
     """Run one model on one group of series (``ids``; None: all series, one global model).
 
-    Returns the forecasts [n_origins, H, k] (NaN where none), failures, timings and fit reports.
+    Returns the forecasts [n_origins, H, k] (NaN where none), failures, timings, fit reports and,
+    with ``levels``, ``(halfwidths [n_origins, L, H, U], position groups)`` (else None).
     """
     fails: list[dict[str, Any]] = []
     timing = {"fit_s": 0.0, "predict_s": 0.0}
     reports: list[dict[str, Any]] = []
     out = np.full((len(org["origin_s"]), len(hs), len(data.targets)), np.nan)
+    bands: Any = None
     for unit in [None] if ids is None else ids:
         rows = np.arange(len(out)) if unit is None else np.flatnonzero(org["series"] == unit)
         if len(rows) == 0:
             continue
         d = data if unit is None else data.subset([unit])
-        run = _Run(model, d, {k: v[rows] for k, v in org.items()}, train, val, hs, timing, unit)
+        run = _Run(model, d, {k: v[rows] for k, v in org.items()}, train, val, hs, timing, unit, levels)
         try:
             out[rows] = run.forecasts(refit, window)
+            if run.hw is not None:
+                if bands is None:
+                    bands = (np.full((len(out), *run.hw.shape[1:]), np.nan), run.groups)
+                bands[0][rows] = run.hw
         except Exception as exc:  # a failure is recorded, never fatal
             fails.append(
                 {"series": unit, "stage": run.stage, "kind": "error", "error": type(exc).__name__, "message": str(exc)}
             )
         fails += run.warnings
         reports += run.reports
-    return out, fails, timing, reports
+    return out, fails, timing, reports, bands
 
 
 class _Run:
     """One model on one unit of series: its fits, forecasts, timings and reports."""
 
     def __init__(self, model: BaseForecaster, data: IrregularSeries, org: dict[str, np.ndarray], train: Any,
-                 val: Any, hs: tuple[Horizon, ...], timing: dict[str, float], unit: Any) -> None:
+                 val: Any, hs: tuple[Horizon, ...], timing: dict[str, float], unit: Any,
+                 levels: tuple[float, ...] | None = None) -> None:
         self.est = clone(model).set_params(horizons=[h.label for h in hs])
         self.data, self.org, self.hs, self.timing, self.unit = data, org, hs, timing, unit
         self.split = split_rows(data, train, val)
@@ -88,6 +99,9 @@ class _Run:
         self.reports: list[dict[str, Any]] = []
         self.warnings: list[dict[str, Any]] = []
         self.out = np.full((len(org["origin_s"]), len(hs), len(data.targets)), np.nan)
+        self.levels = levels
+        self.hw: np.ndarray | None = None
+        self.groups: tuple[tuple[str, ...], ...] = ()
 
     def forecasts(self, refit: Any, window: str) -> np.ndarray:
         o = self.org
@@ -95,7 +109,7 @@ class _Run:
             self._fit(self.split.train)
             self.stage = "update"
             t0 = time.perf_counter()
-            fc = self.est.forecast_and_learn(self.data.take(~self.split.train))
+            fc = self.est.forecast_and_learn(self.data.take(~self.split.train), level=self.levels)
             self.timing["predict_s"] += time.perf_counter() - t0
             self._assign(fc, np.arange(len(self.out)))
             return self.out
@@ -144,14 +158,20 @@ class _Run:
         wanted: dict[Any, np.ndarray] = {}
         for sid, t in zip(o["series"][blk].tolist(), o["origin_s"][blk].tolist()):
             wanted.setdefault(sid, []).append(t)  # type: ignore[attr-defined]
-        return self.est.forecast(self.data.take(mask), origins={k: np.asarray(v) for k, v in wanted.items()})
+        return self.est.forecast(self.data.take(mask), origins={k: np.asarray(v) for k, v in wanted.items()},
+                                 level=self.levels)
 
     def _assign(self, fc: Forecasts, blk: np.ndarray) -> None:
         """Put forecasts at their origins (matched on series and exact origin time, seconds)."""
         if len(fc) == 0:
             return
         where = {(s, t): i for s, t, i in zip(self.org["series"][blk].tolist(), self.org["origin_s"][blk].tolist(), blk)}
+        if fc.halfwidth is not None and self.hw is None:
+            self.hw = np.full((len(self.out), *fc.halfwidth.shape[1:]), np.nan)
+            self.groups = fc.groups
         for j, key in enumerate(zip(fc.ids.tolist(), fc.origin_time.tolist())):
             i = where.get(key)
             if i is not None:
                 self.out[i] = fc.values[j]
+                if self.hw is not None:
+                    self.hw[i] = fc.halfwidth[j]

@@ -1,0 +1,103 @@
+"""Where interval calibration data comes from, and the online pass of ``update``.
+
+The rule, the same for every model (applied by :class:`~tsgate.estimators.base.BaseForecaster`):
+
+- **calibration origins**: per series, the newest ``CALIBRATION_FRACTION`` (20 %) of the
+  training origins whose every target is known — or, for a model that holds out a validation
+  part (a ``val_fraction`` parameter, the gated LSTM), exactly those validation windows, which
+  it never trained on. At most ``MAX_CALIBRATION_ORIGINS`` (the newest) are used;
+- **their forecasts**: a window model forecasts them with its fitted state (for baselines with
+  fitted coefficients these residuals are in-sample, the linear AR's and ARIMA's; for the gated
+  model they are the held-out validation residuals); a stream model uses the forecasts its
+  prequential pass over the training data made, each before its target was known.
+
+Online (``update``/``forecast_and_learn``): the new observations are walked in time order, one
+row at a time: the forecast made at the row gets the bands current at that moment, then the
+targets that row reveals adapt the calibrator (:mod:`tsgate.estimators.intervals`). Rows of
+several series at the same time are taken in the order of the series in the data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tsgate.data.series import IrregularSeries
+from tsgate.data.splits import validation_cut
+from tsgate.data.windows import Windows, make_windows
+from tsgate.estimators.forecasts import Forecasts
+from tsgate.estimators.intervals import CALIBRATION_FRACTION, MAX_CALIBRATION_ORIGINS, Calibrator
+
+__all__ = ["calibration_mask", "online_bands", "with_bands"]
+
+
+def calibration_mask(w: Windows, fraction: float | None) -> np.ndarray:
+    """[n] the calibration origins among windows ``w`` (see the module docstring)."""
+    frac = float(fraction) if fraction else CALIBRATION_FRACTION
+    if len(w) == 0:
+        return np.zeros(0, bool)
+    _, cal = validation_cut(w.origin_time, w.reveal_time, w.series_index, frac)
+    idx = np.flatnonzero(cal)
+    if len(idx) > MAX_CALIBRATION_ORIGINS:
+        newest = np.argsort(w.origin_time[idx], kind="stable")[-MAX_CALIBRATION_ORIGINS:]
+        cal = np.zeros(len(w), bool)
+        cal[np.sort(idx[newest])] = True
+    return cal
+
+
+def truths(series: IrregularSeries, horizons: Any, max_gap: Any) -> Windows:
+    """One-observation windows of every row with its targets (the truths every score uses)."""
+    return make_windows(series, 1, horizons, max_gap=max_gap, targets="optional")
+
+
+def online_bands(cal: Calibrator, combined: IrregularSeries, last: dict[Any, float], fc: Forecasts,
+                 horizons: Any, max_gap: Any) -> np.ndarray:
+    """Issue the bands of the new forecasts ``fc`` and adapt ``cal`` to the targets the new rows
+    of ``combined`` (newer than ``last``) reveal, row by row in time order.
+
+    Returns the issued widths [len(fc), L, H, U] of every tracked level.
+    """
+    w = truths(combined, horizons, max_gap)
+    pos = {s: i for i, s in enumerate(w.series_ids)}
+    ids = np.asarray(w.series_ids, dtype=object)
+    prev = np.array([last.get(s, -np.inf) for s in ids], dtype=np.float64)[w.series_index] if len(w) else np.zeros(0)
+    rv = w.reveal_time
+    ok = np.isfinite(rv) & (rv > prev[:, None]) & np.isfinite(w.y).all(axis=2)
+    o_idx, h_idx = np.nonzero(ok)
+    # events: (time, series position, 0 = issue | 1 = reveal); one group per (row, kind)
+    f_pos = np.array([pos[s] for s in fc.ids.tolist()], dtype=np.int64) if len(fc) else np.zeros(0, np.int64)
+    t_ev = np.r_[fc.origin_time, rv[o_idx, h_idx]]
+    s_ev = np.r_[f_pos, w.series_index[o_idx]]
+    k_ev = np.r_[np.zeros(len(fc), np.int64), np.ones(len(o_idx), np.int64)]
+    j_ev = np.r_[np.arange(len(fc)), np.arange(len(o_idx))]
+    order = np.lexsort((j_ev, k_ev, s_ev, t_ev))
+    out = np.full((len(fc), len(cal.levels), cal.n_horizons, cal.n_units), np.nan)
+    if len(order) == 0:
+        return out
+    t_o, s_o, k_o = t_ev[order], s_ev[order], k_ev[order]
+    cut = np.flatnonzero((t_o[1:] != t_o[:-1]) | (s_o[1:] != s_o[:-1]) | (k_o[1:] != k_o[:-1])) + 1
+    for grp in np.split(order, cut):
+        sid = ids[s_ev[grp[0]]]
+        if k_ev[grp[0]] == 0:
+            for j in j_ev[grp]:
+                out[j] = cal.issue(sid, fc.origin_time[j], fc.values[j])
+        else:
+            p = j_ev[grp]
+            o, h = o_idx[p], h_idx[p]
+            cal.reveal(sid, w.origin_time[o], h, w.y[o, h])
+    return out
+
+
+def with_bands(fc: Forecasts, cal: Calibrator, levels: tuple[float, ...], widths: np.ndarray | None = None) -> Forecasts:
+    """``fc`` with the bands of ``levels``: the issued ``widths`` [n, L_tracked, H, U] when given
+    (online), else the calibrator's current ones for every origin."""
+    idx = cal.track(levels)
+    if widths is None:
+        hw = np.broadcast_to(cal.q[idx][None], (len(fc), *cal.q[idx].shape)).copy()
+    else:
+        hw = widths[:, idx]
+    bad = ~np.isfinite(fc.values).all(axis=2)  # [n, H]: no band without a forecast
+    hw[np.broadcast_to(bad[:, None, :, None], hw.shape)] = np.nan
+    fc.levels, fc.halfwidth, fc.groups = tuple(levels), hw, cal.group_names
+    return fc

@@ -1,0 +1,390 @@
+"""Prediction intervals for every forecaster: split-conformal calibration, adapted online.
+
+Every fitted forecaster owns a :class:`Calibrator` (``calibrator_``), built by the base class
+in ``fit`` and updated by the base class wherever targets are revealed (``update``,
+``forecast_and_learn``, ``stream``); no model implements intervals itself.
+
+Scores. For a horizon h and an *error unit* u, the score of a forecast ŷ with truth y is
+
+- ``s = |y_j - ŷ_j|`` for a target column j (per-coordinate bands ``ŷ_j ± q``);
+- ``s = ‖y_g - ŷ_g‖₂`` for a position group g (a radius q around the predicted position:
+  AIS ``east_m``/``north_m`` in metres, the x/y/z of an ExtMarker marker in mm).
+
+Split conformal (Vovk et al. 2005; Lei et al. 2018). From the n calibration scores of (h, u),
+the half-width (or radius) at level ℓ % is the ⌈(n + 1) ℓ/100⌉-th smallest score (the largest
+when that rank exceeds n). With exchangeable scores the band covers a new target with
+probability ≥ ℓ %.
+
+Online adaptation: conformal quantile tracking (Angelopoulos, Candès & Tibshirani 2023,
+"Conformal PID control for time series prediction", the quantile-tracking term), the online
+update of adaptive conformal inference (Gibbs & Candès 2021, "Adaptive conformal inference
+under distribution shift") applied to the band itself rather than to α. It runs on the log of
+the score, so that its step needs no unit (metres, mm): when the target of a forecast issued
+with half-width ``q_issued`` is revealed,
+
+    err = 1{s > q_issued},     log q ← log q + RATE · (err − α),     α = 1 − ℓ/100.
+
+A miss widens the band by the factor e^(RATE (1 − α)), a hit narrows it by e^(−RATE α), so the
+long-run miss rate is driven to α whatever the scores do (for log-scores bounded by B the
+miscoverage after T revealed targets is within (B + RATE)/(RATE · T) of α; Angelopoulos et
+al., Prop. 1). A forecast's band is the one current when it was issued; its target updates the
+state when it is revealed, possibly many steps later (delayed feedback). A zero-width band
+that misses restarts at the missed score.
+
+Levels 80, 90 and 95 % are tracked from ``fit`` on; another level is tracked from the first
+call that asks for it, started from the split-conformal quantile of the last ``MEMORY``
+scores of each (h, u).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tsgate.data.columns import plain
+from tsgate.exceptions import ConfigError, ModelFileError
+
+__all__ = [
+    "DEFAULT_LEVELS",
+    "CALIBRATION_FRACTION",
+    "MAX_CALIBRATION_ORIGINS",
+    "RATE",
+    "MEMORY",
+    "Calibrator",
+    "parse_levels",
+    "level_label",
+    "position_groups",
+    "band_columns",
+]
+
+DEFAULT_LEVELS = (80.0, 90.0, 95.0)
+#: share of each series' training origins (the newest) whose forecasts calibrate the bands
+CALIBRATION_FRACTION = 0.2
+#: at most this many calibration origins (the newest); enough for a 99 % quantile
+MAX_CALIBRATION_ORIGINS = 1000
+#: quantile-tracking step on the log scale: a miss widens a band by e^(0.05·(1-α)), a hit narrows it by e^(-0.05·α)
+RATE = 0.05
+#: recent scores kept per (horizon, unit), to start a level first asked for later
+MEMORY = 500
+
+
+def parse_levels(level: Any) -> tuple[float, ...]:
+    """Interval levels in percent (``90`` or ``[80, 95]``), each in [1, 100)."""
+    values = [level] if isinstance(level, (int, float, np.integer, np.floating)) else level
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ConfigError(f"level must be a percentage or a list of them, e.g. level=[80, 95]; got {level!r}.") from None
+    for v in out:
+        if not (math.isfinite(v) and 1.0 <= v < 100.0) or isinstance(v, bool):
+            hint = f" (levels are percentages: {v * 100:g} for a {v * 100:g} % interval)" if 0 < v < 1 else ""
+            raise ConfigError(f"level {v:g} is not a percentage in [1, 100){hint}.")
+    if not out or len(set(out)) != len(out):
+        raise ConfigError(f"level must list distinct percentages, got {level!r}.")
+    return out
+
+
+def level_label(level: float) -> str:
+    """``90`` for 90.0, ``97.5`` for 97.5: the level as it appears in column names."""
+    return f"{level:g}"
+
+
+def position_groups(targets: Sequence[str], meta: dict[str, Any] | None = None) -> tuple[tuple[int, ...], ...]:
+    """Target columns that form one position, as column-index tuples.
+
+    ``meta["position_groups"]`` of the data (lists of column names) when given; otherwise by
+    name: ``east_m``/``north_m`` (+ ``up_m``), and ``x<s>``/``y<s>`` (+ ``z<s>``) for any
+    common suffix ``<s>`` (the markers ``x1, y1, z1`` of ExtMarker).
+    """
+    names = list(targets)
+    given = (meta or {}).get("position_groups")
+    if given is not None:
+        out = []
+        for g in given:
+            missing = [c for c in g if c not in names]
+            if missing:
+                raise ConfigError(f"position group {list(g)}: {missing} are not target columns ({names}).")
+            out.append(tuple(names.index(c) for c in g))
+        return tuple(out)
+    out = []
+    if "east_m" in names and "north_m" in names:
+        out.append(tuple(names.index(c) for c in ("east_m", "north_m", "up_m") if c in names))
+    for c in names:
+        m = re.fullmatch(r"x(.*)", c)
+        if m and f"y{m.group(1)}" in names:
+            cols = [c, f"y{m.group(1)}"] + ([f"z{m.group(1)}"] if f"z{m.group(1)}" in names else [])
+            out.append(tuple(names.index(x) for x in cols))
+    return tuple(out)
+
+
+def band_columns(targets: Sequence[str], groups: Sequence[Sequence[str]], level: float) -> list[str]:
+    """Column names of one level's bands: ``<t>_lower_<ℓ>``, ``<t>_upper_<ℓ>`` per target, then
+    ``<g1>_<g2>_radius_<ℓ>`` per position group."""
+    lab = level_label(level)
+    cols = [f"{t}_{side}_{lab}" for t in targets for side in ("lower", "upper")]
+    return cols + [f"{'_'.join(g)}_radius_{lab}" for g in groups]
+
+
+def _key(t: float) -> int:
+    """A time as whole microseconds: the key of a pending forecast (robust to saved-time rounding)."""
+    return int(round(float(t) * 1e6))
+
+
+class Calibrator:
+    """Conformal bands per horizon and error unit, calibrated in ``fit`` and tracked online.
+
+    Parameters
+    ----------
+    targets
+        Target column names (k).
+    groups
+        Position groups as column-index tuples (see :func:`position_groups`).
+    n_horizons
+        H.
+    levels
+        Levels tracked from the start (percent).
+    """
+
+    def __init__(self, targets: Sequence[str], groups: Sequence[Sequence[int]], n_horizons: int,
+                 levels: Sequence[float] = DEFAULT_LEVELS) -> None:
+        self.targets = tuple(targets)
+        self.groups = tuple(tuple(int(c) for c in g) for g in groups)
+        self.n_horizons = int(n_horizons)
+        self.levels: tuple[float, ...] = tuple(float(v) for v in levels)
+        self.rate, self.memory = RATE, MEMORY
+        H, U, L = self.n_horizons, self.n_units, len(self.levels)
+        self.q = np.full((L, H, U), np.nan)
+        self.recent = np.full((H, U, self.memory), np.nan)
+        self.recent_next = np.zeros(H, np.int64)
+        self.n_calibration = np.zeros(H, np.int64)
+        self.n_scored = np.zeros((H, U), np.int64)
+        self.n_covered = np.zeros((L, H, U), np.int64)
+        # series id -> {origin time in µs: [values [H, k], issued widths [L, H, U], open [H]]}
+        self.pending: dict[Any, dict[int, list[np.ndarray]]] = {}
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_units(self) -> int:
+        """U: every target column, then every position group."""
+        return len(self.targets) + len(self.groups)
+
+    @property
+    def group_names(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(self.targets[c] for c in g) for g in self.groups)
+
+    def scores(self, pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        """[..., U] absolute errors per column, then Euclidean distances per position group."""
+        d = np.asarray(truth, dtype=np.float64) - np.asarray(pred, dtype=np.float64)
+        parts = [np.abs(d)] + [np.sqrt((d[..., list(g)] ** 2).sum(axis=-1, keepdims=True)) for g in self.groups]
+        return np.concatenate(parts, axis=-1)
+
+    def _alpha(self) -> np.ndarray:
+        return 1.0 - np.asarray(self.levels) / 100.0
+
+    # ------------------------------------------------------------------ calibration
+    def calibrate(self, pred: np.ndarray, truth: np.ndarray) -> None:
+        """Split-conformal start from calibration forecasts ``pred`` and truths ``truth`` [n, H, k]
+        in time order (NaN where unknown)."""
+        s = self.scores(pred, truth)  # [n, H, U]
+        for h in range(self.n_horizons):
+            ok = np.isfinite(s[:, h]).all(axis=1)
+            sh = s[ok, h]
+            self.n_calibration[h] = len(sh)
+            if len(sh) == 0:
+                continue
+            tail = sh[-self.memory:]
+            self.recent[h, :, : len(tail)] = tail.T
+            self.recent_next[h] = len(tail) % self.memory
+            self.q[:, h] = self._split_quantile(sh, self.levels)
+
+    @staticmethod
+    def _split_quantile(s: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+        """[L, U] the ⌈(n+1)ℓ⌉-th smallest of n scores [n, U] per unit (NaN for n = 0)."""
+        n = len(s)
+        if n == 0:
+            return np.full((len(levels), s.shape[1]), np.nan)
+        srt = np.sort(s, axis=0)
+        ranks = [min(n, int(math.ceil((n + 1) * lv / 100.0))) - 1 for lv in levels]
+        return srt[ranks]
+
+    def track(self, levels: Sequence[float]) -> list[int]:
+        """Indices of ``levels`` in the tracked levels, adding the new ones (started from the
+        split-conformal quantile of the recent scores)."""
+        new = [lv for lv in levels if lv not in self.levels]
+        if new:
+            H, U = self.n_horizons, self.n_units
+            q_new = np.full((len(new), H, U), np.nan)
+            for h in range(H):
+                r = self.recent[h].T  # [memory, U]
+                r = r[np.isfinite(r).all(axis=1)]
+                q_new[:, h] = self._split_quantile(r, new)
+            self.levels = self.levels + tuple(new)
+            self.q = np.concatenate([self.q, q_new])
+            self.n_covered = np.concatenate([self.n_covered, np.zeros((len(new), H, U), np.int64)])
+            for entries in self.pending.values():
+                for e in entries.values():
+                    e[1] = np.concatenate([e[1], np.full((len(new), H, U), np.nan)])
+        return [self.levels.index(lv) for lv in levels]
+
+    def current(self, levels: Sequence[float]) -> np.ndarray:
+        """[len(levels), H, U] the half-widths and radii a forecast issued now gets."""
+        return self.q[self.track(levels)].copy()
+
+    # ------------------------------------------------------------------ online
+    def issue(self, series: Any, origin_time: float, values: np.ndarray) -> np.ndarray:
+        """Record the forecast [H, k] made at ``origin_time`` and return its widths [L, H, U]
+        (every tracked level); a forecast with NaN is not recorded (widths NaN)."""
+        if not np.isfinite(values).all():
+            return np.full_like(self.q, np.nan)
+        widths = self.q.copy()
+        self.pending.setdefault(series, {})[_key(origin_time)] = [
+            np.array(values, dtype=np.float64), widths, np.ones(self.n_horizons, bool)]
+        return widths
+
+    def reveal(self, series: Any, origin_time: np.ndarray, horizon: np.ndarray, truth: np.ndarray) -> int:
+        """Score the revealed targets ``truth`` [P, k] of the forecasts issued at ``origin_time``
+        [P] for the horizon indices ``horizon`` [P], and adapt; returns how many were scored.
+
+        Targets of forecasts this calibrator did not issue (e.g. made by ``fit``) are ignored."""
+        book = self.pending.get(series)
+        if not book:
+            return 0
+        truth = np.atleast_2d(np.asarray(truth, dtype=np.float64))
+        fin = np.isfinite(truth).all(axis=1).tolist()
+        rows, hs, sel = [], [], []
+        for i, (t, h) in enumerate(zip(np.atleast_1d(origin_time).tolist(), np.atleast_1d(horizon).tolist())):
+            key = _key(t)
+            e = book.get(key)
+            if e is None or not fin[i] or not e[2][h]:
+                continue
+            e[2][h] = False
+            rows.append(e)
+            hs.append(h)
+            sel.append(i)
+            if not e[2].any():
+                del book[key]
+        if not rows:
+            return 0
+        ys = truth[sel]
+        pred = np.stack([e[0][h] for e, h in zip(rows, hs)])
+        issued = np.stack([e[1][:, h] for e, h in zip(rows, hs)])  # [P, L, U]
+        self._adapt(np.asarray(hs), self.scores(pred, np.asarray(ys)), issued)
+        return len(rows)
+
+    def _adapt(self, hs: np.ndarray, s: np.ndarray, issued: np.ndarray) -> None:
+        """Quantile-tracking steps for horizons ``hs`` [P] (repeats allowed), scores [P, U],
+        issued widths [P, L, U]. The steps of one call add up on the log scale (each depends on
+        its own issued width only), so their order does not matter."""
+        iss = issued.transpose(1, 0, 2)  # [L, P, U]
+        fin = np.isfinite(iss)
+        alpha = self._alpha()[:, None, None]
+        if len(set(hs.tolist())) == len(hs):  # the common case: one target per horizon
+            q = self.q[:, hs]
+            w = np.where(fin, iss, q)
+            err = s[None] > w
+            self.n_scored[hs] += 1
+            self.n_covered[:, hs] += fin & ~err
+            # a missing or zero width restarts at the score it missed (or first saw)
+            restart = err | ~np.isfinite(w)
+            self.q[:, hs] = np.where(np.isfinite(q) & (q > 0), q * np.exp(self.rate * (err - alpha)),
+                                     np.where(restart, s[None], q))
+            self.recent[hs, :, self.recent_next[hs]] = s
+            self.recent_next[hs] = (self.recent_next[hs] + 1) % self.memory
+            return
+        q_now = self.q[:, hs]
+        w = np.where(fin, iss, q_now)
+        err = s[None] > w
+        np.add.at(self.n_scored, hs, 1)
+        np.add.at(self.n_covered, (slice(None), hs), fin & ~err)
+        expo = np.zeros(self.q.shape)
+        np.add.at(expo, (slice(None), hs), self.rate * (err - alpha))
+        restart = np.full(self.q.shape, -np.inf)
+        np.maximum.at(restart, (slice(None), hs), np.where(err | ~np.isfinite(w), s[None], -np.inf))
+        q = self.q
+        self.q = np.where(np.isfinite(q) & (q > 0), q * np.exp(expo), np.where(np.isfinite(restart), restart, q))
+        # the recent scores, in order within one call
+        order = np.argsort(hs, kind="stable")
+        first = np.searchsorted(hs[order], hs[order])
+        rank = np.empty(len(hs), np.int64)
+        rank[order] = np.arange(len(hs)) - first
+        self.recent[hs, :, (self.recent_next[hs] + rank) % self.memory] = s
+        np.add.at(self.recent_next, hs, 1)
+        self.recent_next %= self.memory
+
+    def close(self, series: Any, origin_time: float, horizon: np.ndarray | None = None) -> None:
+        """Forget horizons (all when None) of a pending forecast whose targets can never be revealed."""
+        book = self.pending.get(series)
+        e = book.get(_key(origin_time)) if book else None
+        if e is None:
+            return
+        if horizon is None:
+            e[2][:] = False
+        else:
+            e[2][horizon] = False
+        if not e[2].any():
+            del book[_key(origin_time)]
+
+    def prune(self, first_time: dict[Any, float]) -> None:
+        """Forget pending forecasts older than their series' ``first_time`` (seconds): origins no
+        longer in the model's recent history have every target revealed or out of reach."""
+        for sid, book in self.pending.items():
+            cut = first_time.get(sid)
+            for k in [k for k in book if cut is None or k < _key(cut)]:
+                del book[k]
+
+    def coverage(self) -> dict[str, Any]:
+        """What the online tracking measured: per level, [H, U] fractions of the revealed
+        targets inside their issued band, with the counts."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = self.n_covered / self.n_scored[None]
+        return {"levels": self.levels, "units": [*self.targets, *("_".join(g) for g in self.group_names)],
+                "coverage": frac, "n": self.n_scored.copy(), "width": self.q.copy()}
+
+    # ------------------------------------------------------------------ model files
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON metadata and arrays for a model file; :meth:`from_state` restores it exactly."""
+        ids, codes, times, vals, widths, opens = [], [], [], [], [], []
+        for sid, book in self.pending.items():
+            for k, (v, w, o) in book.items():
+                if sid not in ids:
+                    ids.append(sid)
+                codes.append(ids.index(sid))
+                times.append(k)
+                vals.append(v)
+                widths.append(w)
+                opens.append(o)
+        H, U, L, k = self.n_horizons, self.n_units, len(self.levels), len(self.targets)
+        meta = {"targets": list(self.targets), "groups": [list(g) for g in self.groups], "n_horizons": H,
+                "levels": list(self.levels), "rate": self.rate, "memory": self.memory,
+                "pending_series": [plain(s) for s in ids]}
+        arrays = {
+            "q": self.q, "recent": self.recent, "recent_next": self.recent_next,
+            "n_calibration": self.n_calibration, "n_scored": self.n_scored, "n_covered": self.n_covered,
+            "pending_series": np.asarray(codes, np.int64),
+            "pending_time_us": np.asarray(times, np.int64),
+            "pending_values": np.stack(vals) if vals else np.zeros((0, H, k)),
+            "pending_widths": np.stack(widths) if widths else np.zeros((0, L, H, U)),
+            "pending_open": np.stack(opens) if opens else np.zeros((0, H), bool),
+        }
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Calibrator:
+        try:
+            cal = cls(meta["targets"], meta["groups"], int(meta["n_horizons"]), meta["levels"])
+            cal.rate, cal.memory = float(meta["rate"]), int(meta["memory"])
+            for name in ("q", "recent", "recent_next", "n_calibration", "n_scored", "n_covered"):
+                setattr(cal, name, np.array(arrays[name]))
+            ids = meta["pending_series"]
+            for c, k, v, w, o in zip(arrays["pending_series"], arrays["pending_time_us"], arrays["pending_values"],
+                                     arrays["pending_widths"], arrays["pending_open"]):
+                cal.pending.setdefault(ids[int(c)], {})[int(k)] = [np.array(v), np.array(w), np.array(o, bool)]
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"the interval calibration in the model file is incomplete ({exc!r}); refit.") from None
+        if cal.q.shape != (len(cal.levels), cal.n_horizons, cal.n_units):
+            raise ModelFileError("the interval calibration in the model file has inconsistent shapes; refit.")
+        return cal
