@@ -60,6 +60,7 @@ from tsgate.adapters.ais_layouts import (
 )
 from tsgate.adapters.geo import LocalTangentPlane
 from tsgate.data.repairs import RepairReport
+from tsgate.data.schema import SCHEMA
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import parse_duration
 from tsgate.exceptions import ConfigError, DataError, SchemaError
@@ -218,6 +219,13 @@ def load_ais(
             )
     units = {"east_m": "m", "north_m": "m", "sog_kn": "kn", "cog_deg": "deg"}
     meta = {"projection": origin, "format": fmt, "max_gap_s": gap_s, "max_speed_kn": float(max_speed_kn)}
+    # how to read a newer file of the same waters onto the same plane (tsgate.data.schema)
+    options = {
+        "fmt": fmt, "max_speed_kn": float(max_speed_kn), "max_gap": gap_s, "min_voyage_rows": int(min_voyage_rows),
+        "on_conflict": on_conflict, "covariates": list(covariates), "derive_motion": bool(derive_motion),
+        "origin": [origin.lat0, origin.lon0], "mobile_types": None if mobile_types is None else list(mobile_types),
+    }
+    meta[SCHEMA] = {"adapter": "ais", "options": options}
     if name.startswith("tsgate.bundled/"):
         meta.update(license=LICENSE, credit=CREDIT)
     return IrregularSeries.from_frame(
