@@ -10,13 +10,16 @@ Layout: :mod:`~tsgate.cli.options` (options shared by commands), :mod:`~tsgate.c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
 from tsgate.cli import commands
+from tsgate.cli.check import check
 from tsgate.cli.evaluate import evaluate
 from tsgate.cli.job import job_app
 from tsgate.cli.stream import stream
+from tsgate.cli.models import models
 
 __all__ = ["app", "main"]
 
@@ -26,12 +29,17 @@ app = typer.Typer(
         "Forecast irregularly sampled time series with gated LSTMs that keep learning online.\n\n"
         "Examples:\n\n"
         "  tsgate datasets\n\n"
+        "  tsgate check my.csv --time-col t --id-col sid\n\n"
+        "  tsgate models\n\n"
         "  tsgate fit extmarker-10hz-seq1 --model m1 --cell wmc --horizon 0.5s --horizon 1s\n\n"
         "  tsgate forecast m1 extmarker-10hz-seq1 --out forecasts.csv\n\n"
         "  tsgate evaluate extmarker-10hz-seq1 --models gated,linear,persistence --horizon 0.5s\n\n"
         "  tsgate job run --model m1 --inbox inbox --store forecasts\n\n"
         "  tsgate stream m1 --level 90 < feed.csv\n\n"
-        "Exit codes: 0 success, 2 bad arguments or input, 75 job lock held, 1 anything else."
+        "Units: durations take ms, s, min, h, d, w (500ms, 15min, 1d); horizons are whole steps (3) or "
+        "durations; values are in the data's units (ExtMarker mm, AIS metres).\n\n"
+        "Exit codes: 0 success, 2 bad arguments or input (one line on stderr), 75 job lock held, "
+        "130 interrupted, 1 anything else (--debug shows the traceback)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -40,12 +48,24 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from tsgate import __version__
+
+        print(f"tsgate {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the tsgate version and exit.")] = False,
+) -> None:
     """tsgate command line."""
 
 
 app.command()(commands.datasets)
+app.command()(check)
+app.command()(models)
 app.command()(commands.fit)
 app.command()(commands.forecast)
 app.command()(commands.update)

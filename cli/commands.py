@@ -1,17 +1,24 @@
-"""The commands that fit, forecast with, update and describe a model, and list the bundled data."""
+"""The commands that fit, forecast with, update and describe a model, and list the bundled data.
+
+Exit codes: 0 success; 2 bad arguments or bad input (one line on stderr naming the file, column,
+row or option); 1 anything else (``--debug`` for the traceback); 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from tsgate.cli import render
-from tsgate.cli.config import load_config, model_params
-from tsgate.cli.data_io import check_out, read_data, read_model_description, write_frame
+from tsgate.cli.config import load_config
+from tsgate.cli.data_io import read_data, read_model_description, write_frame
 from tsgate.cli.errors import Flags
+from tsgate.cli.model_io import model_and_data
+from tsgate.cli.models import ModelTypeOpt, ParamOpt, parse_params, settings_for, spec_for
 from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, OutOpt, command
 
 __all__ = ["datasets", "fit", "forecast", "update", "info"]
@@ -21,7 +28,7 @@ ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory
 
 @command()
 def datasets(
-    report: Annotated[Optional[str], typer.Option("--report", help="Print the repair report of this dataset.")] = None,
+    report: Annotated[Optional[str], typer.Option("--report", metavar="NAME|FILE", help="Print the repair report of a bundled dataset, or of a table file read with the default policies (`tsgate check` takes every option). [default: list the datasets]")] = None,
     *,
     flags: Flags,
 ) -> None:
@@ -32,6 +39,11 @@ def datasets(
     from tsgate import datasets as ds
 
     if report:
+        if Path(report).exists() or report == "-":
+            from tsgate.cli.check import print_check
+
+            print_check(report, DataOptions(), flags)
+            return
         print(ds.dataset_report(report))
         return
     df = ds.list_datasets()
@@ -49,58 +61,65 @@ def datasets(
 def fit(
     data: DataArg,
     model: Annotated[Path, typer.Option("--model", "-m", metavar="DIR", help="Directory to write the model to (created; replaced atomically).")],
-    cell: Annotated[Optional[str], typer.Option("--cell", help="wmc | glstm | lstm | gru | convrnn | rnn")] = None,
+    model_type: ModelTypeOpt = "gated",
+    cell: Annotated[Optional[str], typer.Option("--cell", metavar="NAME", help="Cell of a gated model: wmc | glstm | lstm | gru | convrnn | rnn. [default: wmc]")] = None,
     horizon: HorizonOpt = None,
-    window: Annotated[Optional[int], typer.Option("--window", min=1, help="Input length in observations.")] = None,
-    hidden: Annotated[Optional[int], typer.Option("--hidden", min=1, help="Hidden units.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Maximum training epochs.")] = None,
-    max_gap: Annotated[Optional[str], typer.Option("--max-gap", help="Drop duration targets bracketed by a wider gap, e.g. 2s.")] = None,
-    train_rows: Annotated[Optional[int], typer.Option("--train-rows", min=1, help="Fit on the first N rows of each series only.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
-    log_dir: Annotated[Optional[Path], typer.Option("--log-dir", help="Lightning CSV logs go here (default: no logs).")] = None,
+    window: Annotated[Optional[int], typer.Option("--window", min=1, metavar="N", help="Input length in observations (an online model's signal history length shl). [default: the model's: gated 32, linear 8, drift 10, arima 64, online 30]")] = None,
+    hidden: Annotated[Optional[int], typer.Option("--hidden", min=1, metavar="N", help="Hidden units of a gated or online RNN. [default: 64]")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, metavar="N", help="Maximum training epochs of a gated model (early stopping on the validation loss). [default: 20]")] = None,
+    max_gap: Annotated[Optional[str], typer.Option("--max-gap", metavar="DURATION", help="Drop duration targets bracketed by a wider gap between observations, e.g. 2s, 10min. [default: none, keep all]")] = None,
+    train_rows: Annotated[Optional[int], typer.Option("--train-rows", min=1, metavar="N", help="Fit on the first N rows of each series only. [default: all rows]")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", help="Random seed of the models that have one. [default: 0]")] = None,
+    log_dir: Annotated[Optional[Path], typer.Option("--log-dir", metavar="DIR", help="Gated models: Lightning CSV logs go here. [default: no logs]")] = None,
+    param: ParamOpt = None,
     *,
     data_opts: DataOptions,
     flags: Flags,
 ) -> None:
-    """Fit a gated forecaster on DATA and save it to --model.
+    """Fit a forecaster on DATA and save it to --model (JSON + safetensors, no pickles).
+
+    Any model of `tsgate models` (--model-type), with its parameters from flags, --param or the
+    [model] table of --config. The model file records how DATA was read (adapter, time and id
+    columns, targets, covariates, repair policies), so forecast and update need no schema flags.
+    Prints what was read (targets, covariates, time column, repairs) and what was fitted, unless
+    --quiet.
 
     Example: tsgate fit extmarker-10hz-seq1 --model m1 --cell wmc --horizon 0.5s --horizon 1s
+
+    Example: tsgate fit co2.csv --model m2 --model-type arima --param order=[2,1,2] --param seasonal_order=[1,1,1,12] --horizon 12
     """
-    from tsgate import GatedLSTMForecaster, parse_horizons
+    from tsgate import ConfigError, parse_horizons
+    from tsgate.estimators.catalog import preset_name
 
     cfg = load_config(data_opts.config)
-    params = model_params(
-        cfg, cell=cell, horizons=horizon, window=window, hidden_size=hidden, max_epochs=epochs, max_gap=max_gap, seed=seed
-    )
-    if params.get("horizons"):
-        parse_horizons(params["horizons"])  # refuse a bad --horizon before reading data
+    spec = spec_for(model_type)
+    window_param = "shl" if spec.accepts("shl") and not spec.accepts("window") else "window"
+    given = {
+        "--cell": ("cell", cell), "--window": (window_param, window), "--hidden": ("hidden_size", hidden),
+        "--epochs": ("max_epochs", epochs), "--max-gap": ("max_gap", max_gap), "--seed": ("seed", seed),
+        "--horizon": ("horizons", list(horizon) if horizon else None),
+    }
+    params = settings_for(spec, cfg.model, cfg.source, given, parse_params(param))
+    default_horizon = "horizons" not in params
+    params.setdefault("horizons", [1])
+    parse_horizons(params["horizons"])  # refuse a bad --horizon before reading data
+    if log_dir is not None:
+        if not spec.accepts("log_dir"):
+            raise ConfigError(f"--log-dir applies to gated models (Lightning logs), not to {spec.name!r}.")
+        params.update(logger="csv", log_dir=str(log_dir))
     series = read_data(data, data_opts, cfg)
     if train_rows:
         series = series.split(train=int(train_rows))[0]
-    params.setdefault("progress", not flags.quiet)
-    params["logger"] = "csv" if log_dir else None
-    params["log_dir"] = str(log_dir) if log_dir else None
-    est = GatedLSTMForecaster(**params)
+    render.print_data_summary(series, flags)
+    if spec.accepts("progress"):
+        params.setdefault("progress", not flags.quiet)
+    est = spec.build(**params)
+    t0 = time.perf_counter()
     est.fit(series)
+    took = time.perf_counter() - t0
     est.save(model)
     if not flags.quiet:
-        render.console().print(
-            f"Fitted {est.cell} on {series.n_series} series ({len(series)} rows): {est.n_epochs_} epochs, "
-            f"{est.n_train_windows_} training windows, best validation loss {est.best_val_loss_:.4g}, "
-            f"{est.fit_time_s_:.1f} s. Saved to {model}."
-        )
-
-
-def _model_and_data(model: Path, data: str, out: str | None, data_opts: DataOptions) -> tuple[Any, Any]:
-    """Check --out and the config, load the model, then read DATA with the model's targets (unless --target)."""
-    from tsgate import load
-
-    check_out(out)
-    cfg = load_config(data_opts.config)
-    model_params(cfg)  # [model] is for fit and evaluate, but its keys are checked everywhere
-    est = load(model)
-    series = read_data(data, data_opts, cfg, default_targets=list(est.targets_))
-    return est, series
+        render.print_fit_summary(est, preset_name(spec, params), series, took, model, default_horizon)
 
 
 @command(data=True)
@@ -108,7 +127,7 @@ def forecast(
     model: ModelArg,
     data: DataArg,
     out: OutOpt = None,
-    all_origins: Annotated[bool, typer.Option("--all-origins", help="Forecast from every observation, not only the last of each series.")] = False,
+    all_origins: Annotated[bool, typer.Option("--all-origins", help="Forecast from every observation, not only the last of each series. [default: off]")] = False,
     level: LevelOpt = None,
     *,
     data_opts: DataOptions,
@@ -116,9 +135,16 @@ def forecast(
 ) -> None:
     """Forecast every horizon from the last observation of each series in DATA.
 
+    DATA is read like the model's training data (its adapter, columns and policies, recorded
+    in the model file) unless flags say otherwise. Output columns: series, origin_time,
+    horizon, target_time, then one column per target in the data's units. target_time is
+    origin_time + the duration for a duration horizon; for a step horizon it is empty (NaN in
+    CSV, null in JSON): when the h-th next observation will arrive is not known when the
+    forecast is made.
+
     Example: tsgate forecast m1 extmarker-10hz-seq1 --out forecasts.parquet
     """
-    est, series = _model_and_data(model, data, out, data_opts)
+    est, series = model_and_data(model, data, out, data_opts, _summary(flags, out))
     fc = est.predict(series, origins="all" if all_origins else "last", level=level)
     if out:
         write_frame(fc, out)
@@ -138,9 +164,13 @@ def update(
 ) -> None:
     """Learn online from new observations in DATA, forecasting along the way; save the model back.
 
+    DATA is read like the model's training data unless flags say otherwise; its rows must be
+    newer than the last one the model has seen. The forecasts have the columns of `tsgate
+    forecast`, one set per new observation, each made before that observation's future was known.
+
     Example: tsgate update m1 new_rows.csv --out forecasts.csv
     """
-    est, series = _model_and_data(model, data, out, data_opts)
+    est, series = model_and_data(model, data, out, data_opts, _summary(flags, out))
     fc = est.update(series, level=level)
     # forecasts first, then the model: a kill between the two re-runs the update next time,
     # which the model refuses (rows already seen) — never a model ahead of its forecasts
@@ -149,6 +179,11 @@ def update(
     est.save(model)
     if out != "-":
         render.print_table(fc, f"Forecasts made during the update ({len(fc)} rows)", flags)
+
+
+def _summary(flags: Flags, out: str | None) -> Any:
+    """Print what was read, on stderr when the forecasts go to standard output."""
+    return lambda series: render.print_data_summary(series, flags, stderr=out == "-")
 
 
 @command()

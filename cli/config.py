@@ -16,7 +16,7 @@ __all__ = ["Config", "load_config", "DATA_KEYS", "EVALUATE_KEYS", "check_keys", 
 # [data] keys per way of reading DATA ("bundled": a dataset name; its adapter is fixed)
 DATA_KEYS: dict[str, tuple[str, ...]] = {
     "table": (
-        "adapter", "targets", "time_col", "id_col", "covariate_cols", "static_cols",
+        "adapter", "targets", "time_col", "id_col", "covariate_cols", "static_cols", "segment_col",
         "on_duplicate", "on_nan", "on_unsorted",
     ),
     "ais": (
@@ -25,7 +25,7 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "bundled": ("targets",),
 }
-EVALUATE_KEYS = ("horizons", "models", "train", "val", "refit")
+EVALUATE_KEYS = ("horizons", "models", "train", "val", "refit", "stride", "max_gap")
 _TABLES = ("data", "model", "evaluate")
 
 

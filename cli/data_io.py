@@ -24,7 +24,7 @@ from tsgate.cli.config import DATA_KEYS, Config, check_keys
 from tsgate.cli.options import DataOptions
 from tsgate.fileio import atomic_write
 
-__all__ = ["read_data", "check_out", "write_frame", "read_model_description"]
+__all__ = ["read_data", "check_out", "write_frame", "json_records", "read_model_description"]
 
 ADAPTERS = ("table", "ais")
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".txt", ".tsv")
@@ -34,16 +34,25 @@ _WHY = {
 }
 
 
-def read_data(data: str, opts: DataOptions, cfg: Config, *, default_targets: list[str] | None = None) -> Any:
-    """DATA as an ``IrregularSeries``; ``default_targets`` apply when neither --target nor [data] targets say."""
+def read_data(data: str, opts: DataOptions, cfg: Config, *, schema: dict[str, Any] | None = None) -> Any:
+    """DATA as an ``IrregularSeries``.
+
+    ``schema`` is a model's data schema (:mod:`tsgate.data.schema`): what it records is the
+    default for every option not given as a flag or in [data] (flags win, then the config file,
+    then the schema), so new data is read like the model's training data.
+    """
     from tsgate import ConfigError
 
     table = dict(cfg.data)
     adapter_cfg = table.pop("adapter", None)
-    adapter = opts.adapter or adapter_cfg or "table"
+    model_adapter = (schema or {}).get("adapter")
+    adapter = opts.adapter or adapter_cfg or (model_adapter if model_adapter in ADAPTERS else None) or "table"
     if adapter not in ADAPTERS:
         raise ConfigError(f"--adapter must be one of {', '.join(ADAPTERS)}, got {adapter!r}.")
-    targets = list(opts.target) if opts.target else table.pop("targets", None) or default_targets
+    # the model's reading options apply only when DATA is read the way the model's data was
+    recorded = schema if schema is not None and model_adapter == adapter else {}
+    model_targets = list(schema.get("targets") or []) if schema else []
+    targets = list(opts.target) if opts.target else table.pop("targets", None) or model_targets or None
     kind = _kind(data, adapter)
     if kind == "bundled" and (opts.adapter or adapter_cfg):
         given = "--adapter" if opts.adapter else f"{cfg.source}: [data] adapter"
@@ -58,23 +67,67 @@ def read_data(data: str, opts: DataOptions, cfg: Config, *, default_targets: lis
     if kind == "ais":
         from tsgate import load_ais
 
-        if "origin" in table and isinstance(table["origin"], list):
-            table["origin"] = tuple(table["origin"])
-        return _select_targets(load_ais(data, **table), targets)
+        kw = {**(recorded.get("options") or {}), **table}
+        if opts.covariate:
+            kw["covariates"] = list(opts.covariate)
+        if isinstance(kw.get("origin"), list):
+            kw["origin"] = tuple(kw["origin"])
+        return _select_targets(load_ais(data, **kw), targets)
     check_keys(table, DATA_KEYS["table"], f"{cfg.source}: [data]", " for table files")
-    time_cfg, id_cfg = table.pop("time_col", None), table.pop("id_col", None)
-    kw: dict[str, Any] = {
-        **table,
-        "time_col": opts.time_col or time_cfg or "time",
-        "id_col": opts.id_col or id_cfg,
-        "target_cols": targets,
-    }
-    from tsgate import IrregularSeries
+    return _read_table(data, opts, table, recorded, targets, model_targets)
 
+
+def _read_table(
+    data: str, opts: DataOptions, table: dict[str, Any], recorded: dict[str, Any], targets: list[str] | None,
+    model_targets: list[str],
+) -> Any:
+    """A long-format file (or standard input), its columns checked against the model's schema."""
+    from tsgate import IrregularSeries
+    from tsgate.data.schema import POLICIES
+    from tsgate.data.tables import is_parquet, read_table
+
+    def pick(flag: Any, key: str, schema_key: str, default: Any) -> tuple[Any, bool]:
+        """(value, whether it came from the model's schema)."""
+        if flag is not None:
+            return flag, False
+        if key in table:
+            return table[key], False
+        if recorded.get(schema_key) is not None:
+            return recorded[schema_key], True
+        return default, False
+
+    time_col, time_rec = pick(opts.time_col, "time_col", "time_col", "time")
+    id_col, id_rec = pick(opts.id_col, "id_col", "id_col", None)
+    covs, cov_rec = pick(list(opts.covariate) if opts.covariate else None, "covariate_cols", "covariates", [])
+    static, static_rec = pick(None, "static_cols", "static", [])
+    segment_col, seg_rec = pick(None, "segment_col", "segment_col", None)
+    policies = {**POLICIES, **(recorded.get("policies") or {})}
+    policies.update({k: table[k] for k in POLICIES if k in table})
+    policies.update(opts.policies())
     if data == "-":
-        df = _read_stdin_csv(io.StringIO(sys.stdin.read()))
-        return IrregularSeries.from_frame(df, source="<stdin>", first_row=2, **kw)
-    return IrregularSeries.read(Path(data), **kw)
+        df, source, first_row = _read_stdin_csv(io.StringIO(sys.stdin.read())), "<stdin>", 2
+    else:
+        df, source = read_table(Path(data)), data
+        first_row = 0 if is_parquet(data) else 2
+    roles = [("time column", time_col, time_rec, "--time-col"), ("id column", id_col, id_rec, "--id-col"),
+             ("segment column", segment_col, seg_rec, "[data] segment_col")]
+    roles += [("covariate", c, cov_rec, "--covariate") for c in covs]
+    roles += [("static covariate", c, static_rec, "[data] static_cols") for c in static]
+    roles += [("target", c, bool(model_targets) and targets == model_targets, "--target") for c in targets or []]
+    for role, col, from_model, flag in roles:
+        if from_model and col not in df.columns:
+            from tsgate import SchemaError
+
+            raise SchemaError(
+                f"has no column {col!r}, the model's {role} (recorded when it was fitted); the file has "
+                f"{list(map(str, df.columns))[:20]}. Name the file's column with {flag}, or pass data "
+                "laid out like the training data.",
+                file=source, column=col,
+            )
+    return IrregularSeries.from_frame(
+        df, source=source, first_row=first_row, time_col=time_col, id_col=id_col, target_cols=targets,
+        covariate_cols=list(covs), static_cols=list(static), segment_col=segment_col, **policies,
+    )
 
 
 def _kind(data: str, adapter: str) -> str:
@@ -102,9 +155,14 @@ def _label(data: str, kind: str) -> str:
 def _refuse_flags(opts: DataOptions, data: str, kind: str) -> None:
     from tsgate import ConfigError
 
-    for flag, value in (("--time-col", opts.time_col), ("--id-col", opts.id_col)):
+    given = [("--time-col", opts.time_col), ("--id-col", opts.id_col)]
+    given += [(f"--{k.replace('_', '-')}", v) for k, v in opts.policies().items()]
+    if kind == "bundled":
+        given.append(("--covariate", opts.covariate))
+    for flag, value in given:
         if value is not None:
-            raise ConfigError(f"{flag} does not apply to {_label(data, kind)}: {_WHY[kind]}. Remove {flag}.")
+            why = _WHY[kind] if not flag.startswith("--on-") else "its adapter applies its own cleaning rules"
+            raise ConfigError(f"{flag} does not apply to {_label(data, kind)}: {why}. Remove {flag}.")
 
 
 def _select_targets(series: Any, targets: list[str] | None) -> Any:
@@ -169,7 +227,28 @@ def write_frame(df: Any, out: str) -> None:
     elif ext == ".parquet":
         atomic_write(out, lambda tmp: df.to_parquet(tmp, index=False))
     else:
-        atomic_write(out, lambda tmp: df.to_json(tmp, orient="records", date_format="iso", indent=1, double_precision=15))
+        atomic_write(out, lambda tmp: Path(tmp).write_text(json_records(df), encoding="utf-8"))
+
+
+def json_records(df: Any) -> str:
+    """A frame as JSON records: ISO 8601 times, null for NaN/NaT, numbers in their shortest form
+    (Python's repr: 371.73, where pandas' writer gives 371.730000000000018)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    cols: dict[str, list[Any]] = {}
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            cols[str(c)] = [None if pd.isna(v) else v.isoformat().replace("+00:00", "Z") for v in col]
+        elif pd.api.types.is_float_dtype(col):
+            cols[str(c)] = [None if not np.isfinite(v) else float(v) for v in col.to_numpy(dtype=np.float64)]
+        else:
+            cols[str(c)] = [v.item() if hasattr(v, "item") else v for v in col.tolist()]
+    records = [dict(zip(cols, row)) for row in zip(*cols.values())] if cols else []
+    return json.dumps(records, indent=1, ensure_ascii=False)
 
 
 def read_model_description(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -27,7 +27,7 @@ job_app = typer.Typer(
 
 ModelOpt = Annotated[Path, typer.Option("--model", "-m", metavar="DIR", help="Model directory (tsgate fit --model DIR); replaced atomically by each run.")]
 StoreOpt = Annotated[Path, typer.Option("--store", metavar="DIR", help="Folder of the forecast store: one parquet file per run (created).")]
-StateOpt = Annotated[Optional[Path], typer.Option("--state", metavar="DIR", help="Folder of the lock file and scratch space (default STORE/_state).")]
+StateOpt = Annotated[Optional[Path], typer.Option("--state", metavar="DIR", help="Folder of the lock file and scratch space. [default: STORE/_state]")]
 
 
 @job_app.command("run")
@@ -37,11 +37,11 @@ def run(
     inbox: Annotated[Path, typer.Option("--inbox", metavar="DIR", help="Folder where CSV/parquet drop files arrive (write '.name', then rename).")],
     store: StoreOpt,
     state: StateOpt = None,
-    target: Annotated[Optional[list[str]], typer.Option("--target", "-t", metavar="COL", help="Target column of the drop files (repeat for several). Default: the model's targets.")] = None,
-    time_col: Annotated[str, typer.Option("--time-col", metavar="COL", help="Time column of the drop files.")] = "time",
+    target: Annotated[Optional[list[str]], typer.Option("--target", "-t", metavar="COL", help="Target column of the drop files (repeat for several). [default: the model's targets]")] = None,
+    time_col: Annotated[Optional[str], typer.Option("--time-col", metavar="COL", help="Time column of the drop files. [default: the model's; else 'time']")] = None,
     id_col: IdOpt = None,
-    wait: Annotated[float, typer.Option("--wait", min=0, metavar="S", help="Wait up to S seconds for the lock (default: exit 75 at once).")] = 0.0,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, metavar="N", help="torch CPU threads; keep it the same for every run (1 suits small models).")] = None,
+    wait: Annotated[float, typer.Option("--wait", min=0, metavar="S", help="Wait up to S seconds for the lock; 0: exit 75 at once.")] = 0.0,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, metavar="N", help="torch CPU threads; keep it the same for every run (1 suits small models). [default: torch's own choice]")] = None,
     *,
     flags: Flags,
 ) -> None:
@@ -69,7 +69,7 @@ def run(
 def status(
     model: ModelOpt,
     store: StoreOpt,
-    inbox: Annotated[Optional[Path], typer.Option("--inbox", metavar="DIR", help="Also list the drops waiting in this folder.")] = None,
+    inbox: Annotated[Optional[Path], typer.Option("--inbox", metavar="DIR", help="Also list the drops waiting in this folder. [default: none]")] = None,
     *,
     flags: Flags,
 ) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "TargetOpt",
     "TimeOpt",
     "IdOpt",
+    "CovariateOpt",
     "HorizonOpt",
     "OutOpt",
     "ConfigOpt",
@@ -43,40 +44,58 @@ DataArg = Annotated[
         help="CSV or parquet file, '-' for CSV on standard input, or a bundled dataset name (see `tsgate datasets`).",
     ),
 ]
+# Options whose default is None take their value from the config file, then from the model's
+# data schema (forecast, update), then from the default the help text states in [default: ...].
 TargetOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--target", "-t", metavar="COL", help="Target column (repeat for several). Default: every other numeric column."),
+    typer.Option("--target", "-t", metavar="COL", help="Target column to forecast (repeat for several). [default: the model's targets; for fit every column not named otherwise, except an unnamed index column such as 'Unnamed: 0']"),
 ]
 TimeOpt = Annotated[
     Optional[str],
-    typer.Option("--time-col", metavar="COL", help="Time column: ISO timestamps, or plain numbers read as seconds. Default 'time'. Table files only."),
+    typer.Option("--time-col", metavar="COL", help="Time column: ISO 8601 timestamps (UTC; naive ones read as UTC), or plain numbers read as seconds. Table files only. [default: the model's; else 'time']"),
 ]
 IdOpt = Annotated[
     Optional[str],
-    typer.Option("--id-col", metavar="COL", help="Series id column. Without it the file is one series. Table files only."),
+    typer.Option("--id-col", metavar="COL", help="Series id column. Table files only. [default: the model's; else none: the file is one series]"),
+]
+CovariateOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--covariate", "-c", metavar="COL", help="Covariate column: an input of the model, not forecast (repeat for several). Table files; with --adapter ais: sog_kn (knots), cog_deg (degrees). [default: the model's; else none]"),
+]
+OnNanOpt = Annotated[
+    Optional[str],
+    typer.Option("--on-nan", metavar="error|drop|interpolate", help="Missing or infinite values: refuse (error), drop the row, or interpolate linearly in time. Table files only. [default: the model's; else error]"),
+]
+OnDuplicateOpt = Annotated[
+    Optional[str],
+    typer.Option("--on-duplicate", metavar="error|first|last|mean", help="Two rows of one series at one time: refuse (error), keep the first or the last, or their mean. Table files only. [default: the model's; else error]"),
+]
+OnUnsortedOpt = Annotated[
+    Optional[str],
+    typer.Option("--on-unsorted", metavar="error|sort", help="Times going backwards within a series: refuse (error) or sort. Table files only. [default: the model's; else error]"),
 ]
 HorizonOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--horizon", "-H", metavar="STEPS|DURATION", help="Forecast horizon, steps (3) or a duration (500ms, 2s, 15min); repeat for several."),
+    typer.Option("--horizon", "-H", metavar="STEPS|DURATION", help="Forecast horizon: whole steps (3: the 3rd next observation) or a duration with a unit: ms, s, min, h, d, w (500ms, 2s, 15min, 1h, 1d, 1w); repeat for several. [default: 1, one step ahead]"),
 ]
 OutOpt = Annotated[
     Optional[str],
-    typer.Option("--out", "-o", metavar="FILE", help="Write forecasts here (.csv, .parquet or .json); '-' writes CSV to standard output."),
+    typer.Option("--out", "-o", metavar="FILE", help="Write forecasts here (.csv, .parquet or .json), replaced atomically; '-' writes CSV to standard output. [default: none: a table on the terminal]"),
 ]
 LevelOpt = Annotated[
     Optional[list[float]],
-    typer.Option("--level", metavar="PERCENT", help="Prediction-interval level in percent, e.g. 90 (repeat for several); adds lower/upper columns per target and a radius per position."),
+    typer.Option("--level", metavar="PERCENT", help="Prediction-interval level in percent, e.g. 90 (repeat for several); adds lower/upper columns per target and a radius per position. [default: none]"),
 ]
 ConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", exists=True, dir_okay=False, readable=True, metavar="FILE", help="TOML file with [data], [model] and [evaluate] tables; flags override it."),
+    typer.Option("--config", exists=True, dir_okay=False, readable=True, metavar="FILE", help="TOML file with [data], [model] and [evaluate] tables; flags override it. [default: none]"),
 ]
 AdapterOpt = Annotated[
     Optional[str],
-    typer.Option("--adapter", metavar="NAME", help="How to read a DATA file: 'table' (default; long-format CSV/parquet) or 'ais' (MarineCadastre, aisdk or tsgate AIS CSV)."),
+    typer.Option("--adapter", metavar="table|ais", help="How to read a DATA file: 'table' (long-format CSV/parquet) or 'ais' (MarineCadastre, aisdk or tsgate AIS CSV; positions in metres east/north). [default: the model's; else table]"),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, tables or warnings; for scripts and scheduled jobs.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, tables, data summary or warnings; for scripts and scheduled jobs. [default: off]")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors. [default: off]")]
 
 
 @dataclass(frozen=True)
@@ -86,8 +105,17 @@ class DataOptions:
     target: list[str] | None = None
     time_col: str | None = None
     id_col: str | None = None
+    covariate: list[str] | None = None
+    on_nan: str | None = None
+    on_duplicate: str | None = None
+    on_unsorted: str | None = None
     adapter: str | None = None
     config: Path | None = None
+
+    def policies(self) -> dict[str, str]:
+        """The repair policies given on the command line."""
+        given = {"on_nan": self.on_nan, "on_duplicate": self.on_duplicate, "on_unsorted": self.on_unsorted}
+        return {k: v for k, v in given.items() if v is not None}
 
 
 def _kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
@@ -98,6 +126,10 @@ _DATA_PARAMS = (
     _kw("target", TargetOpt, None),
     _kw("time_col", TimeOpt, None),
     _kw("id_col", IdOpt, None),
+    _kw("covariate", CovariateOpt, None),
+    _kw("on_nan", OnNanOpt, None),
+    _kw("on_duplicate", OnDuplicateOpt, None),
+    _kw("on_unsorted", OnUnsortedOpt, None),
     _kw("adapter", AdapterOpt, None),
     _kw("config", ConfigOpt, None),
 )
@@ -113,8 +145,15 @@ def _silence() -> None:
     warnings.filterwarnings("ignore")
 
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 2 bad arguments or bad input (one line on stderr naming the file, column, "
+    "row or option); 1 anything else (--debug shows the traceback); 130 interrupted."
+)
+
+
 def command(*, data: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the shared options to a command function (see the module docstring)."""
+    """Add the shared options to a command function (see the module docstring), and the exit
+    codes to its help unless its docstring states its own."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn, eval_str=True)
@@ -131,6 +170,8 @@ def command(*, data: bool = False) -> Callable[[Callable[..., Any]], Callable[..
             with handled(flags):
                 return fn(flags=flags, **kw)
 
+        doc = inspect.cleandoc(fn.__doc__ or "")
+        run.__doc__ = doc if "Exit codes" in doc else f"{doc}\n\n{EXIT_CODES_HELP}"
         run.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in (*own, *extra)}
         return run

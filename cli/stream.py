@@ -201,11 +201,11 @@ def stream(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (tcp/udp).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (tcp/udp); 0 picks a free one, printed on stderr.")] = 0,
     out: Annotated[str, typer.Option("--out", "-o", metavar="FILE", help="Append the forecasts to this CSV file; '-' is standard output.")] = "-",
-    level: Annotated[Optional[list[float]], typer.Option("--level", metavar="PERCENT", help="Band level in percent (repeat); default 90.")] = None,
+    level: Annotated[Optional[list[float]], typer.Option("--level", metavar="PERCENT", help="Band level in percent (repeat). [default: 90]")] = None,
     save_every: Annotated[int, typer.Option("--save-every", min=0, metavar="N", help="Save the model every N observations (0: only at the end).")] = 1000,
     time_col: TimeOpt = None,
     id_col: IdOpt = None,
-    columns: Annotated[Optional[str], typer.Option("--columns", metavar="A,B,...", help="Column order of lines without a header (UDP lines always).")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", metavar="A,B,...", help="Column order of lines without a header (UDP lines always). [default: the first line is the header]")] = None,
     *,
     flags: Flags,
 ) -> None:

@@ -89,3 +89,42 @@ def test_options_and_rewrite(result, tmp_path):
 def test_markdown_table_formats_numbers():
     df = pd.DataFrame({"a": [1.234567, np.nan], "b": ["x|y", None]})
     assert markdown_table(df, index=False) == "| a | b |\n|---|---|\n| 1.235 | x\\|y |\n|  |  |\n"
+
+
+def test_report_says_what_was_evaluated(result, tmp_path):
+    import json
+
+    from tsgate import __version__
+
+    out = write_report(result, tmp_path / "rep", dataset="two test vessels", plots=False)
+    about = json.loads(out["info.json"].read_text())["report"]
+    assert about["dataset"] == "two test vessels" and about["tsgate_version"] == __version__
+    assert about["written_at"].endswith("+00:00")
+    page = out["report.html"].read_text()
+    assert "two test vessels" in page and f"tsgate</b> {__version__}" in page and about["written_at"] in page
+    assert "east_m, north_m: m" in page  # units
+    assert "DeadReckoningForecaster(" in page and "method=&#x27;two_points&#x27;" in page  # model settings
+    assert "&quot;refit&quot;: &quot;once&quot;" in page  # backtest settings
+
+
+def test_forecast_plot_shows_every_target_on_the_truths_scale(result):
+    from tsgate.evaluation.report import forecast_figure
+
+    spiky = type(result)(**{**result.__dict__, "forecasts": result.forecasts.copy()})
+    f = spiky.forecasts
+    f.loc[(f["model"] == "linear") & (f.index % 7 == 0), "forecast"] = 1e7  # one model's spikes
+    fig = forecast_figure(spiky)
+    axes = fig.get_axes()
+    assert len(axes) == 2 * 3  # every target x every horizon
+    assert [a.get_ylabel() for a in axes[::3]] == ["east_m (m)", "north_m (m)"]
+    sid = spiky.forecasts.loc[spiky.forecasts["scored"], "series"].value_counts().idxmax()
+    for ax, (tgt, h) in zip(axes, [(t, h) for t in ("east_m", "north_m") for h in spiky.horizons]):
+        truth = f[(f["series"] == sid) & (f["target"] == tgt) & (f["horizon"] == h) & (f["model"] == "linear")]["truth"]
+        lo, hi = ax.get_ylim()
+        span = truth.max() - truth.min()
+        assert truth.min() - 0.2 * span <= lo <= truth.min() and truth.max() <= hi <= truth.max() + 0.2 * span
+        assert any("off scale" in t.get_text() for t in ax.get_legend().get_texts())
+    only = forecast_figure(result, targets=["north_m"])
+    assert len(only.get_axes()) == 3
+    with pytest.raises(ConfigError, match="lat"):
+        forecast_figure(result, targets=["lat"])

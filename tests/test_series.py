@@ -240,7 +240,9 @@ def test_meta_and_row_numbers_travel_with_the_data():
     df = pd.DataFrame({"time": [0.0, 1.0, 2.0], "v": [1.0, np.nan, 3.0]})
     s = IrregularSeries.from_frame(df, on_nan="drop", row_numbers=[10, 20, 30], meta={"origin": (1, 2)})
     assert s.report.entries[0].rows == [20] and s.frame["_row"].tolist() == [10, 30]
-    assert all(p.meta == {"origin": (1, 2)} for p in s.split(train=1, val=1))
+    # the adapter's facts and how the data was read (meta["schema"]) travel with every part
+    assert all(p.meta == {"origin": (1, 2), "schema": s.meta["schema"]} for p in s.split(train=1, val=1))
+    assert s.meta["schema"]["time_col"] == "time" and s.meta["schema"]["policies"]["on_nan"] == "drop"
     with pytest.raises(ConfigError, match="row_numbers"):
         IrregularSeries.from_frame(df, row_numbers=[1, 2])
 

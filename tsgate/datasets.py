@@ -25,6 +25,7 @@ import pandas as pd
 from tsgate.adapters import ais as _ais
 from tsgate.adapters import extmarker as _em
 from tsgate.data.repairs import RepairReport
+from tsgate.data.schema import SCHEMA, table_schema
 from tsgate.data.series import IrregularSeries
 from tsgate.exceptions import ConfigError
 
@@ -171,7 +172,11 @@ def load_dataset(name: str, **kw: Any) -> IrregularSeries:
     else:
         s = _em.load_extmarker(k, key, **kw)
     info = dataset_info(name)
+    # new files for a model fitted on a bundled set: AIS files are read by the AIS adapter (same
+    # projection); ExtMarker data comes in the tidy layout of ``to_frame()`` (series, time, ...)
+    read = dict(s.meta.get(SCHEMA) or {}) if kind == "ais" else table_schema(time_col="time", id_col="series")
     s.meta.update(dataset=info.name, license=info.license, credit=info.credit)
+    s.meta[SCHEMA] = {**read, "dataset": info.name}
     return s
 
 

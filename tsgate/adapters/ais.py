@@ -46,6 +46,7 @@ from tsgate.adapters.geo import LocalTangentPlane
 from tsgate.data.columns import ID, ROW, SEGMENT, TIME
 from tsgate.data.repairs import RepairReport
 from tsgate.data.segments import runs
+from tsgate.data.schema import SCHEMA
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import parse_duration
 from tsgate.exceptions import ConfigError, DataError, SchemaError
@@ -132,7 +133,7 @@ def _mmsi_list(mmsi: Any) -> list[int] | None:
 def _check_args(
     fmt: str, covariates: Any, on_conflict: str, min_voyage_rows: Any, min_course_speed_kn: Any,
     jumps: Any, origin: Any, bbox: Any, chunk_bytes: Any, vessel_types: Any,
-) -> tuple[list[str], LocalTangentPlane | None]:
+) -> tuple[list[str], LocalTangentPlane | None, JumpRules | None]:
     if fmt not in ("auto", *FORMATS):
         raise ConfigError(f"fmt must be 'auto' or one of {list(FORMATS)}, got {fmt!r}.")
     if on_conflict not in ("drop", "first"):
@@ -143,6 +144,11 @@ def _check_args(
         np.isfinite(min_course_speed_kn) and min_course_speed_kn >= 0
     ):
         raise ConfigError(f"min_course_speed_kn must be a number of knots ≥ 0, got {min_course_speed_kn!r}.")
+    if isinstance(jumps, dict):  # as recorded in a model file's data schema
+        try:
+            jumps = JumpRules(**jumps)
+        except TypeError as exc:
+            raise ConfigError(f"jumps: {exc}; the keys are those of JumpRules.") from None
     if jumps is not None and not isinstance(jumps, JumpRules):
         raise ConfigError(f"jumps must be a JumpRules (or None to keep every position), got {type(jumps).__name__}.")
     if isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, (int, np.integer)) or chunk_bytes < 1024:
@@ -152,7 +158,7 @@ def _check_args(
     if unknown:
         raise ConfigError(f"unknown AIS covariate(s) {unknown}; choose from {list(COVARIATES)} (or () for none).")
     covs = [c for c in COVARIATES if c in covs]  # one order whatever the request
-    if isinstance(origin, tuple) and len(origin) == 2:
+    if isinstance(origin, (tuple, list)) and len(origin) == 2:
         origin = LocalTangentPlane(float(origin[0]), float(origin[1]))
     elif origin is not None and not isinstance(origin, LocalTangentPlane):
         raise ConfigError("origin must be a (lat, lon) tuple in degrees or a LocalTangentPlane.")
@@ -168,7 +174,7 @@ def _check_args(
         bad = [v for v in names if str(v).strip().lower() not in SHIP_TYPES]
         if bad:
             raise ConfigError(f"unknown vessel type(s) {bad}; aisdk ship types are {sorted(SHIP_TYPES)}.")
-    return covs, origin
+    return covs, origin, jumps
 
 
 def load_ais(
@@ -237,7 +243,7 @@ def load_ais(
         within the vessel, the covariates. ``series.meta["projection"]`` is the plane;
         ``series.report`` counts every change and lists every dropped row and removed vessel.
     """
-    covs, plane = _check_args(fmt, covariates, on_conflict, min_voyage_rows, min_course_speed_kn,
+    covs, plane, jumps = _check_args(fmt, covariates, on_conflict, min_voyage_rows, min_course_speed_kn,
                               jumps, origin, bbox, chunk_bytes, vessel_types)
     gap_s = parse_duration(max_gap, what="max_gap")
     t0, t1 = _utc_ns(start, "start"), _utc_ns(end, "end")
@@ -320,6 +326,14 @@ def load_ais(
         "projection": plane, "format": fmt, "max_gap_s": gap_s, "jumps": None if jumps is None else asdict(jumps),
         "rows_in_file": stats["lines"], "blocks": stats["blocks"], "min_course_speed_kn": float(min_course_speed_kn),
     }
+    # how to read a newer file of the same waters onto the same plane (tsgate.data.schema);
+    # the selection (MMSIs, area, time, vessel types) is not recorded: new data is new data
+    meta[SCHEMA] = {"adapter": "ais", "options": {
+        "fmt": fmt, "covariates": list(covs), "derive_motion": bool(derive_motion),
+        "min_course_speed_kn": float(min_course_speed_kn), "jumps": meta["jumps"], "max_gap": gap_s,
+        "min_voyage_rows": int(min_voyage_rows), "on_conflict": on_conflict, "origin": [plane.lat0, plane.lon0],
+        "mobile_types": None if mobile_types is None else list(mobile_types),
+    }}
     if name.startswith("tsgate.bundled/"):
         meta.update(license=LICENSE, credit=CREDIT)
     series = _series(table, plane, covs, name, report, meta)

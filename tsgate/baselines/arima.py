@@ -4,7 +4,10 @@ ARIMA needs equally spaced observations; irregular series are therefore **resamp
 this is reported**, never hidden:
 
 - **Interval.** Each series gets a grid step ``interval_s``: the median interval between its
-  consecutive training observations within a segment (or the ``interval`` parameter).
+  consecutive training observations within a segment (or the ``interval`` parameter). A
+  regular calendar series (UTC timestamps k calendar months apart: monthly, quarterly, yearly;
+  :mod:`tsgate.baselines.grid`) keeps its calendar steps instead, so its observations are its
+  grid and nothing is interpolated; weekly and daily series have a fixed interval already.
 - **Fitting.** Per series and target, the parameters are estimated by maximum likelihood on
   the longest training segment, linearly interpolated onto a grid ending exactly at that
   segment's last observation (at most ``max_points`` grid points, the most recent kept).
@@ -18,8 +21,9 @@ this is reported**, never hidden:
   ``SARIMAX(context, ...)`` at the fitted parameters, i.e. ``results.apply(context,
   refit=False)`` without building a results object). Only observations up to the origin are used, so there is no look-ahead.
   The grid forecasts at leads ``0, Δ, 2Δ, ...`` (lead 0 is the origin's own value) are
-  linearly interpolated to the requested lead times: a duration, or ``h × Δ`` for a step horizon
-  ``h`` (the time of the h-th next observation is not known at the origin).
+  linearly interpolated to the requested lead times; a step horizon ``h`` is the h-th grid step
+  (``h × Δ`` seconds, or h calendar steps), since the time of the h-th next observation is not
+  known at the origin.
 - **Orders.** ``order=(p, d, q)`` fixes the order; ``order=None`` selects, per series and
   target, the order of ``orders`` with the lowest AIC.
 
@@ -29,13 +33,13 @@ Only the fitted parameters are stored (``save``/``load`` round-trips them exactl
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from typing import Any
 
 import numpy as np
 
 from tsgate.baselines.features import typical_interval
+from tsgate.baselines.grid import Grid, calendar_grid
 from tsgate.blas import blas_threads
 from tsgate.data.columns import plain
 from tsgate.data.segments import runs
@@ -53,21 +57,22 @@ log = logging.getLogger("tsgate.baselines.arima")
 DEFAULT_ORDERS: tuple[tuple[int, int, int], ...] = ((1, 1, 0), (0, 1, 1), (1, 1, 1), (2, 1, 1))
 
 
-def resample_to_grid(time_s: np.ndarray, values: np.ndarray, interval_s: float, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+def resample_to_grid(
+    time_s: np.ndarray, values: np.ndarray, interval_s: float, max_points: int, grid: Grid | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate observations onto a grid ending exactly at the last time.
 
-    Returns ``(grid_times, grid_values)``: ``time_s[-1] - interval_s · j`` in increasing order,
-    at most ``max_points`` points and never before ``time_s[0]``.
+    Returns ``(grid_times, grid_values)``: ``time_s[-1] - interval_s · j`` (or ``j`` steps of a
+    calendar ``grid``) in increasing order, at most ``max_points`` points and never before
+    ``time_s[0]``. Observations on the grid keep their values exactly.
     """
-    span = float(time_s[-1] - time_s[0])
-    n = min(int(math.floor(span / interval_s + 1e-9)) + 1, int(max_points))
-    grid = time_s[-1] - interval_s * np.arange(n - 1, -1, -1, dtype=np.float64)
-    grid[-1] = time_s[-1]
-    return grid, np.interp(grid, time_s, values)
+    g = grid if grid is not None else Grid(float(interval_s))
+    times = g.back(float(time_s[0]), float(time_s[-1]), int(max_points))
+    return times, np.interp(times, time_s, values)
 
 
 class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
-    """statsmodels SARIMAX per series and target on the series resampled to its median interval.
+    """statsmodels SARIMAX per series and target, on the series' median interval or calendar months.
 
     Parameters
     ----------
@@ -156,6 +161,7 @@ class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
         fixed = None if self.interval is None else parse_duration(self.interval, what="interval")
         self.models_: dict[tuple[Any, str], dict[str, Any]] = {}
         self.interval_s_: dict[Any, float] = {}
+        self.grids_: dict[Any, Grid] = {}
         self.fit_report_: list[dict[str, Any]] = []
         self.fit_warnings_: list[dict[str, Any]] = []
         for g in data.groups():
@@ -171,25 +177,28 @@ class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
             i = int(np.argmax(seg.end - seg.start))
             lo, hi = int(seg.start[i]), int(seg.end[i])
             t = g.time_s[lo:hi]
+            # a regular monthly (quarterly, yearly) series keeps its calendar steps
+            grid = calendar_grid(t, step) if fixed is None and data.time_kind == "datetime" else Grid(step)
+            self.grids_[g.series_id] = grid
             need = max(o[0] + o[1] + o[2] for o in candidates) + seasonal[3] * (seasonal[0] + seasonal[1] + seasonal[2]) + 3
             for j, target in enumerate(data.targets):
-                _, yv = resample_to_grid(t, g.values[lo:hi, j], step, int(self.max_points))
+                _, yv = resample_to_grid(t, g.values[lo:hi, j], step, int(self.max_points), grid)
                 if len(yv) < need:
                     raise TooShortError(
                         f"ARIMA needs at least {need} grid points for target {target!r}; the longest segment "
-                        f"resamples to {len(yv)} at {step:g} s. Use a smaller order, a shorter interval, or more data.",
+                        f"resamples to {len(yv)} at {grid.label}. Use a smaller order, a shorter interval, or more data.",
                         file=data.source, series=g.series_id,
                     )
                 entry = self._fit_one(yv, candidates, g.series_id, target)
-                entry.update(interval_s=step, n_obs=hi - lo, n_resampled=len(yv), segment=int(g.segment[lo]))
+                entry.update(interval_s=step, grid=grid.label, n_obs=hi - lo, n_resampled=len(yv), segment=int(g.segment[lo]))
                 self.models_[(g.series_id, target)] = entry
                 report = {k: v for k, v in entry.items() if k != "params"}
                 report.update(series=g.series_id, target=target)
                 self.fit_report_.append(report)
                 log.info(
-                    "ARIMA series %r target %r: %d observations resampled to %d points at %.6g s; order %s%s, "
+                    "ARIMA series %r target %r: %d observations resampled to %d points at %s; order %s%s, "
                     "AIC %.6g%s",
-                    g.series_id, target, hi - lo, len(yv), step, tuple(entry["order"]),
+                    g.series_id, target, hi - lo, len(yv), grid.label, tuple(entry["order"]),
                     "" if self.seasonal_order is None else f"x{seasonal}", entry["aic"],
                     "" if entry["converged"] else " (NOT converged)",
                 )
@@ -265,16 +274,21 @@ class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
                     "ARIMA has no parameters for this series (it was not in the data given to fit); "
                     "fit on data that includes it.", series=plain(sid),
                 )
-            step = self.interval_s_[sid]
+            grid = self._grid(sid)
             m = X.mask[i]
             t = X.origin_time[i] + X.t[i, m]  # the window's observation times, seconds
-            lead = np.array([h.value if h.kind == "duration" else h.value * step for h in self.horizons_])
-            steps = max(1, int(math.ceil(lead.max() / step - 1e-9)))
+            # a step horizon h is h grid steps (h x the interval, or h calendar steps) ahead
+            steps = max([int(h.value) if h.kind == "steps" else grid.steps_for(h.value) for h in self.horizons_])
+            lead_s = grid.ahead(float(t[-1]), steps) - float(t[-1]) if grid.months else grid.interval_s * np.arange(steps + 1)
             for j, target in enumerate(self.targets_):
-                _, ctx = resample_to_grid(t, X.x[i, m, j], step, int(self.max_points))
+                _, ctx = resample_to_grid(t, X.x[i, m, j], grid.interval_s, int(self.max_points), grid)
                 f = self._forecast_one(ctx, self.models_[(sid, target)], steps)
-                out[i, :, j] = np.interp(lead, step * np.arange(steps + 1), f)
+                out[i, :, j] = [f[int(h.value)] if h.kind == "steps" else np.interp(h.value, lead_s, f) for h in self.horizons_]
         return out
+
+    def _grid(self, sid: Any) -> Grid:
+        grid = self.grids_.get(sid)
+        return grid if grid is not None else Grid(self.interval_s_[sid])
 
     # ---------------------------------------------------------------- state
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -284,7 +298,8 @@ class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
                             **{k: plain(v) if not isinstance(v, list) else v for k, v in e.items() if k != "params"}})
             arrays[f"params/{n}"] = e["params"]
         intervals = [[plain(s), v] for s, v in self.interval_s_.items()]
-        return {"models": entries, "intervals": intervals, "warnings": len(self.fit_warnings_)}, arrays
+        calendar = [[plain(s), g.months, g.anchor] for s, g in self.grids_.items() if g.months]
+        return {"models": entries, "intervals": intervals, "calendar": calendar, "warnings": len(self.fit_warnings_)}, arrays
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.models_, self.fit_report_, self.fit_warnings_ = {}, [], []
@@ -294,3 +309,5 @@ class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
             self.models_[(e["series"], e["target"])] = entry
             self.fit_report_.append(dict(e))
         self.interval_s_ = {s: float(v) for s, v in meta["intervals"]}
+        months = {s: (int(k), str(a)) for s, k, a in meta.get("calendar", [])}
+        self.grids_ = {s: Grid(v, *months.get(s, (0, "start"))) for s, v in self.interval_s_.items()}

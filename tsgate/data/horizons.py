@@ -1,7 +1,8 @@
 """Forecast horizons: a number of observations ahead (steps) or a duration.
 
 ``3`` (or ``"3"``) is the third observation after the origin; ``"500ms"``, ``"2s"``,
-``"15min"`` or a ``timedelta`` is a lead time. One forecaster uses horizons of one kind.
+``"15min"``, ``"1d"``, ``"1w"`` or a ``timedelta`` is a lead time (units: see
+:func:`tsgate.data.times.parse_duration`). One forecaster uses horizons of one kind.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Horizon:
             if n < 1:
                 raise ConfigError(f"horizon {spec!r} must be at least 1 step.")
             return cls("steps", float(n), str(n))
+        if isinstance(spec, str) and _is_number(spec):
+            spec = float(spec)  # "1.5": neither whole steps nor a duration with a unit
         if isinstance(spec, (float, np.floating)):
             raise ConfigError(
                 f"horizon {spec!r} is ambiguous: give whole steps (3) or a duration with a unit ('{spec}s')."
@@ -51,6 +54,14 @@ class Horizon:
         if self.kind != "duration":
             raise ConfigError(f"horizon {self.label} is in steps, not a duration.")
         return self.value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _label_seconds(sec: float) -> str:

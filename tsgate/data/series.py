@@ -30,6 +30,7 @@ from tsgate.data.repairs import (
     handle_nan,
     sort_by_series,
 )
+from tsgate.data.schema import SCHEMA, is_unnamed_index, table_schema
 from tsgate.data.splits import chronological_split
 from tsgate.data.tables import is_parquet, read_table
 from tsgate.data.times import parse_time_column, seconds_to_time, to_seconds
@@ -130,7 +131,8 @@ class IrregularSeries:
             Timestamps: ISO 8601 strings or datetimes (kept as UTC), or plain numbers, read
             as seconds.
         target_cols
-            Numeric columns to forecast. Default: every column not named elsewhere.
+            Numeric columns to forecast. Default: every column not named elsewhere, except an
+            unnamed index column (``Unnamed: 0``, what ``to_csv()`` writes for the index).
         id_col
             Series identifier; without it the frame is one series.
         segment_col
@@ -153,7 +155,9 @@ class IrregularSeries:
             The file line number of every row of ``df`` (overrides ``first_row``), for adapters
             that dropped or merged rows before validation.
         meta
-            Adapter facts kept with the data (see :attr:`meta`).
+            Adapter facts kept with the data (see :attr:`meta`). ``meta["schema"]`` records how
+            the data was read (:mod:`tsgate.data.schema`): these arguments, unless the adapter
+            gives its own.
         """
         check_policy("on_duplicate", on_duplicate, DUPLICATE_POLICIES)
         check_policy("on_nan", on_nan, NAN_POLICIES)
@@ -167,8 +171,12 @@ class IrregularSeries:
         targets = _as_list(target_cols)
         covariates, static = list(covariate_cols), list(static_cols)
         named = [c for c in [time_col, id_col, segment_col] if c is not None]
+        ignored: list[Any] = []
         if not targets:
-            targets = [c for c in df.columns if c not in named + covariates + static]
+            # every other column, but never the index pandas wrote without a header (Unnamed: 0)
+            rest = [c for c in df.columns if c not in named + covariates + static]
+            ignored = [c for c in rest if is_unnamed_index(c)]
+            targets = [c for c in rest if c not in ignored]
         wanted = named + targets + covariates + static
         missing = [c for c in wanted if c not in df.columns]
         if missing:
@@ -220,6 +228,10 @@ class IrregularSeries:
         out = handle_nan(out, targets + covariates, on_nan, file, report, time_kind)
         check_static(out, static, file)
         out = out.reset_index(drop=True)
+        read = table_schema(
+            time_col=time_col, id_col=id_col, segment_col=segment_col, ignored=ignored,
+            policies={"on_nan": on_nan, "on_duplicate": on_duplicate, "on_unsorted": on_unsorted},
+        )
         return cls(
             out,
             targets=targets,
@@ -229,7 +241,7 @@ class IrregularSeries:
             report=report,
             source=source,
             units=units,
-            meta=meta,
+            meta={SCHEMA: read, **(meta or {})},  # an adapter's own schema wins
         )
 
     @classmethod

@@ -8,6 +8,7 @@ one place where timestamps are parsed and where seconds become times again.
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +28,8 @@ __all__ = [
     "to_seconds",
     "seconds_to_time",
     "parse_duration",
+    "DURATION_UNITS",
+    "DURATION_HELP",
 ]
 
 TimeKind = Literal["datetime", "seconds"]
@@ -150,21 +153,59 @@ def seconds_to_time(seconds: np.ndarray, kind: TimeKind) -> Any:
     return pd.to_datetime(ns, unit="ns", utc=True)
 
 
+#: duration units (case-insensitive) and their length in seconds
+DURATION_UNITS: dict[str, float] = {
+    **dict.fromkeys(("ns", "nanosecond", "nanoseconds"), 1e-9),
+    **dict.fromkeys(("us", "µs", "microsecond", "microseconds"), 1e-6),
+    **dict.fromkeys(("ms", "millisecond", "milliseconds"), 1e-3),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 604800.0),
+}
+_CALENDAR = ("m", "mo", "mon", "month", "months", "y", "yr", "year", "years", "q", "quarter", "quarters")
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([^\d\s.][^\s]*)?\s*$")
+DURATION_HELP = "a number with a unit: ms, s, min, h, d or w (500ms, 2s, 15min, 1.5h, 1d, 1w); a plain number is seconds"
+
+
 def parse_duration(spec: str | float | int | timedelta, *, what: str = "duration") -> float:
-    """A duration in seconds from ``"500ms"``, ``"2s"``, ``"15min"``, ``"1h"``, a timedelta or a number of seconds."""
+    """A duration in seconds from ``"500ms"``, ``"2s"``, ``"15min"``, ``"1h"``, ``"1d"``, ``"1w"``,
+    a ``timedelta`` or a number (seconds; ``"30"`` is 30 s).
+
+    Units (:data:`DURATION_UNITS`, case-insensitive): ns, us, ms, s, min, h, d, w and their
+    spelled-out names (``"2 weeks"``). ``"1m"`` is refused as ambiguous (minutes or months?), and
+    months and years are refused: they are not fixed durations. Other pandas timedelta strings
+    (``"1h30min"``, ``"1 days 02:00:00"``) are accepted.
+    """
     if isinstance(spec, timedelta):
         sec = spec.total_seconds()
     elif isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
         sec = float(spec)
     elif isinstance(spec, str):
-        try:
-            sec = pd.Timedelta(spec.strip()).total_seconds()
-        except (ValueError, TypeError):
-            raise ConfigError(
-                f"{what} {spec!r} is not a duration; write e.g. '500ms', '2s', '15min' or '1h'."
-            ) from None
+        sec = _duration_text(spec, what)
     else:
-        raise ConfigError(f"{what} {spec!r} is not a duration; write e.g. '500ms', '2s' or '15min'.")
+        raise ConfigError(f"{what} {spec!r} is not a duration; write {DURATION_HELP}.")
     if not np.isfinite(sec) or sec <= 0:
         raise ConfigError(f"{what} {spec!r} must be positive.")
     return float(sec)
+
+
+def _duration_text(spec: str, what: str) -> float:
+    m = _DURATION.match(spec)
+    if m is not None:
+        unit = (m.group(2) or "s").lower()
+        if unit in DURATION_UNITS:
+            return float(m.group(1)) * DURATION_UNITS[unit]
+        if unit in _CALENDAR:
+            hint = "write 1min for a minute; " if unit == "m" else ""
+            raise ConfigError(
+                f"{what} {spec!r}: months and years are not fixed durations ({hint}use days, e.g. 30d, or a "
+                "step horizon: on a monthly series 12 steps are 12 months)."
+            )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas' deprecation notes about unit spellings
+            return pd.Timedelta(spec.strip()).total_seconds()
+    except (ValueError, TypeError):
+        raise ConfigError(f"{what} {spec!r} is not a duration; write {DURATION_HELP}.") from None

@@ -32,11 +32,10 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from tsgate.data.columns import ID, ROW, plain
 from tsgate.data.horizons import Horizon, parse_horizons
+from tsgate.data.schema import check_matches, data_schema
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import parse_duration, seconds_to_time
 from tsgate.data.windows import make_windows
@@ -50,11 +49,12 @@ from tsgate.estimators.history import (
     recent_rows,
 )
 from tsgate.estimators.intervals import Calibrator, parse_levels, position_groups
+from tsgate.estimators.params_api import ParamsMixin, not_fitted_error
 from tsgate.estimators.tags import Tags
 from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError, SchemaError
 from tsgate.params import check_value
 
-__all__ = ["BaseForecaster", "Consumed", "load"]
+__all__ = ["BaseForecaster", "Consumed", "load", "from_description"]
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Consumed:
     refused: int = 0
 
 
-class BaseForecaster(BaseEstimator):
+class BaseForecaster(ParamsMixin):
     """Common public API: ``fit``, ``forecast``/``predict``, ``forecast_and_learn``/``update``,
     ``score``, ``save``.
 
@@ -101,7 +101,7 @@ class BaseForecaster(BaseEstimator):
 
     def _start_fresh(self, data: IrregularSeries) -> None:
         """Set up an unfitted model to learn from scratch in ``update`` (``learns_from_scratch`` models)."""
-        raise NotFittedError(
+        raise not_fitted_error(
             f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
             "arguments before using this estimator (it cannot learn from scratch online)."
         )
@@ -145,6 +145,11 @@ class BaseForecaster(BaseEstimator):
             check_value(name, getattr(self, name), constraints, type(self).__name__)
 
     # ------------------------------------------------------------------ public
+    @classmethod
+    def parameter_constraints(cls) -> dict[str, list[Any]]:
+        """The values each constructor parameter accepts (:mod:`tsgate.params` constraints)."""
+        return dict(cls._parameter_constraints)
+
     @property
     def input_window(self) -> int | None:
         """Observations before and at an origin that a forecast reads (the origin included), or
@@ -326,6 +331,7 @@ class BaseForecaster(BaseEstimator):
             "tsgate_version": __version__,
             "estimator": type(self).__name__,
             "params": jsonable_params(self.get_params(deep=False)),
+            "data": getattr(self, "data_schema_", None),
             "fitted": {
                 "horizons": [[h.kind, h.value, h.label] for h in self.horizons_],
                 "targets": list(self.targets_),
@@ -356,36 +362,24 @@ class BaseForecaster(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not self._is_fitted():
-            raise NotFittedError(
+            raise not_fitted_error(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
 
     def _check_series(self, series: IrregularSeries, fitting: bool = False) -> None:
         if fitting:
+            self.data_schema_ = data_schema(series)  # how to read new data (tsgate.data.schema)
             self.targets_ = tuple(series.targets)
             self.covariates_ = tuple(series.covariates)
             self.static_ = tuple(series.static)
             self.time_kind_ = series.time_kind
             self.units_ = dict(series.units)
             return
-        if tuple(series.targets) != tuple(self.targets_):
-            raise SchemaError(
-                f"the model forecasts targets {list(self.targets_)}, the data has {list(series.targets)}; "
-                "pass data with the same target columns.",
-                file=series.source,
-            )
-        if tuple(series.covariates) != tuple(self.covariates_) or tuple(series.static) != tuple(self.static_):
-            raise SchemaError(
-                f"the model uses covariates {list(self.covariates_)} and static {list(self.static_)}, "
-                f"the data has {list(series.covariates)} and {list(series.static)}.",
-                file=series.source,
-            )
-        if series.time_kind != self.time_kind_:
-            raise SchemaError(
-                f"the model was fitted on {self.time_kind_} times, the data has {series.time_kind} times.",
-                file=series.source,
-            )
+        check_matches(
+            series,
+            {"targets": self.targets_, "covariates": self.covariates_, "static": self.static_, "time_kind": self.time_kind_},
+        )
 
     def _check_newer(self, new: IrregularSeries, last: dict[Any, float]) -> None:
         for g in new.groups():  # one pass over the series, not a lookup per series
@@ -411,6 +405,15 @@ def load(path: str | Path) -> BaseForecaster:
     from tsgate.estimators.persistence import read_model_dir
 
     desc, arrays = read_model_dir(path)  # refuse a damaged file before importing torch
+    return from_description(desc, arrays, path)
+
+
+def from_description(desc: dict[str, Any], arrays: dict[str, np.ndarray], path: str | Path) -> BaseForecaster:
+    """The estimator a model directory describes, from what ``read_model_dir`` returned.
+
+    For callers that read the description first (e.g. to check data against the model's data
+    schema before importing torch); ``path`` is named in errors.
+    """
     name = desc.get("estimator")
     cls = registry.lookup(name)
     if cls is None:
@@ -424,6 +427,8 @@ def load(path: str | Path) -> BaseForecaster:
         est.static_ = tuple(fitted["static"])
         est.units_ = dict(fitted["units"])
         est.time_kind_ = fitted["time_kind"]
+        # older model files have no data schema: new data must then name its columns
+        est.data_schema_ = desc.get("data")
         est.last_time_ = {k: float(v) for k, v in fitted["last_time"]}
         est.history_ = history_from_arrays(fitted["history"], arrays)
         cal = {k[len("calibration/"):]: v for k, v in arrays.items() if k.startswith("calibration/")}

@@ -35,9 +35,19 @@ def import_models() -> None:
 
 
 def lookup(name: Any) -> type | None:
-    """The registered class of that name (after importing tsgate's model modules), or None."""
-    import_models()
-    return _CLASSES.get(name) if isinstance(name, str) else None
+    """The registered class of that name, or None.
+
+    tsgate's model modules are imported one at a time, in order, until one has defined the
+    class: loading a gated model imports neither the online learners nor statsmodels.
+    """
+    if not isinstance(name, str):
+        return None
+    for mod in MODEL_MODULES:
+        cls = _CLASSES.get(name)
+        if cls is not None and cls.__module__.startswith("tsgate."):
+            return cls
+        importlib.import_module(mod)
+    return _CLASSES.get(name)
 
 
 def known_names() -> list[str]:

@@ -21,6 +21,7 @@ listed). The backtest uses the public estimator API only: ``fit``, ``forecast``,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,6 +41,9 @@ from tsgate.evaluation.scoring import common_mask, metric_rows
 from tsgate.exceptions import ConfigError
 
 __all__ = ["backtest", "BacktestResult"]
+
+# progress records (``record.tsgate_progress``: total, start, done); the CLI's evaluate bar listens
+log = logging.getLogger("tsgate.evaluation.backtest")
 
 
 def backtest(
@@ -161,6 +165,7 @@ def backtest(
         return (name, sel, named[name], sub, ids, {k_: v[sel] for k_, v in org.items()}, train, val, hs, refit, window, levels)
 
     bar = _progress(len(tasks), progress)
+    _event(f"{len(tasks)} tasks", total=len(tasks))
     try:
         if n_jobs in (None, 1) or len(tasks) == 1:
             results = (_job(*job_args(*t)) for t in tasks)
@@ -178,6 +183,7 @@ def backtest(
             timing[name]["fit_s"] += tm["fit_s"]
             timing[name]["predict_s"] += tm["predict_s"]
             reports[name] += rep
+            _event(f"{name}: done", done=name)
             if bar is not None:
                 bar.update(1)
     finally:
@@ -194,6 +200,8 @@ def backtest(
     fail_frame = pd.DataFrame(failures, columns=["model", "series", "stage", "kind", "error", "message"])
     base_names = list(baselines) if baselines is not None else [nm for nm, est in named.items() if est.tags.baseline]
     info = {
+        "source": series.source,
+        "dataset": series.meta.get("dataset"),
         "settings": settings,
         "n_origins": n,
         "n_series": int(len(pd.unique(org["series"]))),
@@ -253,5 +261,12 @@ def _progress(total: int, enabled: bool) -> Any:
 
 
 
+def _event(msg: str, **info: Any) -> None:
+    """One progress record (``record.tsgate_progress``) on the ``tsgate.evaluation.backtest`` logger."""
+    if log.isEnabledFor(logging.INFO):
+        log.info("backtest: %s", msg, extra={"tsgate_progress": info})
+
+
 def _job(name: str, sel: np.ndarray, *rest: Any) -> tuple[str, np.ndarray, Any]:
+    _event(f"{name}: started", start=name)
     return name, sel, run_task(*rest)

@@ -26,7 +26,7 @@ from tsgate.evaluation.result import BacktestResult
 from tsgate.exceptions import ConfigError
 from tsgate.fileio import atomic_write, write_bytes, write_text
 
-__all__ = ["write_report", "markdown_table"]
+__all__ = ["write_report", "markdown_table", "forecast_figure"]
 
 _FORMATS = ("csv", "parquet", "md")
 
@@ -145,36 +145,70 @@ def _pick_series(result: BacktestResult, series: Any) -> Any:
     return counts.idxmax()
 
 
-def plot_forecast_vs_truth(result: BacktestResult, series: Any = None, target: str | None = None) -> bytes:
-    """Truth and each model's forecasts at their target times, one panel per horizon (PNG bytes)."""
+def plot_forecast_vs_truth(
+    result: BacktestResult, series: Any = None, target: str | None = None, *, targets: Sequence[str] | None = None
+) -> bytes:
+    """:func:`forecast_figure` as PNG bytes."""
+    return _png(forecast_figure(result, series, target, targets=targets))
+
+
+def forecast_figure(
+    result: BacktestResult, series: Any = None, target: str | None = None, *, targets: Sequence[str] | None = None
+) -> Any:
+    """Truth and each model's forecasts at their target times (a matplotlib Figure): one row of
+    panels per target (every target by default, or ``targets``; ``target`` picks one), one column
+    per horizon.
+
+    Each panel's y-axis spans the truth's range (plus a margin), so one model's spikes cannot
+    squash the others: forecasts outside it run off the panel, and the legend counts them.
+    """
     sid = _pick_series(result, series)
-    target = target or result.targets[0]
+    chosen = list(targets) if targets is not None else [target] if target is not None else list(result.targets)
+    unknown = [t for t in chosen if t not in result.targets]
+    if unknown:
+        raise ConfigError(f"target(s) {unknown} are not in the backtest; its targets are {result.targets}.")
+    units = result.info.get("units") or {}
     f = result.forecasts
-    f = f[(f["series"] == sid) & (f["target"] == target)]
-    H = len(result.horizons)
-    fig = _figure(8, 2.4 * H)
-    for i, h in enumerate(result.horizons):
-        ax = fig.add_subplot(H, 1, i + 1)
-        fh = f[f["horizon"] == h]
-        first = fh[fh["model"] == result.model_names[0]].sort_values("target_time")
-        ax.plot(first["target_time"], first["truth"], color="black", lw=1.5, label="truth")
-        band = f"{result.levels[0]:g}" if result.levels else None
-        for name in result.model_names:
-            fm = fh[fh["model"] == name].sort_values("target_time")
-            line = ax.plot(fm["target_time"], fm["forecast"], lw=0.9, alpha=0.8, label=name)[0]
-            if band is not None and f"lower_{band}" in fm:
-                lo, hi = fm[f"lower_{band}"].to_numpy(float), fm[f"upper_{band}"].to_numpy(float)
-                ok = np.isfinite(lo) & np.isfinite(hi)
-                ax.fill_between(fm["target_time"].to_numpy()[ok], lo[ok], hi[ok], color=line.get_color(), alpha=0.15,
-                                lw=0, label=f"{name} {band} % band" if i == 0 else None)
-        ax.set_ylabel(f"{target}\nh={h}")
-        ax.grid(alpha=0.3)
-        if i == 0:
-            ax.set_title(f"series {sid}: forecasts against truth")
-            ax.legend(fontsize=7, ncol=min(4, len(result.model_names) + 1))
-    ax.set_xlabel("target time")
+    f = f[f["series"] == sid]
+    H, K = len(result.horizons), len(chosen)
+    height = 2.3 * K + 0.8
+    fig = _figure(min(4.2 * H, 16), height)
+    band = f"{result.levels[0]:g}" if result.levels else None
+    for r, tgt in enumerate(chosen):
+        ft = f[f["target"] == tgt]
+        for c, h in enumerate(result.horizons):
+            ax = fig.add_subplot(K, H, r * H + c + 1)
+            fh = ft[ft["horizon"] == h]
+            first = fh[fh["model"] == result.model_names[0]].sort_values("target_time")
+            truth = first["truth"].to_numpy(dtype=float)
+            ax.plot(first["target_time"], truth, color="black", lw=1.4, label="truth")
+            lo, hi = (np.nanmin(truth), np.nanmax(truth)) if np.isfinite(truth).any() else (0.0, 1.0)
+            pad = 0.15 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.05
+            lo, hi = lo - pad, hi + pad
+            for name in result.model_names:
+                fm = fh[fh["model"] == name].sort_values("target_time")
+                v = fm["forecast"].to_numpy(dtype=float)
+                off = int(np.sum((v < lo) | (v > hi)))
+                line = ax.plot(fm["target_time"], v, lw=0.9, alpha=0.8, label=f"{name}" + (f" ({off} off scale)" if off else ""))[0]
+                if band is not None and f"lower_{band}" in fm:
+                    blo, bhi = fm[f"lower_{band}"].to_numpy(float), fm[f"upper_{band}"].to_numpy(float)
+                    ok = np.isfinite(blo) & np.isfinite(bhi)
+                    ax.fill_between(fm["target_time"].to_numpy()[ok], blo[ok], bhi[ok], color=line.get_color(), alpha=0.15,
+                                    lw=0, label=f"{name} {band} % band" if r == 0 and c == 0 else None)
+            ax.set_ylim(lo, hi)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if c == 0:
+                ax.set_ylabel(f"{tgt}" + (f" ({units[tgt]})" if units.get(tgt) else ""), fontsize=8)
+            if r == 0:
+                ax.set_title(f"h = {h}", fontsize=9)
+            if r == K - 1:
+                ax.set_xlabel("target time", fontsize=8)
+            ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(f"series {sid}: forecasts against truth (y-axis: the truth's range)", fontsize=10)
     fig.autofmt_xdate()
-    return _png(fig)
+    fig.subplots_adjust(top=1 - 0.55 / height, hspace=0.45)
+    return fig
 
 
 def plot_track(result: BacktestResult, series: Any = None, horizon: str | None = None) -> bytes | None:
@@ -207,6 +241,36 @@ def plot_track(result: BacktestResult, series: Any = None, horizon: str | None =
 
 
 # ----------------------------------------------------------------------------- report
+def _about(result: BacktestResult, dataset: str | None) -> dict[str, Any]:
+    from datetime import datetime, timezone
+
+    from tsgate import __version__
+
+    return {
+        "dataset": dataset or result.info.get("dataset") or result.info.get("source"),
+        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tsgate_version": __version__,
+    }
+
+
+def _header_html(result: BacktestResult, about: dict[str, Any]) -> str:
+    esc = _html.escape
+    units = result.info.get("units") or {}
+    by_unit: dict[str, list[str]] = {}
+    for t in result.targets:
+        by_unit.setdefault(units.get(t) or "no unit given", []).append(t)
+    unit_text = "; ".join(f"{', '.join(ts)}: {u}" for u, ts in by_unit.items())
+    models = "".join(f"<li><b>{esc(n)}</b>: <code>{esc(str(r))}</code></li>" for n, r in (result.info.get("models") or {}).items())
+    return (
+        f"<p><b>Data set:</b> {esc(str(about['dataset']))} &middot; <b>written:</b> {esc(about['written_at'])} "
+        f"&middot; <b>tsgate</b> {esc(about['tsgate_version'])}</p>"
+        f"<p>{result.info.get('n_origins')} origins in {result.info.get('n_series')} series; <b>units:</b> "
+        f"{esc(unit_text)} (errors are in the targets' units)</p>"
+        f"<p><b>Backtest settings:</b> {esc(json.dumps(result.info.get('settings', {}), default=str))}</p>"
+        f"<p><b>Models:</b></p><ul>{models}</ul>"
+    )
+
+
 def write_report(
     result: BacktestResult,
     out_dir: str | Path,
@@ -217,6 +281,8 @@ def write_report(
     metric: str = "mae",
     series: Any = None,
     title: str = "tsgate backtest report",
+    dataset: str | None = None,
+    targets: Sequence[str] | None = None,
 ) -> dict[str, Path]:
     """Write tables, plots and an HTML page for a backtest; returns ``{name: path}``.
 
@@ -235,6 +301,13 @@ def write_report(
         Write ``report.html`` with the plots embedded (base64 PNG) and the tables.
     metric
         The metric of the comparison table and the error plot.
+    dataset
+        The data set's name in the header (default: the backtest's data source).
+    targets
+        The targets the forecast plot shows (default: every target).
+
+    The page and ``info.json`` say what was evaluated: data set, date (UTC), tsgate version,
+    each model's settings, the backtest settings and the units.
     """
     bad = [f for f in formats if f not in _FORMATS]
     if bad:
@@ -255,13 +328,14 @@ def write_report(
     _write_table(result.failures, out / "failures", formats, written, index=False)
     if result.levels:
         _write_table(result.intervals, out / "intervals", formats, written, index=False)
-    write_text(out / "info.json", json.dumps(result.info, indent=2, default=str))
+    about = _about(result, dataset)
+    write_text(out / "info.json", json.dumps({**result.info, "report": about}, indent=2, default=str))
     written["info.json"] = out / "info.json"
 
     images: dict[str, bytes] = {}
     if plots:
         images["error_vs_horizon.png"] = plot_error_vs_horizon(result, metric)
-        images["forecast_vs_truth.png"] = plot_forecast_vs_truth(result, series)
+        images["forecast_vs_truth.png"] = plot_forecast_vs_truth(result, series, targets=targets)
         coverage = plot_coverage_vs_horizon(result)
         if coverage is not None:
             images["coverage_vs_horizon.png"] = coverage
@@ -281,8 +355,7 @@ def write_report(
             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
             "th{background:#eee}img{max-width:100%}</style></head><body>",
             f"<h1>{_html.escape(title)}</h1>",
-            f"<p>{result.info.get('n_origins')} origins in {result.info.get('n_series')} series; "
-            f"settings: {_html.escape(json.dumps(result.info.get('settings', {}), default=str))}</p>",
+            _header_html(result, about),
             f"<h2>{metric.upper()} per horizon (pooled)</h2>",
             summaries.get(metric, result.summary(metric)).to_html(float_format=lambda v: f"{v:.4g}", na_rep=""),
             f"<h2>Comparison ({metric.upper()}): mean across series with 95% interval, rank, improvement over the best baseline</h2>",

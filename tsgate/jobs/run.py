@@ -69,9 +69,16 @@ class _Plan:
 
 @dataclass(frozen=True)
 class _Options:
-    time_col: str
+    time_col: str | None
     id_col: str | None
     targets: tuple[str, ...] | None
+
+    def columns(self, est: Any) -> tuple[str, str | None]:
+        """The drop files' time and id columns: as given, else the model's table schema, else ``time``."""
+        schema = getattr(est, "data_schema_", None) or {}
+        table = schema if schema.get("adapter", "table") == "table" else {}
+        time_col = self.time_col or table.get("time_col") or "time"
+        return time_col, self.id_col if self.id_col is not None else table.get("id_col")
 
 
 def _step(name: str) -> None:
@@ -85,7 +92,7 @@ def run_once(
     store: str | Path,
     state: str | Path | None = None,
     *,
-    time_col: str = "time",
+    time_col: str | None = None,
     id_col: str | None = None,
     targets: Sequence[str] | None = None,
     wait_s: float = 0.0,
@@ -105,7 +112,8 @@ def run_once(
     state
         Folder of the lock file and scratch space (default ``STORE/_state``).
     time_col, id_col, targets
-        Columns of the drop files (targets default to the model's).
+        Columns of the drop files; by default the model's (its data schema records the time and
+        id columns of a table file; ``time`` and no id column for older model files).
     wait_s
         Seconds to wait for the lock before raising ``LockBusyError`` (0: do not wait).
     threads
@@ -260,10 +268,11 @@ def _learn_and_forecast(est: Any, plan: _Plan, opts: _Options) -> tuple[Any, int
     import pandas as pd
 
     try:
+        time_col, id_col = opts.columns(est)
         new = read_drops(
             plan.drops,
-            time_col=opts.time_col,
-            id_col=opts.id_col,
+            time_col=time_col,
+            id_col=id_col,
             targets=opts.targets or est.targets_,
             covariates=est.covariates_,
             static=est.static_,

@@ -356,8 +356,14 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         with torch.inference_mode():
             for i in range(0, len(X), 4096):
                 b = {k: v[i : i + 4096] for k, v in tens.items()}
-                out.append(net.predict(b["x"], b["dt"], b["t"], b["mask"], b["static"]).double().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(X.horizons), len(X.target_names)))
+                o = net.predict(b["x"], b["dt"], b["t"], b["mask"], b["static"])
+                out.append(o.numpy() if o.dtype == torch.float64 else o.float().numpy())
+        if not out:
+            return np.zeros((0, len(X.horizons), len(X.target_names)))
+        res = np.concatenate(out)
+        # float32 outputs as the float64 nearest their shortest decimal (371.7342, not the binary
+        # expansion 371.73419189453125 that a float32 → float64 cast writes into CSV and JSON)
+        return res.astype(str).astype(np.float64) if res.dtype == np.float32 else res
 
     def _optimizer(self) -> Any:
         import torch

@@ -8,13 +8,57 @@ written only where the caller asks (``log_dir``), never into the working directo
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainerSettings", "TrainResult", "train_module"]
+__all__ = ["TrainerSettings", "TrainResult", "train_module", "PROGRESS_LOGGER"]
+
+#: training progress, one INFO record per batch with ``record.tsgate_progress`` = {"epoch",
+#: "max_epochs", "batch", "batches"}; a caller (the CLI's evaluate bar) may listen
+PROGRESS_LOGGER = "tsgate.training.progress"
+log = logging.getLogger(PROGRESS_LOGGER)
+# Lightning's INFO banners (GPU/TPU available, tips about other packages, "max_epochs reached")
+_BANNERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+@contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """No Lightning banners or Lightning-internal deprecation notes while training (errors still show)."""
+    loggers = [logging.getLogger(n) for n in _BANNERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            # deprecations inside Lightning and torch internals: nothing a tsgate user can change
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"lightning(\.|$)")
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"lightning(\.|$)")
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*number of training batches.*")
+            yield
+    finally:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+
+
+def _progress_callback() -> Any:
+    """A Lightning callback that logs each training batch on :data:`PROGRESS_LOGGER`."""
+    from lightning.pytorch.callbacks import Callback
+
+    class ProgressLog(Callback):
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            if log.isEnabledFor(logging.INFO):
+                info = {"epoch": int(trainer.current_epoch) + 1, "max_epochs": int(trainer.max_epochs),
+                        "batch": batch_idx + 1, "batches": int(trainer.num_training_batches)}
+                log.info("epoch %(epoch)d/%(max_epochs)d, batch %(batch)d/%(batches)d", info, extra={"tsgate_progress": info})
+
+    return ProgressLog()
 
 
 @dataclass(frozen=True)
@@ -49,7 +93,7 @@ def train_module(module: Any, datamodule: Any, settings: TrainerSettings, *, val
     from lightning.pytorch.loggers import CSVLogger
 
     with tempfile.TemporaryDirectory(prefix="tsgate-ckpt-") as ckdir:
-        callbacks: list[Any] = []
+        callbacks: list[Any] = [_progress_callback()]
         ckpt = None
         if validate:
             ckpt = ModelCheckpoint(dirpath=ckdir, monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True)
@@ -59,27 +103,26 @@ def train_module(module: Any, datamodule: Any, settings: TrainerSettings, *, val
         logger: Any = False
         if settings.log_dir is not None:
             logger = CSVLogger(save_dir=str(settings.log_dir), name=settings.log_name)
-        trainer = L.Trainer(
-            accelerator=settings.accelerator,
-            devices=settings.devices,
-            strategy=settings.strategy,
-            precision=settings.precision,
-            num_nodes=settings.num_nodes,
-            max_epochs=int(settings.max_epochs),
-            gradient_clip_val=float(settings.gradient_clip) if settings.gradient_clip else None,
-            callbacks=callbacks,
-            logger=logger,
-            enable_progress_bar=bool(settings.progress),
-            enable_model_summary=False,
-            enable_checkpointing=ckpt is not None,
-            deterministic=True,
-            default_root_dir=ckdir,
-            num_sanity_val_steps=0,
-            log_every_n_steps=1,
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        # from the Trainer's construction on: it prints the device banners
+        with _quiet_lightning():
+            trainer = L.Trainer(
+                accelerator=settings.accelerator,
+                devices=settings.devices,
+                strategy=settings.strategy,
+                precision=settings.precision,
+                num_nodes=settings.num_nodes,
+                max_epochs=int(settings.max_epochs),
+                gradient_clip_val=float(settings.gradient_clip) if settings.gradient_clip else None,
+                callbacks=callbacks,
+                logger=logger,
+                enable_progress_bar=bool(settings.progress),
+                enable_model_summary=False,
+                enable_checkpointing=ckpt is not None,
+                deterministic=True,
+                default_root_dir=ckdir,
+                num_sanity_val_steps=0,
+                log_every_n_steps=1,
+            )
             trainer.fit(module, datamodule=datamodule)
         best = float("nan")
         if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
