@@ -221,10 +221,32 @@ def test_fit_and_evaluate_both_default_to_one_step_and_say_so(defects):
     f = str(defects / "ok.csv")
     pd.DataFrame({"t": np.arange(60.0), "v": np.sin(np.arange(60) / 5)}).to_csv(f, index=False)
     res = inproc("fit", f, "--model", str(defects / "p"), "--model-type", "persistence", "--time-col", "t")
-    assert res.returncode == 0 and "horizons: 1 steps ahead (observations) (the default: pass --horizon for others)" in res.stdout
+    assert res.returncode == 0 and "horizons: 1 step ahead (observation) (the default: pass --horizon for others)" in res.stdout
     res = inproc("evaluate", f, "--models", "persistence,drift", "--time-col", "t")  # failed: "give at least one --horizon"
     assert res.returncode == 0, res.stderr
     assert "horizons: 1 step ahead (the default" in res.stdout and "drift" in res.stdout
+
+
+@slow
+def test_an_ais_model_reads_new_files_with_its_adapter_and_projection(tmp_path):
+    lines = AIS_CSV.read_text().splitlines()
+    (tmp_path / "old.csv").write_text("\n".join(lines[:1201]) + "\n")
+    (tmp_path / "new.csv").write_text("\n".join([lines[0], *lines[1201:1501]]) + "\n")
+    m = str(tmp_path / "m")
+    res = inproc("fit", str(tmp_path / "old.csv"), "--adapter", "ais", "--model", m, "--model-type", "persistence",
+                 "--horizon", "1min")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(Path(m, "model.json").read_text())["data"]
+    assert data["adapter"] == "ais" and len(data["options"]["origin"]) == 2
+    res = inproc("forecast", m, str(tmp_path / "new.csv"), "--out", str(tmp_path / "fc.csv"), "-q")  # no --adapter
+    assert res.returncode == 0, res.stderr
+    fc = pd.read_csv(tmp_path / "fc.csv")
+    from tsgate import load_ais
+
+    new = load_ais(tmp_path / "new.csv", origin=tuple(data["options"]["origin"]))
+    last = new.to_frame().groupby("series").tail(1).set_index("series")
+    got = fc.set_index("series").loc[last.index]
+    assert np.allclose(got["east_m"], last["east_m"]) and np.allclose(got["north_m"], last["north_m"])  # same plane
 
 
 # ---------------------------------------------------------------- every model by name
