@@ -222,6 +222,10 @@ def test_fit_and_evaluate_both_default_to_one_step_and_say_so(defects):
     pd.DataFrame({"t": np.arange(60.0), "v": np.sin(np.arange(60) / 5)}).to_csv(f, index=False)
     res = inproc("fit", f, "--model", str(defects / "p"), "--model-type", "persistence", "--time-col", "t")
     assert res.returncode == 0 and "horizons: 1 step ahead (observation) (the default: pass --horizon for others)" in res.stdout
+    res = inproc("forecast", str(defects / "p"), f, "--out", str(defects / "p.json"), "-q")
+    rec = json.loads((defects / "p.json").read_text())
+    # a step horizon's target time is unknown when the forecast is made: an explicit null, documented
+    assert rec == [{"series": rec[0]["series"], "origin_time": 59.0, "horizon": "1", "target_time": None, "v": rec[0]["v"]}]
     res = inproc("evaluate", f, "--models", "persistence,drift", "--time-col", "t")  # failed: "give at least one --horizon"
     assert res.returncode == 0, res.stderr
     assert "horizons: 1 step ahead (the default" in res.stdout and "drift" in res.stdout
