@@ -95,7 +95,8 @@ def print_fit_summary(est: Any, name: str, series: Any, seconds: float, path: An
         f"{extra}. Saved to {path}.", markup=False,
     )
     labels = ", ".join(h.label for h in est.horizons_)
-    kind = "steps ahead (observations)" if est.horizons_[0].kind == "steps" else "lead times"
+    one = [h.label for h in est.horizons_] == ["1"]
+    kind = ("step ahead (observation)" if one else "steps ahead (observations)") if est.horizons_[0].kind == "steps" else "lead times"
     note = " (the default: pass --horizon for others)" if default_horizon else ""
     con.print(f"  horizons: {labels} {kind}{note}", markup=False)
     for w in est.fit_warnings_[:5]:

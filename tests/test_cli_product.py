@@ -221,10 +221,36 @@ def test_fit_and_evaluate_both_default_to_one_step_and_say_so(defects):
     f = str(defects / "ok.csv")
     pd.DataFrame({"t": np.arange(60.0), "v": np.sin(np.arange(60) / 5)}).to_csv(f, index=False)
     res = inproc("fit", f, "--model", str(defects / "p"), "--model-type", "persistence", "--time-col", "t")
-    assert res.returncode == 0 and "horizons: 1 steps ahead (observations) (the default: pass --horizon for others)" in res.stdout
+    assert res.returncode == 0 and "horizons: 1 step ahead (observation) (the default: pass --horizon for others)" in res.stdout
+    res = inproc("forecast", str(defects / "p"), f, "--out", str(defects / "p.json"), "-q")
+    rec = json.loads((defects / "p.json").read_text())
+    # a step horizon's target time is unknown when the forecast is made: an explicit null, documented
+    assert rec == [{"series": rec[0]["series"], "origin_time": 59.0, "horizon": "1", "target_time": None, "v": rec[0]["v"]}]
     res = inproc("evaluate", f, "--models", "persistence,drift", "--time-col", "t")  # failed: "give at least one --horizon"
     assert res.returncode == 0, res.stderr
     assert "horizons: 1 step ahead (the default" in res.stdout and "drift" in res.stdout
+
+
+@slow
+def test_an_ais_model_reads_new_files_with_its_adapter_and_projection(tmp_path):
+    lines = AIS_CSV.read_text().splitlines()
+    (tmp_path / "old.csv").write_text("\n".join(lines[:1201]) + "\n")
+    (tmp_path / "new.csv").write_text("\n".join([lines[0], *lines[1201:1501]]) + "\n")
+    m = str(tmp_path / "m")
+    res = inproc("fit", str(tmp_path / "old.csv"), "--adapter", "ais", "--model", m, "--model-type", "persistence",
+                 "--horizon", "1min")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(Path(m, "model.json").read_text())["data"]
+    assert data["adapter"] == "ais" and len(data["options"]["origin"]) == 2
+    res = inproc("forecast", m, str(tmp_path / "new.csv"), "--out", str(tmp_path / "fc.csv"), "-q")  # no --adapter
+    assert res.returncode == 0, res.stderr
+    fc = pd.read_csv(tmp_path / "fc.csv")
+    from tsgate import load_ais
+
+    new = load_ais(tmp_path / "new.csv", origin=tuple(data["options"]["origin"]))
+    last = new.to_frame().groupby("series").tail(1).set_index("series")
+    got = fc.set_index("series").loc[last.index]
+    assert np.allclose(got["east_m"], last["east_m"]) and np.allclose(got["north_m"], last["north_m"])  # same plane
 
 
 # ---------------------------------------------------------------- every model by name
@@ -359,3 +385,50 @@ def test_docs_cli_reference_names_every_command_and_option():
             assert f"`{opt}" in doc or f"{opt} " in doc or f"{opt}`" in doc, (name, opt)
     for unit in ("ms, s, min, h, d, w", "target_time", "75", "130"):
         assert unit in doc
+
+
+# ---------------------------------------------------------------- progress and every cell
+@slow
+def test_evaluate_bar_moves_inside_a_gated_fit():
+    """The bar is fed by the training's batch records: it passes fractions of the one task."""
+    from tsgate import GatedLSTMForecaster
+    from tsgate.cli.progress import BacktestProgress
+    from tsgate.evaluation import backtest
+
+    series = load_dataset("extmarker-10hz-seq1").split(train=240)[0]
+    model = GatedLSTMForecaster(cell="lstm", window=6, hidden_size=4, max_epochs=3, progress=False, logger=None, seed=0)
+    seen: list[tuple[float, str]] = []
+    with BacktestProgress(enabled=True) as bar:
+        update = bar._bar.update
+        bar._bar.update = lambda task, **kw: (seen.append((kw["completed"], kw["description"])), update(task, **kw))[1]
+        backtest({"gated-lstm": model}, series, horizons=[1], train=0.6, val=0.2, progress=False)
+        bar.done()
+    inside = [c for c, d in seen if "epoch" in d]
+    assert inside and all(0 <= c <= 1 for c in inside)
+    assert any(0 < c < 1 for c in inside) and inside == sorted(inside)  # moves forward within the fit
+    assert any("epoch 3/3" in d for _, d in seen) and seen[-1][0] == 1
+
+
+CELLS = ("wmc", "glstm", "lstm", "gru", "convrnn", "rnn")
+
+
+@slow
+@pytest.mark.xfail(strict=False, reason="update of a wmc model loaded in a new process crashes until the gate_scales "
+                   "fix in tsgate/nn is merged (Inference tensors cannot be saved for backward)")
+def test_every_cell_fits_updates_in_a_new_process_and_forecasts(work, tmp_path):
+    failed = {}
+    for cell in CELLS:
+        m = str(tmp_path / cell)
+        tiny = [a if a != "lstm" else cell for a in TINY]
+        res = inproc("fit", str(work / "train.csv"), "--model", m, "--time-col", "t", "--id-col", "sid", *tiny, "-q")
+        assert res.returncode == 0, (cell, res.stderr)
+        up = cli("update", m, "new.csv", "--out", str(tmp_path / f"{cell}-up.csv"), "-q", cwd=work)
+        if up.returncode != 0:
+            failed[cell] = up.stderr.strip()[-300:]
+            continue
+        fc = inproc("forecast", m, str(work / "new.csv"), "--out", str(tmp_path / f"{cell}-fc.csv"), "-q")
+        assert fc.returncode == 0, (cell, fc.stderr)
+        values = pd.read_csv(tmp_path / f"{cell}-fc.csv").iloc[:, 4:].to_numpy()
+        assert values.shape == (2, 9) and np.isfinite(values).all(), cell
+        assert len(pd.read_csv(tmp_path / f"{cell}-up.csv")) > 0
+    assert not failed, failed
