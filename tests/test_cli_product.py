@@ -413,8 +413,6 @@ CELLS = ("wmc", "glstm", "lstm", "gru", "convrnn", "rnn")
 
 
 @slow
-@pytest.mark.xfail(strict=False, reason="update of a wmc model loaded in a new process crashes until the gate_scales "
-                   "fix in tsgate/nn is merged (Inference tensors cannot be saved for backward)")
 def test_every_cell_fits_updates_in_a_new_process_and_forecasts(work, tmp_path):
     failed = {}
     for cell in CELLS:
