@@ -1,6 +1,6 @@
 """The synthetic half of ``benchmarks/seeds.py``: the WMC reference check, the adding problem,
 pixel-by-pixel digits, and the g-LSTM budget and curriculum studies, trained with the nn modules
-directly (encoder + linear head, Adam, gradient clipping). Also the small table helpers that both
+directly (encoder + linear head, Adam, gradient clipping). Also the small table functions that both
 halves use. Run the study through ``benchmarks/seeds.py``.
 """
 
@@ -26,7 +26,7 @@ GATE_THRESHOLD = 0.01  # a time gate below 1 % counts as closed at inference
 
 
 # ----------------------------------------------------------------------------------------------
-# Small helpers
+# Tables and sizes
 # ----------------------------------------------------------------------------------------------
 
 
