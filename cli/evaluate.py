@@ -15,14 +15,16 @@ from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, command
 
 __all__ = ["evaluate", "MODEL_NAMES", "build_models"]
 
-MODEL_NAMES = ("gated", "online", "arima", "linear", "persistence", "drift", "dead-reckoning")
+MODEL_NAMES = ("gated", "online", "analog", "arima", "linear", "persistence", "drift", "dead-reckoning")
 _DEFAULTS = {"models": "gated,linear,persistence", "train": 0.6, "val": 0.2, "refit": "once"}
+# respiratory-motion data (a bundled ExtMarker sequence): the leading causal model, learning online
+_EXTMARKER_DEFAULTS = {"models": "analog,linear,persistence", "refit": "online"}
 
 
 @command(data=True)
 def evaluate(
     data: DataArg,
-    models: Annotated[Optional[str], typer.Option("--models", help=f"Comma-separated: {', '.join(MODEL_NAMES)}. Default {_DEFAULTS['models']}.")] = None,
+    models: Annotated[Optional[str], typer.Option("--models", help=f"Comma-separated: {', '.join(MODEL_NAMES)}. Default {_DEFAULTS['models']} (ExtMarker data: {_EXTMARKER_DEFAULTS['models']}, refit online).")] = None,
     horizon: HorizonOpt = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the report (tables, plots, HTML) to this folder.")] = None,
     cell: Annotated[Optional[str], typer.Option("--cell", help="Cell of the gated model.")] = None,
@@ -30,7 +32,7 @@ def evaluate(
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Maximum training epochs of the gated model.")] = None,
     train: Annotated[Optional[float], typer.Option("--train", help="Training part of each series: fraction (0.6) or row count (300). Default 0.6.")] = None,
     val: Annotated[Optional[float], typer.Option("--val", help="Validation part: fraction or row count. Default 0.2.")] = None,
-    refit: Annotated[Optional[str], typer.Option("--refit", help="once | online | N (refit every N origins). Default once.")] = None,
+    refit: Annotated[Optional[str], typer.Option("--refit", help="once | online | N (refit every N origins). Default once (ExtMarker data: online).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the gated model (default 0).")] = None,
     *,
     data_opts: DataOptions,
@@ -44,7 +46,10 @@ def evaluate(
     from tsgate.evaluation import backtest, write_report
 
     cfg = load_config(data_opts.config)
-    settings = _settings(cfg, models=models, train=train, val=val, refit=refit)
+    series = read_data(data, data_opts, cfg)
+    extmarker = str(series.meta.get("dataset") or data).lower().startswith("extmarker")
+    settings = _settings(cfg, models=models, train=train, val=val, refit=refit,
+                         defaults=_EXTMARKER_DEFAULTS if extmarker else None)
     horizons = list(horizon) if horizon else cfg.evaluate.get("horizons") or cfg.model.get("horizons")
     if not horizons:
         fail("give at least one --horizon (e.g. --horizon 0.5s).")
@@ -53,7 +58,6 @@ def evaluate(
     gated.setdefault("seed", 0)
     names = [m.strip() for m in str(settings["models"]).split(",") if m.strip()]
     built = build_models(names, horizons, gated)
-    series = read_data(data, data_opts, cfg)
     res = backtest(
         built, series, horizons=horizons, train=settings["train"], val=settings["val"],
         refit=settings["refit"], progress=not flags.quiet,
@@ -70,11 +74,12 @@ def evaluate(
         render.console(stderr=True).print(f"{len(res.failures)} model/series failures, see the report.")
 
 
-def _settings(cfg: Config, **flags: Any) -> dict[str, Any]:
-    """Flags, else [evaluate], else the defaults; row counts as int, fractions as float."""
+def _settings(cfg: Config, defaults: dict[str, Any] | None = None, **flags: Any) -> dict[str, Any]:
+    """Flags, else [evaluate], else the defaults (of the data kind); row counts as int, fractions as float."""
     from tsgate import ConfigError
 
-    out = {k: flags[k] if flags.get(k) is not None else cfg.evaluate.get(k, d) for k, d in _DEFAULTS.items()}
+    base = {**_DEFAULTS, **(defaults or {})}
+    out = {k: flags[k] if flags.get(k) is not None else cfg.evaluate.get(k, d) for k, d in base.items()}
     for k in ("train", "val"):
         try:
             v = float(out[k])
@@ -99,11 +104,13 @@ def build_models(names: list[str], horizons: list[str], gated: dict[str, Any]) -
             out[f"gated-{p.get('cell', 'wmc')}"] = tsgate.GatedLSTMForecaster(**p)
         elif n == "online":
             out["online-uoro"] = tsgate.OnlineRNNForecaster(horizons=horizons)
+        elif n == "analog":
+            out["analog"] = tsgate.PretrainedAnalogForecaster(horizons=horizons)
         elif n == "arima":
             out["arima"] = tsgate.ARIMAForecaster(horizons=horizons)
         elif n == "linear":
-            # short lags + ridge: 32 lags x 9 targets by OLS is underdetermined on 300 rows
-            out["linear"] = tsgate.LinearARForecaster(window=min(window, 10), horizons=horizons, alpha=1.0)
+            # window (unless --window), ridge penalty and Δt features chosen on validation
+            out["linear"] = tsgate.LinearARForecaster(window=gated.get("window", "auto"), horizons=horizons)
         elif n == "persistence":
             out["persistence"] = tsgate.PersistenceForecaster(horizons=horizons)
         elif n == "drift":
