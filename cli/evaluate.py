@@ -18,20 +18,22 @@ from tsgate.cli.progress import BacktestProgress
 __all__ = ["evaluate", "build_models"]
 
 _DEFAULTS = {"models": "gated,linear,persistence", "train": 0.6, "val": 0.2, "refit": "once", "stride": 1, "max_gap": None}
+# respiratory-motion data (a bundled ExtMarker sequence): the leading causal model, learning online
+_EXTMARKER_DEFAULTS = {"models": "analog,linear,persistence", "refit": "online"}
 
 
 @command(data=True)
 def evaluate(
     data: DataArg,
-    models: Annotated[Optional[str], typer.Option("--models", metavar="LIST", help=f"Comma-separated model names (`tsgate models` lists them: gated, gated-lstm, online-uoro, online-rls, arima, linear, drift, persistence, dead-reckoning, ...) or model directories written by `tsgate fit` (refitted with their parameters; DATA is then read with their data schema). [default: {_DEFAULTS['models']}]")] = None,
+    models: Annotated[Optional[str], typer.Option("--models", metavar="LIST", help=f"Comma-separated model names (`tsgate models` lists them: gated, gated-lstm, online-uoro, online-rls, arima, linear, drift, persistence, dead-reckoning, ...) or model directories written by `tsgate fit` (refitted with their parameters; DATA is then read with their data schema). [default: {_DEFAULTS['models']}; ExtMarker data: {_EXTMARKER_DEFAULTS['models']}, refit online]")] = None,
     horizon: HorizonOpt = None,
     report: Annotated[Optional[Path], typer.Option("--report", metavar="DIR", help="Write the report (tables, plots, HTML) to this folder. [default: no report]")] = None,
     cell: Annotated[Optional[str], typer.Option("--cell", metavar="NAME", help="Cell of the gated model(s) named 'gated'. [default: wmc]")] = None,
-    window: Annotated[Optional[int], typer.Option("--window", min=1, metavar="N", help="Input length (observations) of the gated, linear (at most 10) and drift models. [default: gated 32, linear 8, drift 10]")] = None,
+    window: Annotated[Optional[int], typer.Option("--window", min=1, metavar="N", help="Input length (observations) of the gated, linear and drift models. [default: gated 32, linear chosen on validation, drift 10]")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, metavar="N", help="Maximum training epochs of the gated models. [default: 20]")] = None,
     train: Annotated[Optional[float], typer.Option("--train", metavar="F|N", help=f"Training part of each series: a fraction (0.6) or a row count (300). [default: {_DEFAULTS['train']}]")] = None,
     val: Annotated[Optional[float], typer.Option("--val", metavar="F|N", help=f"Validation part (online models learn through it, never scored): fraction or row count. [default: {_DEFAULTS['val']}]")] = None,
-    refit: Annotated[Optional[str], typer.Option("--refit", metavar="once|online|N", help="Fit once on the training part, learn online through the rest, or refit every N origins. [default: once]")] = None,
+    refit: Annotated[Optional[str], typer.Option("--refit", metavar="once|online|N", help="Fit once on the training part, learn online through the rest, or refit every N origins. [default: once; ExtMarker data: online]")] = None,
     stride: Annotated[Optional[int], typer.Option("--stride", min=1, metavar="N", help="Score every N-th test origin of each series (faster on long series). [default: 1, every origin]")] = None,
     max_gap: Annotated[Optional[str], typer.Option("--max-gap", metavar="DURATION", help="Duration targets whose bracketing observations are further apart are not scored (and not trained on by models with max_gap), e.g. 10min. [default: none]")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", help="Random seed of the models that have one. [default: 0]")] = None,
@@ -55,9 +57,15 @@ def evaluate(
     from tsgate.evaluation import backtest, write_report
 
     cfg = load_config(data_opts.config)
-    settings = _settings(cfg, models=models, train=train, val=val, refit=refit, stride=stride, max_gap=max_gap)
+    names_given = models if models is not None else cfg.evaluate.get("models")
+    given = [m.strip() for m in str(names_given).split(",") if m.strip()] if names_given else []
+    saved = _saved_models(given)
+    schema = next(iter(saved.values()))["schema"] if saved else None
+    series = read_data(data, data_opts, cfg, schema=schema)
+    extmarker = _dataset_name(data, series).lower().startswith("extmarker")
+    settings = _settings(cfg, defaults=_EXTMARKER_DEFAULTS if extmarker else None, models=models, train=train,
+                         val=val, refit=refit, stride=stride, max_gap=max_gap)
     names = [m.strip() for m in str(settings["models"]).split(",") if m.strip()]
-    saved = _saved_models(names)
     horizons = list(horizon) if horizon else cfg.evaluate.get("horizons") or cfg.model.get("horizons")
     if not horizons and saved:
         horizons = next(iter(saved.values()))["fitted_horizons"]
@@ -67,8 +75,6 @@ def evaluate(
     shared = {"--cell": ("cell", cell), "--window": ("window", window), "--epochs": ("max_epochs", epochs),
               "--seed": ("seed", seed), "--max-gap": ("max_gap", settings["max_gap"])}
     built = build_models(names, horizons, cfg, shared, parse_params(param), saved)
-    schema = next(iter(saved.values()))["schema"] if saved else None
-    series = read_data(data, data_opts, cfg, schema=schema)
     render.print_data_summary(series, flags)
     if default_horizon and not flags.quiet:
         render.console().print("  horizons: 1 step ahead (the default: pass --horizon for others)", markup=False)
@@ -97,11 +103,12 @@ def _dataset_name(data: str, series: Any) -> str:
     return str(series.meta.get("dataset") or (Path(data).name if data != "-" else "<stdin>"))
 
 
-def _settings(cfg: Config, **flags: Any) -> dict[str, Any]:
-    """Flags, else [evaluate], else the defaults; row counts as int, fractions as float."""
+def _settings(cfg: Config, defaults: dict[str, Any] | None = None, **flags: Any) -> dict[str, Any]:
+    """Flags, else [evaluate], else the defaults (of the data kind); row counts as int, fractions as float."""
     from tsgate import ConfigError
 
-    out = {k: flags[k] if flags.get(k) is not None else cfg.evaluate.get(k, d) for k, d in _DEFAULTS.items()}
+    base = {**_DEFAULTS, **(defaults or {})}
+    out = {k: flags[k] if flags.get(k) is not None else cfg.evaluate.get(k, d) for k, d in base.items()}
     for k in ("train", "val"):
         try:
             v = float(out[k])
@@ -157,8 +164,6 @@ def build_models(
             continue
         spec = spec_for(n)
         p = settings_for(spec, cfg.model, cfg.source, shared, params, shared=True)
-        if spec.cls.__name__ == "LinearARForecaster" and "window" in p and not _named(params, "window", spec.name):
-            p["window"] = min(int(p["window"]), 10)  # short lags: see tsgate.estimators.catalog
         p = {**_quiet(spec.cls), **p, "horizons": horizons}
         if spec.accepts("seed"):
             p.setdefault("seed", 0)
@@ -175,10 +180,6 @@ def _quiet(cls: type) -> dict[str, Any]:
 
     sig = inspect.signature(cls.__init__).parameters
     return {k: v for k, v in (("progress", False), ("logger", None)) if k in sig}
-
-
-def _named(params: list[tuple[str | None, str, Any]], key: str, model: str) -> bool:
-    return any(k == key and m in (None, model) for m, k, _ in params)
 
 
 def _refuse_unused(

@@ -446,3 +446,16 @@ def test_ais_adapter_honours_target_and_config(ais_dir, tmp_path):
     res = inproc("forecast", str(tmp_path / "m"), str(ais_dir / "ais.csv"), "--adapter", "ais", "--out", "-", "-q")
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[0] == "series,origin_time,horizon,target_time,north_m"
+
+
+@slow
+def test_evaluate_defaults_to_the_respiratory_model_on_extmarker(work):
+    res = cli("evaluate", "extmarker-10hz-seq2", "--horizon", "1s", "--train", "300", "--val", "300", cwd=work)
+    assert res.returncode == 0, res.stderr
+    mae = {}
+    for line in res.stdout.splitlines():
+        cells = [c.strip() for c in line.replace("│", "|").split("|") if c.strip()]
+        if cells and cells[0] in ("analog", "linear", "persistence"):
+            mae[cells[0]] = float(cells[1])
+    assert set(mae) == {"analog", "linear", "persistence"}, res.stdout
+    assert mae["analog"] < mae["linear"] < mae["persistence"]

@@ -92,6 +92,15 @@ def _online(name: str, **kw: Any) -> Callable[[], BaseForecaster]:
     return make
 
 
+def _analog(**kw: Any) -> Callable[[], BaseForecaster]:
+    def make() -> BaseForecaster:
+        from tsgate.online.analog import PretrainedAnalogForecaster
+
+        return PretrainedAnalogForecaster(**{**PretrainedAnalogForecaster._unit_test_params(), **kw})
+
+    return make
+
+
 EXTRA_ESTIMATORS: list[tuple[str, Callable[[], BaseForecaster], Callable[[], IrregularSeries], float]] = [
     ("GatedLSTM-wmc", _gated(), generic_data, 1e-5),
     ("GatedLSTM-glstm", _gated(cell="glstm"), generic_data, 1e-5),
@@ -101,6 +110,9 @@ EXTRA_ESTIMATORS: list[tuple[str, Callable[[], BaseForecaster], Callable[[], Irr
     ("OnlineLinear-rls", _online("OnlineLinearForecaster"), generic_data, 1e-9),
     ("OnlineLinear-nlms", _online("OnlineLinearForecaster", method="nlms"), generic_data, 1e-9),
     ("OnlineLinear-rls-ais", _online("OnlineLinearForecaster", horizons=["1min", "5min"]), ais_data, 1e-9),
+    ("OnlineLinear-relative-lagstep", _online("OnlineLinearForecaster", level=False, lag_step=2), generic_data, 1e-9),
+    ("PretrainedAnalog", _analog(network=None), generic_data, 1e-9),
+    ("PretrainedAnalog-network", _analog(network="extmarker"), generic_data, 1e-9),
 ]
 
 

@@ -140,3 +140,23 @@ def test_nlms_learn_many_refuses_only_the_non_finite_rows():
     assert np.array_equal(ol.weights[:2], w[:2])
     assert not np.array_equal(ol.weights[2:], w[2:])
     assert ol.n_refused == 1
+
+
+def test_online_linear_relative_inputs_and_lag_step():
+    """level=False: a constant offset of the whole series shifts every forecast by that offset;
+    lag_step reads every lag_step-th sample (window (shl-1)*lag_step+1)."""
+    from tsgate.data.series import IrregularSeries
+    from tsgate.online.estimators import OnlineLinearForecaster
+
+    rng = np.random.default_rng(3)
+    t = np.arange(400) * 0.1
+    y = np.sin(2 * np.pi * t / 5.0) * 10 + 0.1 * rng.standard_normal(400)
+    a = IrregularSeries.from_arrays(t, y)
+    b = IrregularSeries.from_arrays(t, y + 500.0)
+    kw = dict(method="rls", shl=6, lag_step=3, level=False, horizons=[1, 5], ridge=1.0)
+    fa = OnlineLinearForecaster(**kw).fit(a).forecast(a, origins="all").values
+    fb = OnlineLinearForecaster(**kw).fit(b).forecast(b, origins="all").values
+    assert np.allclose(fb - 500.0, fa, atol=1e-6)
+    m = OnlineLinearForecaster(**kw).fit(a)
+    fm = OnlineLinearForecaster(**{**kw, "level": True}).fit(a)
+    assert fm.input_size_ - m.input_size_ == 1  # only the level input is dropped

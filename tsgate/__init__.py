@@ -54,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "GatedLSTMForecaster": "tsgate.training.gated",
     "OnlineRNNForecaster": "tsgate.online.estimators",
     "OnlineLinearForecaster": "tsgate.online.estimators",
+    "PretrainedAnalogForecaster": "tsgate.online.analog",
+    "pretrain_network": "tsgate.training.pretrain",
     "PersistenceForecaster": "tsgate.baselines",
     "SeasonalNaiveForecaster": "tsgate.baselines",
     "DriftForecaster": "tsgate.baselines",

@@ -28,6 +28,7 @@ SHORT_NAMES = {
     "LinearARForecaster": "linear",
     "OnlineRNNForecaster": "online-rnn",
     "OnlineLinearForecaster": "online-linear",
+    "PretrainedAnalogForecaster": "analog",
 }
 #: class → (parameter whose accepted values are presets, prefix of the preset names)
 VARIANTS = {
@@ -36,10 +37,7 @@ VARIANTS = {
     "OnlineLinearForecaster": ("method", "online"),
 }
 #: parameters a name sets beyond the class defaults
-PRESET_PARAMS = {
-    # ridge on short lags: 32 lags x 9 targets by least squares is underdetermined on 300 rows
-    "linear": {"alpha": 1.0},
-}
+PRESET_PARAMS: dict[str, dict[str, Any]] = {}
 #: older names kept working
 ALIASES = {"online": "online-uoro"}
 #: what each preset is, in a few words

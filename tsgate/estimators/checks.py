@@ -21,6 +21,9 @@ Checks:
 - ``no_look_ahead``: changing the observations after a time τ (one time for all series), their
   values **and their timestamps**, changes no forecast made at an origin ≤ τ, neither from
   ``predict`` nor from the prequential ``update``;
+- ``one_change``: changing **one** observation at time s (its value, or its timestamp moved
+  between its neighbours) changes no forecast made at an origin before s, from ``predict`` or
+  from ``update`` (forecasts made while the model learns);
 - ``bad_targets``: data with other target columns raises a :class:`~tsgate.exceptions.DataError`.
 """
 
@@ -236,6 +239,46 @@ def check_no_look_ahead(est: BaseForecaster, data: IrregularSeries, atol: float 
                            f"{_name(est)}.update: data after an origin changed its forecast")
 
 
+def change_one(data: IrregularSeries, frac: float, what: str, seed: int = 0) -> tuple[IrregularSeries, float]:
+    """Data with one observation of the first series changed (``what``: "value" or "time"), and s:
+    the earlier of its old and new time (seconds). The row is the one at ``frac`` of that series."""
+    f = data.frame.copy()
+    t = data.time_seconds()
+    series = runs(f[ID].to_numpy())
+    a, b = series.first_rows[0], (series.first_rows[1] if len(series.first_rows) > 1 else len(t))
+    i = int(a + min(max(1, int(frac * (b - a))), b - a - 2))
+    s = float(t[i])
+    if what == "value":
+        rng = np.random.default_rng(seed)
+        for c in data.targets:
+            scale = float(np.nanstd(f[c].to_numpy(dtype=np.float64))) + 1.0
+            f.loc[f.index[i], c] = float(f[c].iloc[i]) + scale * (1.0 + rng.uniform())
+    else:
+        s = float(t[i - 1] + 0.4 * (t[i] - t[i - 1]))  # earlier, still after its predecessor
+        f.loc[f.index[i], TIME] = seconds_to_time(np.array([s]), data.time_kind)[0]
+    changed = IrregularSeries(f, targets=data.targets, covariates=data.covariates, static=data.static,
+                              time_kind=data.time_kind, units=data.units)
+    return changed, s
+
+
+def check_one_change(est: BaseForecaster, data: IrregularSeries, atol: float = 0.0, **_: Any) -> None:
+    first, rest = split_for_update(data, 0.6)
+    for what in ("value", "time"):
+        changed, s = change_one(data, 0.8, what)
+        _, rest2 = split_for_update(changed, 0.6)
+        c = _seeded(est).fit(first)
+        a, b = c.forecast(data, origins="all"), c.forecast(changed, origins="all")
+        ea, eb = a.origin_time < s, b.origin_time < s
+        _assert_same_forecasts(a.select(ea), b.select(eb), atol,
+                               f"{_name(est)}.predict: changing the {what} of one observation at {s:g} s changed an earlier forecast")
+        u1 = _seeded(est).fit(first).forecast_and_learn(rest)
+        u2 = _seeded(est).fit(first).forecast_and_learn(rest2)
+        e1, e2 = u1.origin_time < s, u2.origin_time < s
+        assert e1.sum() > 0, f"{_name(est)}.update gave no forecast before the changed observation to compare"
+        _assert_same_forecasts(u1.select(e1), u2.select(e2), atol,
+                               f"{_name(est)}.update: changing the {what} of one observation at {s:g} s changed an earlier forecast")
+
+
 def check_bad_targets(est: BaseForecaster, data: IrregularSeries, **_: Any) -> None:
     c = _seeded(est).fit(data)
     renamed = {t: f"{t}_other" for t in data.targets[:1]}
@@ -265,6 +308,7 @@ CHECKS: dict[str, Check] = {
     "save_load": check_save_load,
     "fit_update": check_fit_update,
     "no_look_ahead": check_no_look_ahead,
+    "one_change": check_one_change,
     "bad_targets": check_bad_targets,
 }
 

@@ -10,10 +10,12 @@ observation reveals (see :mod:`tsgate.estimators.stream` for the inputs, outputs
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from tsgate.data.windows import Inputs, Windows, make_windows
 from tsgate.estimators.stream import StreamForecaster
 from tsgate.online.cell import CELL_TYPES
 from tsgate.online.learner import OnlineLearner
@@ -133,8 +135,14 @@ class OnlineLinearForecaster(StreamForecaster, baseline=True):
     """Linear online baselines of the respiratory-motion papers.
 
     ``method="nlms"``: normalised least mean squares (step size ``mu``);
-    ``method="rls"``: recursive least squares (online linear regression, forgetting ``lam``).
-    Same inputs, outputs and prequential protocol as :class:`OnlineRNNForecaster`.
+    ``method="rls"``: recursive least squares (online linear regression, forgetting ``lam``):
+    with ``lam = 1`` its weights are, after every learned target, the exact ridge regression on
+    every (input, target) pair revealed so far.
+    Same inputs, outputs and prequential protocol as :class:`OnlineRNNForecaster`, with two
+    options: ``lag_step`` reads every ``lag_step``-th sample of a window of
+    ``(shl - 1) * lag_step + 1`` observations (e.g. lags 0.1 s apart at 30 Hz), and
+    ``level=False`` drops the current value relative to the training mean from the inputs, so
+    the model sees only relative lags (and Δt): invariant to drift and to where the series sits.
     """
 
     _parameter_constraints = {
@@ -143,6 +151,8 @@ class OnlineLinearForecaster(StreamForecaster, baseline=True):
         "mu": [Interval(Real, 0, 2, closed="neither")],
         "ridge": [Interval(Real, 0, None, closed="neither")],
         "lam": [Interval(Real, 0, 1, closed="right")],
+        "lag_step": [Interval(Integral, 1, None)],
+        "level": [Boolean()],
     }
 
     def __init__(
@@ -155,6 +165,8 @@ class OnlineLinearForecaster(StreamForecaster, baseline=True):
         mu: float = 0.5,
         ridge: float = 1e-3,
         lam: float = 1.0,
+        lag_step: int = 1,
+        level: bool = True,
     ) -> None:
         self.method = method
         self.shl = shl
@@ -164,11 +176,39 @@ class OnlineLinearForecaster(StreamForecaster, baseline=True):
         self.mu = mu
         self.ridge = ridge
         self.lam = lam
+        self.lag_step = lag_step
+        self.level = level
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
         """Small, fast settings for the contract suite (tsgate.estimators.checks)."""
         return {"shl": 4, "horizons": [1, 3]}
+
+    def _window_length(self) -> int:
+        return (int(self.shl) - 1) * int(self.lag_step) + 1
+
+    def _stream_windows(self, data: Any) -> Windows:
+        return make_windows(data, self._window_length(), self.horizons_, max_gap=self._max_gap(), min_history=1,
+                            targets="optional")
+
+    def _setup(self, data: Any, rows: int | None = None) -> None:
+        super()._setup(data, rows)
+        if not self.level:
+            self.input_size_ -= len(self.targets_)
+
+    def _encode(self, inputs: Inputs) -> np.ndarray:
+        step = int(self.lag_step)
+        if step > 1:
+            idx = np.arange(inputs.window - 1, -1, -step)[::-1]
+            # Δt of a kept sample: the time since the previous kept one (0 at padding)
+            t = inputs.t[:, idx]
+            dt = np.where(inputs.mask[:, idx], np.diff(np.c_[t[:, :1], t], axis=1), 0.0)
+            inputs = replace(inputs, x=inputs.x[:, idx], t=t, mask=inputs.mask[:, idx], dt=dt)
+        u = super()._encode(inputs)
+        if self.level:
+            return u
+        S, k = inputs.window, len(self.targets_)
+        return np.delete(u, np.s_[S * k:S * k + k], axis=1)
 
     def _new_engine(self, input_size: int, output_size: int, max_delay: int) -> Any:
         if self.method == "nlms":
