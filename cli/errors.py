@@ -54,7 +54,7 @@ def handled(flags: Flags) -> Iterator[None]:
     unexpected → 1.
     """
     from tsgate.exceptions import OnlineUpdateError, TsgateError
-    from tsgate.jobs.lock import LockBusyError
+    from tsgate.exceptions import LockBusyError
 
     try:
         yield

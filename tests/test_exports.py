@@ -16,6 +16,7 @@ EXPECTED = {
     "Windows", "backtest", "list_datasets", "load", "load_ais", "load_dataset", "load_extmarker",
     "make_windows", "parse_horizons", "write_report", "__version__",
     "Inputs", "Targets", "Forecasts", "WindowForecaster", "StreamForecaster", "Tags",
+    "NumericRangeError", "LockBusyError", "model_lock",
 }
 
 

@@ -322,8 +322,14 @@ def load(path: str | Path) -> BaseForecaster:
         est.fit_report_, est.fit_warnings_ = [], []
         state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
         est._set_state(fitted["state"], state)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        raise ModelFileError(f"{path}: model description is incomplete or inconsistent ({exc!r}); refit.") from None
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    except Exception as exc:  # shapes, indices, types edited by hand: one line, never a traceback
+        raise ModelFileError(f"{path}: model description is inconsistent with its arrays ({_first_line(exc)}); refit.") from None
     return est
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, for one-line errors."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
