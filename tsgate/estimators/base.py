@@ -120,6 +120,12 @@ class BaseForecaster(BaseEstimator):
             check_value(name, getattr(self, name), constraints, type(self).__name__)
 
     # ------------------------------------------------------------------ public
+    def check_params(self) -> BaseForecaster:
+        """Check the constructor parameters now, before any data is read (``fit`` checks them
+        too); a bad one raises ConfigError naming it. Returns self."""
+        self._validate_params()
+        return self
+
     @property
     def input_window(self) -> int | None:
         """Observations before and at an origin that a forecast reads (the origin included), or
