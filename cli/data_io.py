@@ -14,7 +14,6 @@ An option or [data] key that does not apply is refused, never ignored.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from pathlib import Path
@@ -72,8 +71,9 @@ def read_data(data: str, opts: DataOptions, cfg: Config, *, default_targets: lis
     from tsgate import IrregularSeries
 
     if data == "-":
-        df = _read_stdin_csv(io.StringIO(sys.stdin.read()))
-        return IrregularSeries.from_frame(df, source="<stdin>", first_row=2, **kw)
+        from tsgate.data.tables import STDIN, read_table
+
+        return IrregularSeries.from_frame(read_table("-"), source=STDIN, first_row=2, **kw)
     return IrregularSeries.read(Path(data), **kw)
 
 
@@ -133,17 +133,6 @@ def _select_targets(series: Any, targets: list[str] | None) -> Any:
     )
 
 
-def _read_stdin_csv(buf: io.StringIO) -> Any:
-    import pandas as pd
-
-    from tsgate import DataError
-
-    try:
-        return pd.read_csv(buf)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"cannot be read as CSV ({str(exc).strip().splitlines()[-1]}).", file="<stdin>") from None
-
-
 def check_out(out: str | None) -> None:
     """Refuse a bad --out before any work is done."""
     from tsgate import ConfigError
@@ -155,6 +144,10 @@ def check_out(out: str | None) -> None:
         raise ConfigError(f"--out {out!r}: use a .csv, .parquet or .json file name, or '-'.")
     if not p.parent.is_dir():
         raise ConfigError(f"--out {out!r}: folder {p.parent} does not exist.")
+    if p.is_dir():
+        raise ConfigError(f"--out {out!r} is a folder; name a file in it (e.g. {p / 'forecasts.csv'}).")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out!r}: folder {p.parent} is not writable; check its permissions or choose another folder.")
 
 
 def write_frame(df: Any, out: str) -> None:
