@@ -11,8 +11,9 @@ import typer
 from tsgate.cli import render
 from tsgate.cli.config import load_config, model_params
 from tsgate.cli.data_io import check_out, read_data, read_model_description, write_frame
+from tsgate.cli import preflight
 from tsgate.cli.errors import Flags
-from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, OutOpt, command
+from tsgate.cli.options import WAIT_DEFAULT_S, DataArg, DataOptions, HorizonOpt, OutOpt, WaitOpt, command
 
 __all__ = ["datasets", "fit", "forecast", "update", "info"]
 
@@ -58,6 +59,7 @@ def fit(
     train_rows: Annotated[Optional[int], typer.Option("--train-rows", min=1, help="Fit on the first N rows of each series only.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
     log_dir: Annotated[Optional[Path], typer.Option("--log-dir", help="Lightning CSV logs go here (default: no logs).")] = None,
+    wait: WaitOpt = WAIT_DEFAULT_S,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -74,15 +76,18 @@ def fit(
     )
     if params.get("horizons"):
         parse_horizons(params["horizons"])  # refuse a bad --horizon before reading data
-    series = read_data(data, data_opts, cfg)
-    if train_rows:
-        series = series.split(train=int(train_rows))[0]
     params.setdefault("progress", not flags.quiet)
     params["logger"] = "csv" if log_dir else None
     params["log_dir"] = str(log_dir) if log_dir else None
+    preflight.check_fit_target(model, params)  # before training, not after
+    preflight.check_data_readable(data)
+    series = read_data(data, data_opts, cfg)
+    if train_rows:
+        series = series.split(train=int(train_rows))[0]
     est = GatedLSTMForecaster(**params)
     est.fit(series)
-    est.save(model)
+    with preflight.writer_lock(model, wait, create=True):
+        est.save(model)
     if not flags.quiet:
         render.console().print(
             f"Fitted {est.cell} on {series.n_series} series ({len(series)} rows): {est.n_epochs_} epochs, "
@@ -91,11 +96,22 @@ def fit(
         )
 
 
+def _data_for_model(model: Path, data: str, data_opts: DataOptions) -> Any:
+    """DATA read with the model's targets (unless --target), from its description only (no torch)."""
+    preflight.check_data_readable(data)
+    cfg = load_config(data_opts.config)
+    model_params(cfg)
+    desc, _ = read_model_description(model)
+    targets = desc.get("fitted", {}).get("targets")
+    return read_data(data, data_opts, cfg, default_targets=list(targets) if isinstance(targets, list) else None)
+
+
 def _model_and_data(model: Path, data: str, out: str | None, data_opts: DataOptions) -> tuple[Any, Any]:
     """Check --out and the config, load the model, then read DATA with the model's targets (unless --target)."""
     from tsgate import load
 
     check_out(out)
+    preflight.check_data_readable(data)
     cfg = load_config(data_opts.config)
     model_params(cfg)  # [model] is for fit and evaluate, but its keys are checked everywhere
     est = load(model)
@@ -119,6 +135,7 @@ def forecast(
     """
     est, series = _model_and_data(model, data, out, data_opts)
     fc = est.predict(series, origins="all" if all_origins else "last")
+    preflight.check_forecasts(fc, series, est, flags)
     if out:
         write_frame(fc, out)
     if out != "-":
@@ -130,21 +147,32 @@ def update(
     model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory; saved back atomically after the update.")],
     data: DataArg,
     out: OutOpt = None,
+    wait: WaitOpt = WAIT_DEFAULT_S,
     *,
     data_opts: DataOptions,
     flags: Flags,
 ) -> None:
     """Learn online from new observations in DATA, forecasting along the way; save the model back.
 
+    Holds the model's lock from loading to saving: another writer of it waits (--wait), then
+    exits 75; no update is lost.
+
     Example: tsgate update m1 new_rows.csv --out forecasts.csv
     """
-    est, series = _model_and_data(model, data, out, data_opts)
-    fc = est.update(series)
-    # forecasts first, then the model: a kill between the two re-runs the update next time,
-    # which the model refuses (rows already seen) — never a model ahead of its forecasts
-    if out:
-        write_frame(fc, out)
-    est.save(model)
+    from tsgate import load
+
+    check_out(out)
+    preflight.check_model_writable(model)
+    series = _data_for_model(model, data, data_opts)  # read before the lock: hold it briefly
+    with preflight.writer_lock(model, wait):
+        est = load(model)  # under the lock: the model as the last writer left it
+        fc = est.update(series)
+        preflight.check_forecasts(fc, series, est, flags, what="forecast during the update", all_nan=False)
+        # forecasts first, then the model: a kill between the two re-runs the update next time,
+        # which the model refuses (rows already seen) — never a model ahead of its forecasts
+        if out:
+            write_frame(fc, out)
+        est.save(model)
     if out != "-":
         render.print_table(fc, f"Forecasts made during the update ({len(fc)} rows)", flags)
 

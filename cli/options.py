@@ -33,6 +33,8 @@ __all__ = [
     "HorizonOpt",
     "OutOpt",
     "ConfigOpt",
+    "WaitOpt",
+    "WAIT_DEFAULT_S",
 ]
 
 DataArg = Annotated[
@@ -61,6 +63,17 @@ HorizonOpt = Annotated[
 OutOpt = Annotated[
     Optional[str],
     typer.Option("--out", "-o", metavar="FILE", help="Write forecasts here (.csv, .parquet or .json); '-' writes CSV to standard output."),
+]
+#: seconds a command that writes a model waits for another writer of it (then exit 75)
+WAIT_DEFAULT_S = 60.0
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        metavar="S",
+        help=f"Wait up to S seconds for another writer of the model to finish (default {WAIT_DEFAULT_S:g}), then exit 75.",
+    ),
 ]
 ConfigOpt = Annotated[
     Optional[Path],
