@@ -5,7 +5,7 @@
   a run that did not wait (``--wait 0``) may exit 75, and then it changed nothing and wrote no
   forecast file. The pairs are forked from one process that imported the command once
   (tests/concurrent_writers.py), so a pair costs about a second; one more pair of gated-model
-  updates run as plain subprocesses (one pair).
+  updates runs as two plain subprocesses.
 - 100 rounds of two processes calling ``save`` on the same directory at the same instant: the
   model always loads, is one of the two saved, and no data folder or temporary file is left over.
 
