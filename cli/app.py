@@ -38,8 +38,8 @@ app = typer.Typer(
         "  tsgate stream m1 --level 90 < feed.csv\n\n"
         "Units: durations take ms, s, min, h, d, w (500ms, 15min, 1d); horizons are whole steps (3) or "
         "durations; values are in the data's units (ExtMarker mm, AIS metres).\n\n"
-        "Exit codes: 0 success, 2 bad arguments or input (one line on stderr), 75 job lock held, "
-        "130 interrupted, 1 anything else (--debug shows the traceback)."
+        "Exit codes: 0 success, 2 bad arguments or input (one line on stderr), 3 job done with rejected "
+        "drops, 75 model or job lock held, 130 interrupted, 1 anything else (--debug shows the traceback)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -76,8 +76,35 @@ app.add_typer(job_app, name="job")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point (``argv`` defaults to the process arguments); exits with the command's code."""
-    app(args=list(argv) if argv is not None else None, prog_name="tsgate")
+    """Console entry point (``argv`` defaults to the process arguments); exits with the command's code.
+
+    A usage error (an unknown option, a value out of range such as ``--window 0``) is one line
+    on stderr and exit 2, like every other bad argument.
+    """
+    import sys
+
+    try:
+        code = app(args=list(argv) if argv is not None else None, prog_name="tsgate", standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write("tsgate: error: aborted\n")
+        code = 1
+    except typer.TyperException as exc:
+        code = usage_error(exc)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error(exc: Exception) -> int:
+    """Print a usage error as one line (help requested by giving no arguments: the help); returns its exit code."""
+    import sys
+
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    if ctx is not None and message == ctx.get_help():  # `tsgate` or `tsgate job` without a command
+        sys.stdout.write(message + "\n")
+    else:
+        where = f" (`{ctx.command_path} --help` lists the options)" if ctx is not None else ""
+        sys.stderr.write(f"tsgate: error: {' '.join(message.split())}{where}\n")
+    return int(getattr(exc, "exit_code", 2))
 
 
 if __name__ == "__main__":

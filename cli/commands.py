@@ -14,12 +14,13 @@ from typing import Annotated, Any, Optional
 import typer
 
 from tsgate.cli import render
+from tsgate.cli import preflight
 from tsgate.cli.config import load_config
-from tsgate.cli.data_io import read_data, read_model_description, write_frame
+from tsgate.cli.data_io import check_out, read_data, read_model_description, write_frame
 from tsgate.cli.errors import Flags
-from tsgate.cli.model_io import model_and_data
+from tsgate.cli.model_io import model_and_data, read_for_model
 from tsgate.cli.models import ModelTypeOpt, ParamOpt, parse_params, settings_for, spec_for
-from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, OutOpt, command
+from tsgate.cli.options import WAIT_DEFAULT_S, DataArg, DataOptions, HorizonOpt, LevelOpt, OutOpt, WaitOpt, command
 
 __all__ = ["datasets", "fit", "forecast", "update", "info"]
 
@@ -72,6 +73,7 @@ def fit(
     seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", help="Random seed of the models that have one. [default: 0]")] = None,
     log_dir: Annotated[Optional[Path], typer.Option("--log-dir", metavar="DIR", help="Gated models: Lightning CSV logs go here. [default: no logs]")] = None,
     param: ParamOpt = None,
+    wait: WaitOpt = WAIT_DEFAULT_S,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -107,17 +109,20 @@ def fit(
         if not spec.accepts("log_dir"):
             raise ConfigError(f"--log-dir applies to gated models (Lightning logs), not to {spec.name!r}.")
         params.update(logger="csv", log_dir=str(log_dir))
+    if spec.accepts("progress"):
+        params.setdefault("progress", not flags.quiet)
+    est = spec.build(**params)
+    preflight.check_fit_target(model, est)  # before training, not after
+    preflight.check_data_readable(data)
     series = read_data(data, data_opts, cfg)
     if train_rows:
         series = series.split(train=int(train_rows))[0]
     render.print_data_summary(series, flags)
-    if spec.accepts("progress"):
-        params.setdefault("progress", not flags.quiet)
-    est = spec.build(**params)
     t0 = time.perf_counter()
     est.fit(series)
     took = time.perf_counter() - t0
-    est.save(model)
+    with preflight.writer_lock(model, wait, create=True):
+        est.save(model)
     if not flags.quiet:
         render.print_fit_summary(est, preset_name(spec, params), series, took, model, default_horizon)
 
@@ -144,8 +149,10 @@ def forecast(
 
     Example: tsgate forecast m1 extmarker-10hz-seq1 --out forecasts.parquet
     """
+    preflight.check_data_readable(data)
     est, series = model_and_data(model, data, out, data_opts, _summary(flags, out))
     fc = est.predict(series, origins="all" if all_origins else "last", level=level)
+    preflight.check_forecasts(fc, series, est, flags)
     if out:
         write_frame(fc, out)
     if out != "-":
@@ -158,6 +165,7 @@ def update(
     data: DataArg,
     out: OutOpt = None,
     level: LevelOpt = None,
+    wait: WaitOpt = WAIT_DEFAULT_S,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -167,16 +175,27 @@ def update(
     DATA is read like the model's training data unless flags say otherwise; its rows must be
     newer than the last one the model has seen. The forecasts have the columns of `tsgate
     forecast`, one set per new observation, each made before that observation's future was known.
+    Holds the model's lock from loading to saving: another writer of it waits (--wait), then
+    exits 75; no update is lost.
 
     Example: tsgate update m1 new_rows.csv --out forecasts.csv
     """
-    est, series = model_and_data(model, data, out, data_opts, _summary(flags, out))
-    fc = est.update(series, level=level)
-    # forecasts first, then the model: a kill between the two re-runs the update next time,
-    # which the model refuses (rows already seen) — never a model ahead of its forecasts
-    if out:
-        write_frame(fc, out)
-    est.save(model)
+    from tsgate import load
+
+    check_out(out)
+    preflight.check_model_writable(model)
+    preflight.check_data_readable(data)
+    _, _, series = read_for_model(model, data, data_opts)  # read before the lock: hold it briefly
+    _summary(flags, out)(series)
+    with preflight.writer_lock(model, wait):
+        est = load(model)  # under the lock: the model as the last writer left it
+        fc = est.update(series, level=level)
+        preflight.check_forecasts(fc, series, est, flags, what="forecast during the update", all_nan=False)
+        # forecasts first, then the model: a kill between the two re-runs the update next time,
+        # which the model refuses (rows already seen) — never a model ahead of its forecasts
+        if out:
+            write_frame(fc, out)
+        est.save(model)
     if out != "-":
         render.print_table(fc, f"Forecasts made during the update ({len(fc)} rows)", flags)
 

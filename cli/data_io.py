@@ -14,7 +14,6 @@ An option or [data] key that does not apply is refused, never ignored.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from pathlib import Path
@@ -84,7 +83,7 @@ def _read_table(
     """A long-format file (or standard input), its columns checked against the model's schema."""
     from tsgate import IrregularSeries
     from tsgate.data.schema import POLICIES
-    from tsgate.data.tables import is_parquet, read_table
+    from tsgate.data.tables import STDIN, is_parquet, read_table
 
     def pick(flag: Any, key: str, schema_key: str, default: Any) -> tuple[Any, bool]:
         """(value, whether it came from the model's schema)."""
@@ -105,7 +104,7 @@ def _read_table(
     policies.update({k: table[k] for k in POLICIES if k in table})
     policies.update(opts.policies())
     if data == "-":
-        df, source, first_row = _read_stdin_csv(io.StringIO(sys.stdin.read())), "<stdin>", 2
+        df, source, first_row = read_table("-"), STDIN, 2
     else:
         df, source = read_table(Path(data)), data
         first_row = 0 if is_parquet(data) else 2
@@ -191,17 +190,6 @@ def _select_targets(series: Any, targets: list[str] | None) -> Any:
     )
 
 
-def _read_stdin_csv(buf: io.StringIO) -> Any:
-    import pandas as pd
-
-    from tsgate import DataError
-
-    try:
-        return pd.read_csv(buf)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"cannot be read as CSV ({str(exc).strip().splitlines()[-1]}).", file="<stdin>") from None
-
-
 def check_out(out: str | None) -> None:
     """Refuse a bad --out before any work is done."""
     from tsgate import ConfigError
@@ -213,6 +201,10 @@ def check_out(out: str | None) -> None:
         raise ConfigError(f"--out {out!r}: use a .csv, .parquet or .json file name, or '-'.")
     if not p.parent.is_dir():
         raise ConfigError(f"--out {out!r}: folder {p.parent} does not exist.")
+    if p.is_dir():
+        raise ConfigError(f"--out {out!r} is a folder; name a file in it (e.g. {p / 'forecasts.csv'}).")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out!r}: folder {p.parent} is not writable; check its permissions or choose another folder.")
 
 
 def write_frame(df: Any, out: str) -> None:

@@ -7,7 +7,10 @@ Exit codes of every ``tsgate`` command:
 1     an unexpected error (one line; the traceback with ``--debug``), or an
       online update that could not run at all
 2     bad arguments or bad input: one line naming the file, column, row or option
-75    ``tsgate job run`` only: another run holds the lock (EX_TEMPFAIL; retry later)
+3     ``tsgate job run`` only: done, but some drops were rejected (moved to the
+      quarantine folder, each with a ``.reason`` file)
+75    another process holds the lock: another writer of the model (``update``,
+      ``fit --model``, the job), or another job run (EX_TEMPFAIL; retry later)
 130   interrupted (Ctrl-C)
 ====  ==========================================================================
 """
@@ -23,11 +26,22 @@ from typing import NoReturn
 
 import typer
 
-__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_LOCKED", "EXIT_INTERRUPTED", "Flags", "fail", "handled"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_ERROR",
+    "EXIT_BAD_INPUT",
+    "EXIT_REJECTED",
+    "EXIT_LOCKED",
+    "EXIT_INTERRUPTED",
+    "Flags",
+    "fail",
+    "handled",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
+EXIT_REJECTED = 3
 EXIT_LOCKED = 75
 EXIT_INTERRUPTED = 130
 
@@ -53,8 +67,7 @@ def handled(flags: Flags) -> Iterator[None]:
     ``TsgateError`` → 2 (``LockBusyError`` → 75, ``OnlineUpdateError`` → 1); anything
     unexpected → 1.
     """
-    from tsgate.exceptions import OnlineUpdateError, TsgateError
-    from tsgate.jobs.lock import LockBusyError
+    from tsgate.exceptions import LockBusyError, OnlineUpdateError, TsgateError
 
     try:
         yield

@@ -114,6 +114,12 @@ def _settings(cfg: Config, defaults: dict[str, Any] | None = None, **flags: Any)
             v = float(out[k])
         except (TypeError, ValueError):
             raise ConfigError(f"--{k} / [evaluate] {k}: a fraction (0.6) or a row count (300), got {out[k]!r}.") from None
+        if v >= 1 and not v.is_integer():
+            raise ConfigError(
+                f"--{k} / [evaluate] {k}: {out[k]!r} is neither a fraction below 1 (0.6) nor a whole row count (300)."
+            )
+        if v <= 0 and k == "train":
+            raise ConfigError(f"--train / [evaluate] train must be positive, got {out[k]!r}.")
         out[k] = int(v) if v >= 1 else v
     refit = str(out["refit"])
     out["refit"] = int(refit) if refit.isdigit() else refit

@@ -35,6 +35,8 @@ __all__ = [
     "OutOpt",
     "ConfigOpt",
     "LevelOpt",
+    "WaitOpt",
+    "WAIT_DEFAULT_S",
 ]
 
 DataArg = Annotated[
@@ -85,6 +87,17 @@ OutOpt = Annotated[
 LevelOpt = Annotated[
     Optional[list[float]],
     typer.Option("--level", metavar="PERCENT", help="Prediction-interval level in percent, e.g. 90 (repeat for several); adds lower/upper columns per target and a radius per position. [default: none]"),
+]
+#: seconds a command that writes a model waits for another writer of it (then exit 75)
+WAIT_DEFAULT_S = 60.0
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        metavar="S",
+        help=f"Wait up to S seconds for another writer of the model to finish (default {WAIT_DEFAULT_S:g}), then exit 75.",
+    ),
 ]
 ConfigOpt = Annotated[
     Optional[Path],

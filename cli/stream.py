@@ -10,9 +10,9 @@ column when ``--id-col`` is given, the model's targets, then its covariates).
 For every observation the forecasts of every horizon (with the ``--level`` bands) are written
 at once, one CSV line per horizon, and flushed; then the targets it reveals are learned and
 scored. The model is saved atomically every ``--save-every`` observations and when the stream
-ends (end of input, SIGTERM or SIGINT; exit code 0). It holds an ``fcntl`` lock on
-``MODEL/.lock`` while it runs (another ``tsgate stream``, or a second writer taking the same
-lock, exits with code 75).
+ends (end of input, SIGTERM or SIGINT; exit code 0). It holds the model's writer lock
+``MODEL/model.lock`` (:func:`tsgate.model_lock`) while it runs: another stream, an update or a
+fit of the same model exits with code 75 (or waits, per its ``--wait``).
 
 Resuming: observations at or before the last time the model has seen for their series are
 skipped (and counted), so after a crash the stream is restarted with the same input, or any
@@ -24,7 +24,6 @@ are written again, identical; keep the last of each ``series, origin_time, horiz
 from __future__ import annotations
 
 import math
-import os
 import signal
 import socket
 import sys
@@ -39,9 +38,7 @@ import typer
 from tsgate.cli.errors import Flags
 from tsgate.cli.options import IdOpt, TimeOpt, command
 
-__all__ = ["stream", "LOCK_NAME"]
-
-LOCK_NAME = ".lock"
+__all__ = ["stream"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -214,8 +211,7 @@ def stream(
     Example: tail -f feed.csv | tsgate stream m1 --level 90 --save-every 500 > forecasts.csv
     """
     from tsgate import ConfigError, load
-    from tsgate.fileio import try_lock
-    from tsgate.jobs.lock import LockBusyError
+    from tsgate import model_lock
 
     if listen not in ("stdin", "tcp", "udp"):
         raise ConfigError(f"--listen must be stdin, tcp or udp, got {listen!r}.")
@@ -223,14 +219,14 @@ def stream(
         raise ConfigError(f"--out {out!r}: the stream writes CSV; use a .csv file or '-'.")
     if not (Path(model) / "model.json").is_file():
         est = load(model)  # the error that names what is wrong with MODEL
-    fd = try_lock(Path(model) / LOCK_NAME)
-    if fd is None:
-        raise LockBusyError(f"another process holds the lock {Path(model) / LOCK_NAME} (a stream or update of this "
-                            "model); this run exits without doing anything.")
+    # the writer lock every writer of the model takes (update, fit, the job): a second writer
+    # exits 75 at once instead of interleaving its saves with this stream's
+    lock = model_lock(model, wait_s=0)
+    lock.acquire()
     try:
         est = load(model)
     except BaseException:
-        os.close(fd)
+        lock.release()
         raise
     if "torch" in sys.modules:  # batch-1 forecasts and updates: one thread is fastest
         sys.modules["torch"].set_num_threads(1)
@@ -244,7 +240,7 @@ def stream(
     finally:
         if sink is not sys.stdout:
             sink.close()
-        os.close(fd)
+        lock.release()
 
 
 def _run(est: Any, model: Path, rows: _Rows, sink: Any, sig: _Signals, stats: dict[str, Any], levels: list[float],

@@ -371,16 +371,20 @@ def test_evaluate_cheap_models(work, tmp_path):
 
 
 @slow
-def test_unexpected_error_exits_1_traceback_only_with_debug(work, tmp_path):
-    (tmp_path / "fc.csv").mkdir()  # --out names a folder: the final rename fails (an OSError)
+def test_unexpected_error_exits_1_traceback_only_with_debug(work, tmp_path, monkeypatch):
+    def disk_full(self, path, *a, **k):
+        Path(path).write_text("half a fi")
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)  # the disk fills up while writing --out
     args = ["forecast", str(work / "m1"), str(work / "new.csv"), "--id-col", "series", "--out", str(tmp_path / "fc.csv"), "-q"]
     res = inproc(*args)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "fc.csv" in lines[0] and "--debug" in lines[0], res.stderr
+    assert len(lines) == 1 and "No space left" in lines[0] and "--debug" in lines[0], res.stderr
     res = inproc(*args, "--debug")
     assert res.returncode == 1 and "Traceback" in res.stderr
-    assert not [p for p in tmp_path.iterdir() if p.name != "fc.csv"]  # the temp file was removed
+    assert not list(tmp_path.iterdir())  # the temporary file was removed, nothing half-written
 
 
 # ---------------------------------------------------------------- options that do not apply

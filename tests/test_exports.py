@@ -17,6 +17,7 @@ EXPECTED = {
     "make_windows", "parse_horizons", "write_report", "__version__",
     "Inputs", "Targets", "Forecasts", "WindowForecaster", "StreamForecaster", "Tags",
     "PretrainedAnalogForecaster", "pretrain_network",
+    "NumericRangeError", "LockBusyError", "model_lock",
 }
 
 

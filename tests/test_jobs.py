@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -313,33 +314,84 @@ def _tsgate(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def test_bad_drop_exits_2_and_consumes_nothing(setup, tmp_path):
+def test_bad_drops_are_quarantined_and_the_good_ones_processed(setup, tmp_path):
+    """A bad drop no longer stops the job for good: it moves to INBOX/quarantine with a .reason
+    file, the good drops are learned, and the run exits 3 ("done, with rejected input")."""
     root, files = setup
     model, inbox, store = _job_in(tmp_path, root, files[:1])
     text = files[1].read_text().splitlines()
     (inbox / "drop-002.csv").write_text("\n".join(text[:4]) + "\n" + text[4].split(",")[0] + ",s0,abc,1.0\n")
+    shutil.copy(files[2], inbox)
     argv = ["run", "--model", str(model), "--inbox", str(inbox), "--store", str(store), "--id-col", "series", "-q"]
-    manifest = (model / "model.json").read_bytes()
     res = _tsgate("job", *argv)
-    assert res.exit_code == 2, res.output
-    err = res.stderr
-    assert "drop-002.csv" in err and "'y'" in err and "row 5" in err and err.count("\n") == 1
-    assert "Nothing was consumed" in err
-    assert not list(store.glob("*.parquet"))
-    assert (model / "model.json").read_bytes() == manifest  # nothing learned, nothing consumed
-    (inbox / "drop-002.csv").unlink()
-    res = _tsgate("job", *argv)
-    assert res.exit_code == 0 and res.stdout == "", res.output
+    assert res.exit_code == 3, res.output
+    assert res.stderr.count("\n") == 1 and "rejected 1 drop(s)" in res.stderr and "drop-002.csv" in res.stderr
+    q = inbox / "quarantine"
+    assert sorted(x.name for x in q.iterdir()) == ["drop-002.csv", "drop-002.csv.reason"]
+    reason = (q / "drop-002.csv.reason").read_text()
+    assert "drop-002.csv" in reason and "'y'" in reason and "row 5" in reason and "abc" in reason
+    assert sorted(x.name for x in inbox.iterdir() if x.is_file()) == [files[0].name, files[2].name]
     assert len(list(store.glob("*.parquet"))) == 1
+    assert sorted(_record(model)["consumed"]) == [files[0].name, files[2].name]
+    res = _tsgate("job", *argv)  # the quarantined file is out of the way: nothing new, exit 0
+    assert res.exit_code == 0 and res.stdout == "" and res.stderr == "", res.output
     res = _tsgate("job", "status", "--model", str(model), "--store", str(store), "--inbox", str(inbox))
     assert res.exit_code == 0, res.output
-    assert "drops consumed: 1" in res.stdout and "drops waiting: 0" in res.stdout
+    assert "drops consumed: 2" in res.stdout and "drops waiting: 0" in res.stdout
     assert "interrupted run: (none)" in res.stdout and "last run: run-000001-" in res.stdout
     info = _tsgate("info", str(model)).stdout
-    assert "scheduled job: version" in info and "1 drop(s) consumed" in info
+    assert "scheduled job: version" in info and "2 drop(s) consumed" in info
     # a missing model or inbox: exit 2, one line naming the option
     res = _tsgate("job", "run", "--model", str(tmp_path / "nope"), "--inbox", str(inbox), "--store", str(store))
     assert res.exit_code == 2 and "--model" in res.stderr and "nope" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_a_drop_that_fails_only_when_learned_is_found_and_quarantined(setup, tmp_path):
+    """Readable drops the model cannot learn: a row another drop of the same run already holds,
+    and values beyond the network's range. Each is found (by bisection over the run's drops),
+    set aside with its reason, and the rest is learned exactly as without them."""
+    root, files = setup
+    model, inbox, store = _job_in(tmp_path, root, files[:4])
+    dup = pd.read_csv(files[1]).iloc[:3]
+    dup.to_csv(inbox / "drop-002b.csv", index=False)  # rows drop-002 holds too: same series, same times
+    huge = pd.read_parquet(files[4])  # drop-005 is a parquet file
+    huge["y"] *= 1e25
+    huge.to_csv(inbox / "drop-005.csv", index=False)
+    q = tmp_path / "rejects"
+    res = _run(model, inbox, store, quarantine_dir=q)
+    assert sorted(res.rejected) == ["drop-002b.csv", "drop-005.csv"] and len(res.runs) == 1
+    assert "already in the data" in (q / "drop-002b.csv.reason").read_text()
+    why = (q / "drop-005.csv.reason").read_text()
+    assert "column 'y'" in why and re.search(r"reach \d\.\d+e\+2[45] in magnitude", why), why
+    # the same model as a clean run over the good drops
+    clean_model, clean_inbox, clean_store = _job_in(tmp_path / "clean", root, files[:4])
+    _run(clean_model, clean_inbox, clean_store)
+    from tsgate import load
+
+    np.testing.assert_array_equal(
+        load(model).predict(load(model).history_)["y"], load(clean_model).predict(load(clean_model).history_)["y"]
+    )
+
+
+def test_the_job_waits_for_another_writer_of_the_model(setup, tmp_path):
+    """`tsgate update` (or any writer) holds the model's lock: the job exits 75 and leaves all as it was."""
+    root, files = setup
+    model, inbox, store = _job_in(tmp_path, root, files[:1])
+    code = (
+        "import time\nfrom tsgate import model_lock\n"
+        f"with model_lock({str(model)!r}, wait_s=0):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = _tsgate("job", "run", "--model", str(model), "--inbox", str(inbox), "--store", str(store),
+                      "--id-col", "series", "--wait", "0.3", "-q")
+        assert res.exit_code == 75 and f"pid {holder.pid}" in res.stderr and res.stderr.count("\n") == 1
+        assert not store.exists() or not list(store.glob("*.parquet"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(_run(model, inbox, store).runs) == 1
 
 
 def test_interrupted_run_needs_its_own_drops(setup, tmp_path):

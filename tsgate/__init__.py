@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "ModelFileError": "tsgate.exceptions",
     "OnlineUpdateError": "tsgate.exceptions",
     "OnlineUpdateWarning": "tsgate.exceptions",
+    "NumericRangeError": "tsgate.exceptions",
+    "LockBusyError": "tsgate.exceptions",
     # data layer
     "IrregularSeries": "tsgate.data.series",
     "RepairReport": "tsgate.data.repairs",
@@ -51,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "Tags": "tsgate.estimators.tags",
     "Forecasts": "tsgate.estimators.forecasts",
     "load": "tsgate.estimators.base",
+    "model_lock": "tsgate.estimators.persistence",
     "GatedLSTMForecaster": "tsgate.training.gated",
     "OnlineRNNForecaster": "tsgate.online.estimators",
     "OnlineLinearForecaster": "tsgate.online.estimators",

@@ -7,9 +7,12 @@ Hierarchy::
     │   ├── SchemaError              missing, unknown or non-numeric columns
     │   ├── TimestampError           unparseable, mixed-timezone, unsorted or duplicate times
     │   ├── MissingValueError        NaN/inf in a target column
-    │   └── TooShortError            a series cannot give one window with its horizons
+    │   ├── TooShortError            a series cannot give one window with its horizons
+    │   └── NumericRangeError        values too large for a model's arithmetic, or a non-finite
+    │                                loss, weight or forecast (names the column and magnitude)
     ├── ConfigError (ValueError)     an argument, horizon string or config file is invalid
     ├── ModelFileError (ValueError)  a model directory is missing parts, corrupted or unknown
+    ├── LockBusyError (RuntimeError) another process holds a lock (a model directory, the job)
     └── OnlineUpdateError (RuntimeError)  an online update could not run at all
 
     OnlineUpdateWarning (RuntimeWarning)  an online update was refused (non-finite loss or
@@ -30,8 +33,10 @@ __all__ = [
     "TimestampError",
     "MissingValueError",
     "TooShortError",
+    "NumericRangeError",
     "ConfigError",
     "ModelFileError",
+    "LockBusyError",
     "OnlineUpdateError",
     "OnlineUpdateWarning",
 ]
@@ -93,12 +98,21 @@ class TooShortError(DataError):
     """A series is too short for the requested window and horizons."""
 
 
+class NumericRangeError(DataError):
+    """Values a model cannot compute with (beyond its floating-point range), or a non-finite
+    loss, weight or forecast; the message names the column and the magnitude."""
+
+
 class ConfigError(TsgateError, ValueError):
     """An invalid argument, horizon specification or configuration file."""
 
 
 class ModelFileError(TsgateError, ValueError):
     """A model directory that cannot be loaded safely."""
+
+
+class LockBusyError(TsgateError, RuntimeError):
+    """Another process holds the lock (of a model directory, or of the scheduled job); nothing was done."""
 
 
 class OnlineUpdateError(TsgateError, RuntimeError):

@@ -36,6 +36,7 @@ __all__ = [
     "IntSequence",
     "Names",
     "ListOf",
+    "Strategy",
     "Integral",
     "Real",
     "check_value",
@@ -184,6 +185,17 @@ class ListOf(Constraint):
 
     def __str__(self) -> str:
         return f"a non-empty list of ({self.inner})"
+
+
+class Strategy(Constraint):
+    """A Lightning strategy name (``"auto"``, ``"ddp"``, ``"ddp_spawn"``, ...): a non-empty string
+    without spaces; Lightning itself refuses unknown names when the Trainer is built."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value) and not any(c.isspace() for c in value)
+
+    def __str__(self) -> str:
+        return "a Lightning strategy name ('auto', 'ddp', ...)"
 
 
 def _accepts(constraints: Sequence[Any], value: Any) -> bool:

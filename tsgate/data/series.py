@@ -168,6 +168,13 @@ class IrregularSeries:
             )
         report = report if report is not None else RepairReport(source)
         file = source
+        repeated = df.columns[df.columns.duplicated()]
+        if len(repeated):
+            raise SchemaError(
+                "the frame names this column more than once; give every column its own name.",
+                file=file,
+                column=str(repeated[0]),
+            )
         targets = _as_list(target_cols)
         covariates, static = list(covariate_cols), list(static_cols)
         named = [c for c in [time_col, id_col, segment_col] if c is not None]

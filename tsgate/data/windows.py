@@ -355,7 +355,12 @@ def _series_windows(
             width = t[hi_c] - t[lo_c]
             ok = in_seg & (exact | (gap is None) | (width <= (gap if gap is not None else np.inf)))
             w = np.where(exact | (width <= 0), 1.0, (target - t[lo_c]) / np.where(width > 0, width, 1.0))
-            interp = g.values[lo_c] + w[:, None] * (g.values[hi_c] - g.values[lo_c])
+            with np.errstate(over="ignore", invalid="ignore"):
+                interp = g.values[lo_c] + w[:, None] * (g.values[hi_c] - g.values[lo_c])
+            over = ~np.isfinite(interp)
+            if over.any():  # values near the float64 limit (±1e308): the difference overflowed
+                alt = (1.0 - w)[:, None] * g.values[lo_c] + w[:, None] * g.values[hi_c]
+                interp = np.where(over, alt, interp)
             y[ok, k] = interp[ok]
             rt[ok, k] = t[hi_c[ok]]
             stats["dropped_target_gap"] += int((in_seg & ~ok).sum())

@@ -51,7 +51,7 @@ from tsgate.estimators.history import (
 from tsgate.estimators.intervals import Calibrator, parse_levels, position_groups
 from tsgate.estimators.params_api import ParamsMixin, not_fitted_error
 from tsgate.estimators.tags import Tags
-from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError, SchemaError
+from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError
 from tsgate.params import check_value
 
 __all__ = ["BaseForecaster", "Consumed", "load", "from_description"]
@@ -149,6 +149,11 @@ class BaseForecaster(ParamsMixin):
     def parameter_constraints(cls) -> dict[str, list[Any]]:
         """The values each constructor parameter accepts (:mod:`tsgate.params` constraints)."""
         return dict(cls._parameter_constraints)
+    def check_params(self) -> BaseForecaster:
+        """Check the constructor parameters now, before any data is read (``fit`` checks them
+        too); a bad one raises ConfigError naming it. Returns self."""
+        self._validate_params()
+        return self
 
     @property
     def input_window(self) -> int | None:
@@ -436,8 +441,14 @@ def from_description(desc: dict[str, Any], arrays: dict[str, np.ndarray], path: 
         est.fit_report_, est.fit_warnings_ = [], []
         state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
         est._set_state(fitted["state"], state)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        raise ModelFileError(f"{path}: model description is incomplete or inconsistent ({exc!r}); refit.") from None
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    except Exception as exc:  # shapes, indices, types edited by hand: one line, never a traceback
+        raise ModelFileError(f"{path}: model description is inconsistent with its arrays ({_first_line(exc)}); refit.") from None
     return est
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, for one-line errors."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

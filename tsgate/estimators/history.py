@@ -63,6 +63,9 @@ def history_to_arrays(h: IrregularSeries | None) -> tuple[dict[str, Any], dict[s
     arrays = {
         "history/series": code,
         "history/time_s": h.time_seconds(),
+        # datetimes also as exact nanoseconds: float seconds since the epoch keep ~0.2 µs, and
+        # update must see the very times it saw before (else an origin is repeated)
+        **({"history/time_ns": _as_ns(f[TIME])} if h.time_kind == "datetime" else {}),
         "history/values": f[cols].to_numpy(dtype=np.float64) if cols else np.zeros((len(f), 0)),
         "history/segment": f[SEGMENT].to_numpy(dtype=np.int64),
         "history/row": f[ROW].to_numpy(dtype=np.int64),
@@ -70,14 +73,22 @@ def history_to_arrays(h: IrregularSeries | None) -> tuple[dict[str, Any], dict[s
     return meta, arrays
 
 
+def _as_ns(col: pd.Series) -> np.ndarray:
+    return pd.DatetimeIndex(col).as_unit("ns").asi8.astype(np.int64)
+
+
 def history_from_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> IrregularSeries | None:
-    """Inverse of :func:`history_to_arrays`."""
+    """Inverse of :func:`history_to_arrays`; arrays that do not fit the description are a ModelFileError."""
     if not meta.get("present"):
         return None
     ids = np.asarray(meta["ids"], dtype=object)
     cols = list(meta["targets"]) + list(meta["covariates"]) + list(meta["static"])
+    _check_history(arrays, len(ids), len(cols), meta["time_kind"])
     frame = pd.DataFrame({ID: ids[arrays["history/series"]], ROW: arrays["history/row"]})
-    frame[TIME] = seconds_to_time(arrays["history/time_s"], meta["time_kind"])
+    if "history/time_ns" in arrays:
+        frame[TIME] = pd.to_datetime(arrays["history/time_ns"].astype(np.int64), unit="ns", utc=True)
+    else:  # files written before the exact times were kept
+        frame[TIME] = seconds_to_time(arrays["history/time_s"], meta["time_kind"])
     for j, c in enumerate(cols):
         frame[c] = arrays["history/values"][:, j]
     frame[SEGMENT] = arrays["history/segment"]
@@ -89,6 +100,32 @@ def history_from_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
         time_kind=meta["time_kind"],
         units=meta.get("units"),
     )
+
+
+def _check_history(arrays: dict[str, np.ndarray], n_ids: int, n_cols: int, time_kind: Any) -> None:
+    """Refuse history arrays whose shapes, types or series codes do not match the description."""
+    need = ["history/series", "history/row", "history/time_s", "history/values", "history/segment"]
+    missing = [k for k in need if k not in arrays]
+    if missing:
+        raise ModelFileError(f"the saved history lacks the array {missing[0]!r}.")
+    n = len(arrays["history/series"])
+    shapes = {k: arrays[k].shape for k in need + ["history/time_ns"] if k in arrays}
+    wrong = [k for k, sh in shapes.items() if k != "history/values" and sh != (n,)]
+    if arrays["history/values"].shape != (n, n_cols):
+        wrong.append("history/values")
+    if wrong:
+        raise ModelFileError(f"the saved history's array {wrong[0]!r} has shape {shapes[wrong[0]]}, expected {n} rows.")
+    for k in ("history/series", "history/row", "history/segment", "history/time_ns"):
+        if k in arrays and arrays[k].dtype.kind not in "iu":
+            raise ModelFileError(f"the saved history's array {k!r} holds {arrays[k].dtype}, expected integers.")
+    code = arrays["history/series"]
+    if n and (code.min() < 0 or code.max() >= n_ids):
+        raise ModelFileError(
+            f"the saved history names series code {int(code.max() if code.max() >= n_ids else code.min())}, "
+            f"but the description lists {n_ids} series."
+        )
+    if time_kind not in ("datetime", "seconds"):
+        raise ModelFileError(f"the saved history has time kind {time_kind!r}, expected 'datetime' or 'seconds'.")
 
 
 def jsonable_params(params: dict[str, Any]) -> dict[str, Any]:

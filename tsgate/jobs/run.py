@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tsgate.estimators.persistence import model_lock, read_model_dir
 from tsgate.exceptions import ConfigError, DataError
 from tsgate.fileio import remove_temp_files, sha256_file
 from tsgate.jobs.drops import list_drops, read_drops, without_seen_rows
 from tsgate.jobs.lock import JobLock
+from tsgate.jobs.quarantine import QUARANTINE_DIR, REJECTED, first_failing, quarantine, unreadable
 from tsgate.jobs.record import JobRecord, commit, next_version, read_record, remove_staging
 from tsgate.jobs.store import highest_seq, newest_run_file, read_journal, run_id, write_run_file
 
@@ -55,6 +57,7 @@ class RunResult:
     recovered: list[str] = field(default_factory=list)  # interrupted runs finished here
     rows: int = 0  # forecast rows written to the store
     skipped_rows: int = 0  # rows the model had already seen (late or repeated)
+    rejected: list[str] = field(default_factory=list)  # drops moved to the quarantine folder
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class _Options:
         return time_col, self.id_col if self.id_col is not None else table.get("id_col")
 
 
+class _Unlearnable(Exception):
+    """The drops of a plan cannot be learned (a REJECTED error, before anything was written)."""
+
+
 def _step(name: str) -> None:
     if os.environ.get(KILL_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -98,6 +105,7 @@ def run_once(
     wait_s: float = 0.0,
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
+    quarantine_dir: str | Path | None = None,
 ) -> RunResult:
     """Finish an interrupted run if there is one, then learn and forecast the new drops.
 
@@ -115,17 +123,21 @@ def run_once(
         Columns of the drop files; by default the model's (its data schema records the time and
         id columns of a table file; ``time`` and no id column for older model files).
     wait_s
-        Seconds to wait for the lock before raising ``LockBusyError`` (0: do not wait).
+        Seconds to wait for the job's lock, and then for the model's (another writer of the
+        model, e.g. ``tsgate update``), before raising ``LockBusyError`` (0: do not wait).
     threads
         torch CPU threads for this process. Results are reproducible only if every run of a
         model uses the same value; 1 suits small models.
+    quarantine_dir
+        Where bad drops go, each with a ``<name>.reason`` file (default ``INBOX/quarantine``);
+        the good drops are processed and ``RunResult.rejected`` names the bad ones.
 
     Raises
     ------
     LockBusyError
-        Another run holds the lock.
+        Another run holds the job's lock, or another writer the model's.
     DataError
-        A drop file cannot be read or does not match the model; nothing was consumed.
+        A drop of an interrupted run is missing, changed or cannot be learned; nothing was consumed.
     """
     log = log or (lambda msg: None)
     model, inbox, store = Path(model), Path(inbox), Path(store)
@@ -139,8 +151,10 @@ def run_once(
     opts = _Options(time_col, id_col, tuple(targets) if targets else None)
     store.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(parents=True, exist_ok=True)
+    qdir = Path(quarantine_dir) if quarantine_dir is not None else inbox / QUARANTINE_DIR
     result = RunResult(status="nothing-new")
-    with JobLock(state_dir / LOCK_FILE, wait_s):
+    # the job's lock orders runs; the model's lock keeps other writers out from load to commit
+    with JobLock(state_dir / LOCK_FILE, wait_s), model_lock(model, wait_s):
         log(f"locked (pid {os.getpid()})")
         _step("locked")
         if threads:
@@ -155,12 +169,27 @@ def run_once(
         if pending is not None:
             log(f"{pending.run_id}: finishing the interrupted run")
             result.recovered.append(pending.run_id)
-            _execute(model, store, state_dir, record, pending, opts, log, result)
+            try:
+                _execute(model, store, state_dir, record, pending, opts, log, result)
+            except _Unlearnable as exc:  # its drops are journaled: they cannot be set aside
+                err = exc.__cause__
+                if isinstance(err, DataError):
+                    raise type(err)(
+                        f"{err.reason} Nothing was consumed; fix or restore the file.",
+                        file=err.file, column=err.column, series=err.series, row=err.row,
+                    ) from None
+                raise err from None  # type: ignore[misc]
             record = read_record(model)
-        plan = _plan(store, record, inbox, log)
-        if plan is not None:
-            _execute(model, store, state_dir, record, plan, opts, log, result)
-        elif not result.runs:
+        for drop, reason in _screen(model, record, inbox, opts):
+            _reject(drop, reason, qdir, log, result)
+        while (plan := _plan(store, record, inbox, log)) is not None:
+            try:
+                _execute(model, store, state_dir, record, plan, opts, log, result)
+                break
+            except _Unlearnable as exc:  # nothing was written: set the first bad drop aside, replan
+                drop, reason = _culprit(model, plan, opts, str(exc))
+                _reject(drop, reason, qdir, log, result)
+        if not result.runs:
             log("nothing new")
     result.status = "done" if result.runs else "nothing-new"
     return result
@@ -194,15 +223,61 @@ def _pending(store: Path, record: JobRecord, inbox: Path) -> _Plan | None:
     )
 
 
-def _plan(store: Path, record: JobRecord, inbox: Path, log: Callable[[str], None]) -> _Plan | None:
-    """The next run: every drop in the inbox the model has not consumed, or None."""
+def _new_drops(record: JobRecord, inbox: Path, log: Callable[[str], None] | None = None) -> list[Path]:
+    """The drops in the inbox the model has not consumed (a consumed one that changed is logged)."""
     drops = []
     for p in list_drops(inbox):
         seen = record.consumed.get(p.name)
         if seen is None:
             drops.append(p)
-        elif sha256_file(p) != seen:
+        elif log is not None and sha256_file(p) != seen:
             log(f"warning: {p} changed after it was consumed; ignored (give new data a new file name)")
+    return drops
+
+
+def _screen(model: Path, record: JobRecord, inbox: Path, opts: _Options) -> list[tuple[Path, str]]:
+    """The new drops that cannot be read with the model's columns, each with its reason."""
+    fitted = read_model_dir(model)[0].get("fitted", {})
+
+    def read(paths: Sequence[Path]) -> Any:
+        return read_drops(
+            paths,
+            time_col=opts.time_col,
+            id_col=opts.id_col,
+            targets=opts.targets or fitted.get("targets", ()),
+            covariates=fitted.get("covariates", ()),
+            static=fitted.get("static", ()),
+        )
+
+    return unreadable(_new_drops(record, inbox), read)
+
+
+def _culprit(model: Path, plan: _Plan, opts: _Options, reason: str) -> tuple[Path, str]:
+    """The first drop of ``plan`` the model cannot learn, found by learning prefixes of the plan."""
+    from dataclasses import replace
+
+    from tsgate import load
+
+    def fails(k: int) -> str | None:
+        try:
+            _learn_and_forecast(load(model), replace(plan, drops=plan.drops[:k]), opts)
+        except REJECTED as exc:
+            return str(exc)
+        return None
+
+    k, why = first_failing(len(plan.drops), fails, reason)
+    return plan.drops[k - 1], why
+
+
+def _reject(drop: Path, reason: str, folder: Path, log: Callable[[str], None], result: RunResult) -> None:
+    moved = quarantine(drop, reason, folder)
+    result.rejected.append(drop.name)
+    log(f"rejected {drop.name} -> {moved} ({reason})")
+
+
+def _plan(store: Path, record: JobRecord, inbox: Path, log: Callable[[str], None]) -> _Plan | None:
+    """The next run: every drop in the inbox the model has not consumed, or None."""
+    drops = _new_drops(record, inbox, log)
     if not drops:
         return None
     drop_ids = tuple((p.name, sha256_file(p)) for p in drops)
@@ -227,7 +302,10 @@ def _execute(
 
     est = load(model)
     log(f"{plan.run_id}: learning from {len(plan.drops)} drop(s)")
-    frame, skipped = _learn_and_forecast(est, plan, opts)
+    try:
+        frame, skipped = _learn_and_forecast(est, plan, opts)
+    except REJECTED as exc:
+        raise _Unlearnable(str(exc)) from exc
     if skipped:
         log(f"{plan.run_id}: skipped {skipped} row(s) at or before the model's last time (late or repeated)")
     result.skipped_rows += skipped
@@ -267,25 +345,19 @@ def _learn_and_forecast(est: Any, plan: _Plan, opts: _Options) -> tuple[Any, int
     """Update ``est`` on the plan's drops; returns (forecast frame or None, rows skipped)."""
     import pandas as pd
 
-    try:
-        time_col, id_col = opts.columns(est)
-        new = read_drops(
-            plan.drops,
-            time_col=time_col,
-            id_col=id_col,
-            targets=opts.targets or est.targets_,
-            covariates=est.covariates_,
-            static=est.static_,
-        )
-        new, skipped = without_seen_rows(new, est.last_time_)
-        if new is None:
-            return None, skipped
-        online = est.update(new)
-    except DataError as exc:  # same error, plus what it means for the job
-        raise type(exc)(
-            f"{exc.reason} Nothing was consumed; fix or remove the file.",
-            file=exc.file, column=exc.column, series=exc.series, row=exc.row,
-        ) from None
+    time_col, id_col = opts.columns(est)
+    new = read_drops(
+        plan.drops,
+        time_col=time_col,
+        id_col=id_col,
+        targets=opts.targets or est.targets_,
+        covariates=est.covariates_,
+        static=est.static_,
+    )
+    new, skipped = without_seen_rows(new, est.last_time_)
+    if new is None:
+        return None, skipped
+    online = est.update(new)
     latest = est.predict(est.history_, origins="last")
     parts = []
     for kind, fc, version in (("online", online, plan.version_before), ("latest", latest, plan.version_after)):

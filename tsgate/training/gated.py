@@ -28,10 +28,14 @@ from tsgate.params import (
     Duration,
     Integral,
     Interval,
+    ListOf,
     Options,
     Real,
+    Strategy,
 )
+from tsgate.training.numeric import check_finite_result, check_series_range
 from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
+from tsgate.training.trainer import check_accelerator
 
 __all__ = ["GatedLSTMForecaster", "OnlineUpdateWarning"]
 
@@ -123,6 +127,12 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         "online_lr": _POSITIVE,
         "online_optimizer": [Options("sgd", "adam")],
         "online_clip": [Interval(Real, 0, None), None],
+        "accelerator": [Options("cpu", "gpu", "cuda", "mps", "auto")],
+        "devices": [Interval(Integral, 1, None), Options(-1, "auto"), ListOf(Interval(Integral, 0, None))],
+        "strategy": [Strategy()],
+        # the network's forward pass takes float32 inputs: "16-true"/"bf16-true" weights cannot run it
+        "precision": [Options("32-true", "32", 32, "16-mixed", "bf16-mixed", "64-true", "64", 64)],
+        "num_nodes": _POSITIVE_INT,
         "logger": [Options("csv"), None],
         "seed": [Interval(Integral, 0, None)],
         "num_workers": [Interval(Integral, 0, None)],
@@ -224,6 +234,8 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         if self.logger == "csv" and self.log_dir is None:
             raise ConfigError("logger='csv' needs log_dir, the folder the CSV logs go to; nothing is "
                               "written into the working directory by default.")
+        if self.accelerator in ("gpu", "cuda", "mps"):
+            check_accelerator(self.accelerator)
 
     def _min_history(self) -> int:
         return self.window if self.min_history is None else int(self.min_history)
@@ -275,6 +287,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         from tsgate.training.module import ForecastModule
         from tsgate.training.trainer import TrainerSettings, train_module
 
+        check_series_range(data.groups(), data.targets, data.covariates, data.source)  # before float32
         w = self._windows(data, "all", targets="required")
         require_windows(w, data, "training")
         train, val = self._split_windows(w)
@@ -311,6 +324,9 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         t0 = time.perf_counter()
         result = train_module(module, dm, settings, validate=val is not None)
         self.fit_time_s_ = time.perf_counter() - t0
+        losses = [result.best_val_loss] if val is not None else []
+        check_finite_result("training: the loss or a weight", [*losses, *module.net.parameters()],
+                            names=w.feature_names, peak_of=w.x, file=data.source)
         self.best_val_loss_ = result.best_val_loss
         self.n_epochs_ = result.n_epochs
         self.n_train_windows_ = len(train)
@@ -328,6 +344,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         import torch
 
         torch.manual_seed(self.seed)
+        check_series_range(data.groups(), data.targets, data.covariates, data.source)
         first = self._windows(data, "all")
         require_windows(first, data, "learning from scratch")
         keep = np.zeros(len(first), bool)
@@ -358,6 +375,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
                 b = {k: v[i : i + 4096] for k, v in tens.items()}
                 o = net.predict(b["x"], b["dt"], b["t"], b["mask"], b["static"])
                 out.append(o.numpy() if o.dtype == torch.float64 else o.float().numpy())
+        check_finite_result("a forecast of the network", out, names=X.feature_names, peak_of=X.x)
         if not out:
             return np.zeros((0, len(X.horizons), len(X.target_names)))
         res = np.concatenate(out)
@@ -407,7 +425,12 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             warnings.warn(OnlineUpdateWarning("online update refused: non-finite gradient; the model is unchanged."), stacklevel=3)
             opt.zero_grad(set_to_none=True)
             return False
+        before = torch.nn.utils.parameters_to_vector(net.parameters()).detach().clone()
         opt.step()
+        if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):  # a step that overflowed
+            torch.nn.utils.vector_to_parameters(before, net.parameters())
+            warnings.warn(OnlineUpdateWarning("online update refused: the step made a weight non-finite; the model is unchanged."), stacklevel=3)
+            return False
         self.n_online_updates_ += 1
         return True
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainerSettings", "TrainResult", "train_module", "PROGRESS_LOGGER"]
+__all__ = ["TrainerSettings", "TrainResult", "train_module", "check_accelerator", "PROGRESS_LOGGER"]
 
 #: training progress, one INFO record per batch with ``record.tsgate_progress`` = {"epoch",
 #: "max_epochs", "batch", "batches"}; a caller (the CLI's evaluate bar) may listen
@@ -105,7 +105,8 @@ def train_module(module: Any, datamodule: Any, settings: TrainerSettings, *, val
             logger = CSVLogger(save_dir=str(settings.log_dir), name=settings.log_name)
         # from the Trainer's construction on: it prints the device banners
         with _quiet_lightning():
-            trainer = L.Trainer(
+            trainer = _trainer(
+                L,
                 accelerator=settings.accelerator,
                 devices=settings.devices,
                 strategy=settings.strategy,
@@ -131,3 +132,29 @@ def train_module(module: Any, datamodule: Any, settings: TrainerSettings, *, val
             module.load_state_dict(state)
             best = float(ckpt.best_model_score) if ckpt.best_model_score is not None else float("nan")
     return TrainResult(best, int(trainer.current_epoch), None if not logger else str(logger.log_dir))
+
+
+def _trainer(L: Any, **kw: Any) -> Any:
+    """``L.Trainer(**kw)``; settings Lightning refuses are a ConfigError naming them (one line)."""
+    from tsgate.exceptions import ConfigError
+
+    try:
+        return L.Trainer(**kw)
+    except Exception as exc:  # MisconfigurationException, ValueError, a missing optional package
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        given = ", ".join(f"{k}={kw[k]!r}" for k in ("accelerator", "devices", "strategy", "precision", "num_nodes"))
+        raise ConfigError(f"Lightning cannot train with {given}: {first}") from None
+
+
+def check_accelerator(name: str) -> None:
+    """Refuse an accelerator this machine does not have, before any work (ConfigError)."""
+    import torch
+
+    from tsgate.exceptions import ConfigError
+
+    ok = torch.backends.mps.is_available() if name == "mps" else torch.cuda.is_available()
+    if not ok:
+        raise ConfigError(
+            f"The 'accelerator' parameter of GatedLSTMForecaster is {name!r}, but this machine has no such "
+            "device; use accelerator='cpu' (or 'auto')."
+        )
