@@ -124,7 +124,8 @@ def test_input_not_mutated(series):
 def test_save_load_identical_and_no_pickle(fitted, series, tmp_path):
     path = fitted.save(tmp_path / "m")
     files = sorted(p.name for p in path.rglob("*") if p.is_file())
-    assert files == ["arrays.safetensors", "model.json"]
+    # the arrays and their description, plus the writer lock file (empty of data: a pid)
+    assert files == ["arrays.safetensors", "model.json", "model.lock"]
     loaded = load(path)
     a = fitted.predict(series, origins="all")
     b = loaded.predict(series, origins="all")
