@@ -142,7 +142,7 @@ def grid(method: str, quick: bool) -> list[dict[str, Any]]:
         "gated-lstm": [{"seconds": 3.0, "online_lr": lr} for lr in (0.01, 0.03)],
         "gated-wmc": [{"seconds": 3.0, "online_lr": lr} for lr in (0.01, 0.03)],
         "gated-glstm": [{"seconds": 3.0, "online_lr": lr} for lr in (0.01, 0.03)],
-        "analog": [{}],
+        "analog": [{"stacker_prior": p} for p in (3000.0, 30000.0, 300.0)],
     }
     out = g[method]
     return out[:2] if quick and method not in ("ols-paper",) else out
@@ -275,6 +275,12 @@ def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> st
         lines += ["", "nRMSE per sequence:", "", "| method | " + " | ".join(seqs) + " |", "|---" * (len(seqs) + 1) + "|"]
         for m, v in res.items():
             lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" for q in seqs) + " |")
+        linear = [m for m in ("linear", "linear-online", "ols-paper") if m in res]
+        if "analog" in res and linear:
+            bar = min(linear, key=lambda m: res[m]["nrmse"])
+            ratio = np.asarray(res["analog"]["per_horizon"]) / np.asarray(res[bar]["per_horizon"])
+            lines += ["", f"analog / best linear regression of this run ({bar}): mean {res['analog']['nrmse'] / res[bar]['nrmse']:.3f}; "
+                      "per horizon " + ", ".join(f"{x:.3f}" for x in ratio) + "."]
         pub = ", ".join(f"{k} {x}" for k, x in PUBLISHED[rate].items())
         lines += ["", f"Published ({rate}, all 9 sequences) — **non-causal: weights updated with y(t+h) at time t**: {pub}.", ""]
     return "\n".join(lines) + "\n"

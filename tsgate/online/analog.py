@@ -81,7 +81,9 @@ class PretrainedAnalogForecaster(StreamForecaster):
         Relative lags of every coordinate given to the stacker.
     stacker_prior
         Prior precision of the stacker's weights around "the average of network and analogs"
-        (features in units of the series' amplitude); larger: slower to move away from it.
+        (features in units of the series' amplitude); larger: slower to move away from it. The
+        default was chosen on the validation parts of ExtMarker sequences 1-3 at 10 Hz among
+        300, 3000 and 30000 (``benchmarks/extmarker.py`` selects it on validation per sequence).
     max_gap
         Targets whose bracketing observations are further apart are never learned.
     """
@@ -110,7 +112,7 @@ class PretrainedAnalogForecaster(StreamForecaster):
         analog_memory: Any = "120s",
         n_analogs: int | None = None,
         stacker_lags: int = 3,
-        stacker_prior: float = 300.0,
+        stacker_prior: float = 30000.0,
         max_gap: Any = None,
     ) -> None:
         self.horizons = horizons
