@@ -62,7 +62,7 @@ def fit(
     data_opts: DataOptions,
     flags: Flags,
 ) -> None:
-    """Fit a gated forecaster on DATA and save it to --model.
+    """Fit a gated forecaster on DATA and save it to --model (AIS tracks: the vessel LSTM unless --cell is given).
 
     Example: tsgate fit extmarker-10hz-seq1 --model m1 --cell wmc --horizon 0.5s --horizon 1s
     """
@@ -77,6 +77,11 @@ def fit(
     series = read_data(data, data_opts, cfg)
     if train_rows:
         series = series.split(train=int(train_rows))[0]
+    from tsgate.evaluation.positions import is_vessel_data
+
+    if is_vessel_data(series) and "cell" not in params:
+        _fit_vessel(series, params, model, flags)
+        return
     params.setdefault("progress", not flags.quiet)
     params["logger"] = "csv" if log_dir else None
     params["log_dir"] = str(log_dir) if log_dir else None
@@ -88,6 +93,25 @@ def fit(
             f"Fitted {est.cell} on {series.n_series} series ({len(series)} rows): {est.n_epochs_} epochs, "
             f"{est.n_train_windows_} training windows, best validation loss {est.best_val_loss_:.4g}, "
             f"{est.fit_time_s_:.1f} s. Saved to {model}."
+        )
+
+
+def _fit_vessel(series: Any, params: dict[str, Any], model: Path, flags: Flags) -> None:
+    """AIS tracks (without --cell): the vessel model, all AIS horizons unless --horizon."""
+    from tsgate import VesselLSTMForecaster
+    from tsgate.evaluation.positions import AIS_HORIZONS
+
+    keys = ("horizons", "window", "hidden_size", "max_epochs", "max_gap", "seed")
+    vp = {k: params[k] for k in keys if params.get(k) is not None}
+    vp.setdefault("horizons", list(AIS_HORIZONS))
+    est = VesselLSTMForecaster(**vp, progress=not flags.quiet)
+    est.fit(series)
+    est.save(model)
+    if not flags.quiet:
+        fb = f"; dead reckoning for {', '.join(est.fallback_)} (too few training windows)" if est.fallback_ else ""
+        render.console().print(
+            f"Fitted the vessel LSTM on {series.n_series} vessels ({len(series)} reports): "
+            f"{est.train_counts_['windows']} training windows, {est.fit_time_s_:.1f} s{fb}. Saved to {model}."
         )
 
 

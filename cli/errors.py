@@ -7,6 +7,8 @@ Exit codes of every ``tsgate`` command:
 1     an unexpected error (one line; the traceback with ``--debug``), or an
       online update that could not run at all
 2     bad arguments or bad input: one line naming the file, column, row or option
+3     ``tsgate evaluate`` only: a model produced no forecast at all (the tables are
+      printed without it and its failures listed)
 75    ``tsgate job run`` only: another run holds the lock (EX_TEMPFAIL; retry later)
 130   interrupted (Ctrl-C)
 ====  ==========================================================================
@@ -23,11 +25,12 @@ from typing import NoReturn
 
 import typer
 
-__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_LOCKED", "EXIT_INTERRUPTED", "Flags", "fail", "handled"]
+__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_NO_FORECAST", "EXIT_LOCKED", "EXIT_INTERRUPTED", "Flags", "fail", "handled"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
+EXIT_NO_FORECAST = 3
 EXIT_LOCKED = 75
 EXIT_INTERRUPTED = 130
 

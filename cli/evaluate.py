@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import numpy as np
 import typer
 
 from tsgate.cli import render
@@ -13,10 +14,12 @@ from tsgate.cli.data_io import read_data
 from tsgate.cli.errors import Flags, fail
 from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, command
 
-__all__ = ["evaluate", "MODEL_NAMES", "build_models"]
+__all__ = ["evaluate", "MODEL_NAMES", "build_models", "failures"]
 
-MODEL_NAMES = ("gated", "online", "arima", "linear", "persistence", "drift", "dead-reckoning")
+MODEL_NAMES = ("gated", "vessel", "online", "arima", "linear", "persistence", "drift", "dead-reckoning", "ctrv")
 _DEFAULTS = {"models": "gated,linear,persistence", "train": 0.6, "val": 0.2, "refit": "once"}
+#: AIS tracks: the vessel model against the baselines a maritime user trusts, the benchmark's protocol
+_AIS_DEFAULTS = {"models": "vessel,dead-reckoning,ctrv,linear,persistence", "train": 0.5, "val": 0.0, "refit": "once"}
 
 
 @command(data=True)
@@ -33,6 +36,9 @@ def evaluate(
     refit: Annotated[Optional[str], typer.Option("--refit", help="once | online | N (refit every N origins). Default once.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the gated model (default 0).")] = None,
     level: LevelOpt = None,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, help="AIS: every k-th test report is an origin (default 3).")] = None,
+    max_gap: Annotated[Optional[str], typer.Option("--max-gap", help="AIS: score targets bracketed by reports at most this far apart (default 10min).")] = None,
+    cut: Annotated[Optional[str], typer.Option("--cut", help="AIS: series (each vessel's first part trains, default) or global (one time cut).")] = None,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -45,16 +51,27 @@ def evaluate(
     from tsgate.evaluation import backtest, write_report
 
     cfg = load_config(data_opts.config)
-    settings = _settings(cfg, models=models, train=train, val=val, refit=refit)
     horizons = list(horizon) if horizon else cfg.evaluate.get("horizons") or cfg.model.get("horizons")
-    if not horizons:
-        fail("give at least one --horizon (e.g. --horizon 0.5s).")
-    parse_horizons(horizons)
+    if horizons:
+        parse_horizons(horizons)
     gated = model_params(cfg, cell=cell, window=window, max_epochs=epochs, seed=seed)
     gated.setdefault("seed", 0)
+    series = read_data(data, data_opts, cfg)
+    from tsgate.evaluation.positions import AIS_HORIZONS, is_vessel_data
+
+    ais = is_vessel_data(series) and level is None and (refit or "once") == "once"
+    settings = _settings(cfg, _AIS_DEFAULTS if ais else _DEFAULTS, models=models, train=train, val=val, refit=refit)
+    if not horizons:
+        if not ais:
+            fail("give at least one --horizon (e.g. --horizon 0.5s).")
+        horizons = list(AIS_HORIZONS)
     names = [m.strip() for m in str(settings["models"]).split(",") if m.strip()]
     built = build_models(names, horizons, gated)
-    series = read_data(data, data_opts, cfg)
+    if ais:
+        from tsgate.cli.evaluate_ais import evaluate_ais
+
+        evaluate_ais(built, series, horizons, settings, stride=stride, max_gap=max_gap, cut=cut, report=report, flags=flags)
+        return
     res = backtest(
         built, series, horizons=horizons, train=settings["train"], val=settings["val"],
         refit=settings["refit"], progress=not flags.quiet, level=level,
@@ -70,15 +87,29 @@ def evaluate(
         write_report(res, report)
         if not flags.quiet:
             render.console().print(f"Report written to {report}")
-    if getattr(res, "failures", None) is not None and len(res.failures) and not flags.quiet:
-        render.console(stderr=True).print(f"{len(res.failures)} model/series failures, see the report.")
+    failures(res, flags)
 
 
-def _settings(cfg: Config, **flags: Any) -> dict[str, Any]:
+def failures(res: Any, flags: Flags) -> None:
+    """Failures to stderr, counted per model; exit 3 when a model produced no forecast at all."""
+    from tsgate.cli.errors import EXIT_NO_FORECAST
+
+    fails = res.failures
+    if len(fails) and not flags.quiet:
+        counts = fails.groupby(["model", "kind"]).size()
+        lines = ", ".join(f"{m}: {n} {k}" for (m, k), n in counts.items())
+        render.console(stderr=True).print(f"{len(fails)} model/series failures ({lines}); see the report.")
+    empty = [m for m in res.model_names if not np.isfinite(res.arrays["preds"][m]).any()]
+    if empty:
+        fail(f"model(s) {', '.join(empty)} produced no forecast at all; see the failures above "
+             "(too little data for their windows or horizons?).", EXIT_NO_FORECAST)
+
+
+def _settings(cfg: Config, defaults: dict[str, Any], **flags: Any) -> dict[str, Any]:
     """Flags, else [evaluate], else the defaults; row counts as int, fractions as float."""
     from tsgate import ConfigError
 
-    out = {k: flags[k] if flags.get(k) is not None else cfg.evaluate.get(k, d) for k, d in _DEFAULTS.items()}
+    out = {k: flags[k] if flags.get(k) is not None else cfg.evaluate.get(k, d) for k, d in defaults.items()}
     for k in ("train", "val"):
         try:
             v = float(out[k])
@@ -101,6 +132,9 @@ def build_models(names: list[str], horizons: list[str], gated: dict[str, Any]) -
         if n == "gated":
             p = {"progress": False, "logger": None, **gated, "horizons": horizons}
             out[f"gated-{p.get('cell', 'wmc')}"] = tsgate.GatedLSTMForecaster(**p)
+        elif n == "vessel":
+            vp = {k: gated[k] for k in ("window", "max_epochs", "seed") if k in gated}
+            out["vessel-lstm"] = tsgate.VesselLSTMForecaster(horizons=horizons, **vp)
         elif n == "online":
             out["online-uoro"] = tsgate.OnlineRNNForecaster(horizons=horizons)
         elif n == "arima":
@@ -114,6 +148,8 @@ def build_models(names: list[str], horizons: list[str], gated: dict[str, Any]) -
             out["drift"] = tsgate.DriftForecaster(window=window, horizons=horizons)
         elif n == "dead-reckoning":
             out["dead-reckoning"] = tsgate.DeadReckoningForecaster(horizons=horizons)
+        elif n == "ctrv":
+            out["ctrv"] = tsgate.CTRVForecaster(horizons=horizons)
         else:
             raise ConfigError(f"--models: unknown model {n!r}; choose from {', '.join(MODEL_NAMES)}.")
     return out

@@ -80,6 +80,7 @@ def train_module(module: Any, datamodule: Any, settings: TrainerSettings, *, val
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*number of training batches.*")
+            warnings.filterwarnings("ignore", message=".*val_dataloader.*no .validation_step.*")
             trainer.fit(module, datamodule=datamodule)
         best = float("nan")
         if ckpt is not None and ckpt.best_model_path and Path(ckpt.best_model_path).exists():
