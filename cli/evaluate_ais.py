@@ -38,7 +38,7 @@ def evaluate_ais(models: dict[str, Any], series: Any, horizons: list[str], setti
     if not flags.quiet:
         con = render.console(stderr=True)
         if r.dropped_horizons:
-            con.print(f"horizons left out (longer than every vessel's training part): {', '.join(r.dropped_horizons)}")
+            con.print(f"horizons left out (fewer than 50 known targets in the training parts): {', '.join(r.dropped_horizons)}")
         dropped = {m: n for m, n in r.dropped_pairs.items() if n}
         if dropped:
             con.print("pairs with a truth but no forecast, removed from every model's score: "

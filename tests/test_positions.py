@@ -46,7 +46,7 @@ def test_metres_on_the_strict_intersection_and_horizons_the_data_cannot_reach():
     assert r.pairs["1min"] == sc[:, 0].sum() > 100
     assert r.ratio.loc[r.best_baseline["1min"], "1min"] == pytest.approx(1.0)
     assert set(r.to_json()) == {"persistence", "dead reckoning", "CTRV"}
-    assert reachable_horizons(d, ["30min", "1h"], 0.5)[0] == []
+    assert reachable_horizons(d, ["30min", "1h"], 0.5) == ([], ["30min", "1h"])
 
 
 def test_global_cut_keeps_every_training_report_before_every_test_origin():

@@ -7,8 +7,10 @@ pairs by the mean Euclidean position error in metres (east/north). Protocol: eac
 first ``train`` share of reports trains (``cut="series"``; or one global time cut,
 ``cut="global"``, so no vessel's training data is later than any test origin), refit once,
 every ``stride``-th test report is an origin, truths bracketed by reports more than ``max_gap``
-apart are not scored. Horizons the data cannot reach (longer than every vessel's training
-part, so no model could learn them) are left out and listed in ``dropped_horizons``.
+apart are not scored. Horizons the data cannot teach (fewer than :data:`MIN_TRAINING_TARGETS`
+known targets in the training parts, e.g. 30 min on a one-hour file) are left out and listed in
+``dropped_horizons``; a model that produced no forecast at all is left out of ``errors`` and
+listed in ``failed_models`` (its failure rows say why).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from tsgate.evaluation.result import BacktestResult
 __all__ = ["AIS_HORIZONS", "PositionResult", "evaluate_positions", "ais_models", "reachable_horizons", "is_vessel_data"]
 
 AIS_HORIZONS = ("30s", "1min", "2min", "5min", "15min", "30min")
+#: a horizon with fewer known targets in the training parts is left out (``dropped_horizons``)
+MIN_TRAINING_TARGETS = 50
 
 
 @dataclass
@@ -45,6 +49,7 @@ class PositionResult:
     dropped_horizons: list[str]
     failures: pd.DataFrame
     result: BacktestResult | None = None
+    failed_models: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, dict[str, float | None]]:
@@ -58,18 +63,23 @@ def is_vessel_data(series: Any) -> bool:
     return {"east_m", "north_m"} <= set(series.targets) and series.meta.get("projection") is not None
 
 
-def reachable_horizons(data: Any, horizons: Sequence[str], train: float, cut: str = "series") -> tuple[list[str], list[str]]:
-    """The horizons shorter than the longest training span of a voyage (and the others)."""
+def reachable_horizons(data: Any, horizons: Sequence[str], train: float, cut: str = "series",
+                       max_gap: Any = "10min") -> tuple[list[str], list[str]]:
+    """The horizons with at least :data:`MIN_TRAINING_TARGETS` known targets inside the training
+    parts (bracketed within ``max_gap``), and the others (no model could learn them)."""
+    from tsgate.data.windows import make_windows
+    from tsgate.evaluation.origins import global_cut, split_rows
+
     series = as_series(data)
-    t = series.time_seconds()
-    f = series.frame
-    pos = f.groupby("series", sort=False).cumcount().to_numpy()
-    size = f.groupby("series", sort=False)["series"].transform("size").to_numpy()
-    tr = t <= t.min() + train * (t.max() - t.min()) if cut == "global" else pos < np.floor(size * train)
-    g = pd.DataFrame({"k": f["series"].astype(str) + "/" + f["segment"].astype(str), "t": t})[tr].groupby("k")["t"]
-    span = float((g.max() - g.min()).max()) if tr.any() else 0.0
-    keep = [h.label for h in parse_horizons(list(horizons)) if h.kind != "duration" or h.value < span]
-    return keep, [str(h) for h in horizons if str(h) not in keep]
+    split = split_rows(series, global_cut(series, train) if cut == "global" else train, 0)
+    part = series.take(split.train)
+    hs = parse_horizons(list(horizons))
+    if len(part) == 0:
+        return [], [h.label for h in hs]
+    w = make_windows(part, 1, hs, max_gap=max_gap, targets="optional")
+    n = np.isfinite(w.y).all(axis=2).sum(axis=0) if len(w) else np.zeros(len(hs))
+    keep = [h.label for h, c in zip(hs, n) if c >= MIN_TRAINING_TARGETS]
+    return keep, [h.label for h in hs if h.label not in keep]
 
 
 def ais_models(horizons: Sequence[str], *, vessel: bool = True, n_seeds: int = 1, seed: int = 0,
@@ -109,12 +119,13 @@ def evaluate_positions(
 ) -> PositionResult:
     """Backtest ``models`` on vessel tracks and score positions in metres (see the module docstring)."""
     series = as_series(data)
-    keep, dropped = reachable_horizons(series, horizons, train, cut)
+    keep, dropped = reachable_horizons(series, horizons, train, cut, max_gap)
     if not keep:
         from tsgate.exceptions import TooShortError
 
-        raise TooShortError(f"every horizon {list(horizons)} is longer than the longest voyage's training part; "
-                            "use shorter horizons or a larger train share.", file=series.source)
+        raise TooShortError(f"no horizon of {list(horizons)} has {MIN_TRAINING_TARGETS} known targets in the "
+                            "vessels' training parts; use shorter horizons, a larger train share or a larger max_gap.",
+                            file=series.source)
     models = {k: m for k, m in models.items()}
     res = backtest(models, series, horizons=keep, train=train, stride=stride, max_gap=max_gap,
                    position_groups=[tuple(position_cols)], refit="once", n_jobs=n_jobs, progress=progress, cut=cut)
@@ -125,7 +136,8 @@ def evaluate_positions(
         d = np.linalg.norm(pr[:, :, pi] - org["y"][:, :, pi], axis=2)  # [n, H] metres
         err[name] = [float(d[scored[:, k], k].mean()) if scored[:, k].any() and np.isfinite(pr[:, k, pi]).any() else np.nan
                      for k in range(len(keep))]
-    errors = pd.DataFrame(err, index=keep).T
+    failed = [m for m, pr in preds.items() if not np.isfinite(pr).any()]
+    errors = pd.DataFrame(err, index=keep).T.drop(index=failed)
     errors.index.name = "model"
     base = [b for b in res.baselines if b in errors.index]
     best = errors.loc[base].min(axis=0) if base else pd.Series(np.nan, index=keep)
@@ -134,6 +146,6 @@ def evaluate_positions(
     return PositionResult(
         errors=errors, pairs=pd.Series(scored.sum(axis=0), index=keep, name="pairs"), ratio=errors.div(best, axis=1),
         best_baseline=best_name, dropped_pairs={m: v["missing"] for m, v in sc.items()}, dropped_horizons=dropped,
-        failures=res.failures, result=res,
+        failures=res.failures, result=res, failed_models=failed,
         settings={"train": train, "stride": stride, "max_gap": max_gap, "cut": cut, "horizons": keep},
     )
