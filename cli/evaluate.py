@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import numpy as np
 import typer
 
 from tsgate.cli import render
 from tsgate.cli.config import Config, load_config, model_params
 from tsgate.cli.data_io import read_data
 from tsgate.cli.errors import Flags, fail
+from tsgate.cli.evaluate_ais import evaluate_ais, failures
 from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, command
 
-__all__ = ["evaluate", "MODEL_NAMES", "build_models", "failures"]
+__all__ = ["evaluate", "MODEL_NAMES", "build_models"]
 
 MODEL_NAMES = ("gated", "vessel", "online", "arima", "linear", "persistence", "drift", "dead-reckoning", "ctrv")
 _DEFAULTS = {"models": "gated,linear,persistence", "train": 0.6, "val": 0.2, "refit": "once"}
@@ -68,8 +68,6 @@ def evaluate(
     names = [m.strip() for m in str(settings["models"]).split(",") if m.strip()]
     built = build_models(names, horizons, gated)
     if ais:
-        from tsgate.cli.evaluate_ais import evaluate_ais
-
         evaluate_ais(built, series, horizons, settings, stride=stride, max_gap=max_gap, cut=cut, report=report, flags=flags)
         return
     res = backtest(
@@ -88,21 +86,6 @@ def evaluate(
         if not flags.quiet:
             render.console().print(f"Report written to {report}")
     failures(res, flags)
-
-
-def failures(res: Any, flags: Flags) -> None:
-    """Failures to stderr, counted per model; exit 3 when a model produced no forecast at all."""
-    from tsgate.cli.errors import EXIT_NO_FORECAST
-
-    fails = res.failures
-    if len(fails) and not flags.quiet:
-        counts = fails.groupby(["model", "kind"]).size()
-        lines = ", ".join(f"{m}: {n} {k}" for (m, k), n in counts.items())
-        render.console(stderr=True).print(f"{len(fails)} model/series failures ({lines}); see the report.")
-    empty = [m for m in res.model_names if not np.isfinite(res.arrays["preds"][m]).any()]
-    if empty:
-        fail(f"model(s) {', '.join(empty)} produced no forecast at all; see the failures above "
-             "(too little data for their windows or horizons?).", EXIT_NO_FORECAST)
 
 
 def _settings(cfg: Config, defaults: dict[str, Any], **flags: Any) -> dict[str, Any]:

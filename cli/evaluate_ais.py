@@ -2,7 +2,8 @@
 
 Goes through :func:`tsgate.evaluation.positions.evaluate_positions`, the function
 ``benchmarks/ais.py`` calls: strict intersection of (origin, horizon) pairs over all models,
-mean Euclidean position error (m), ``--stride`` / ``--max-gap`` / ``--cut`` as options.
+mean Euclidean position error (m), ``--stride`` / ``--max-gap`` / ``--cut`` as options; and
+the failure summary every ``tsgate evaluate`` prints (exit 3 when a model forecast nothing).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from tsgate.cli import render
-from tsgate.cli.errors import Flags
+import numpy as np
 
-__all__ = ["evaluate_ais"]
+from tsgate.cli.errors import Flags, fail
+
+__all__ = ["evaluate_ais", "failures"]
 
 
 def evaluate_ais(models: dict[str, Any], series: Any, horizons: list[str], settings: dict[str, Any], *,
@@ -21,7 +24,6 @@ def evaluate_ais(models: dict[str, Any], series: Any, horizons: list[str], setti
     from tsgate import ConfigError
     from tsgate.evaluation import write_report
     from tsgate.evaluation.positions import evaluate_positions
-    from tsgate.cli.evaluate import failures
 
     if settings["val"]:
         raise ConfigError("--val does not apply to AIS tracks (the vessel model calibrates on its own training part); remove it.")
@@ -48,3 +50,18 @@ def evaluate_ais(models: dict[str, Any], series: Any, horizons: list[str], setti
         if not flags.quiet:
             render.console().print(f"Report written to {report}")
     failures(r.result, flags)
+
+
+def failures(res: Any, flags: Flags) -> None:
+    """Failures to stderr, counted per model; exit 3 when a model produced no forecast at all."""
+    from tsgate.cli.errors import EXIT_NO_FORECAST
+
+    fails = res.failures
+    if len(fails) and not flags.quiet:
+        counts = fails.groupby(["model", "kind"]).size()
+        lines = ", ".join(f"{m}: {n} {k}" for (m, k), n in counts.items())
+        render.console(stderr=True).print(f"{len(fails)} model/series failures ({lines}); see the report.")
+    empty = [m for m in res.model_names if not np.isfinite(res.arrays["preds"][m]).any()]
+    if empty:
+        fail(f"model(s) {', '.join(empty)} produced no forecast at all; see the failures above "
+             "(too little data for their windows or horizons?).", EXIT_NO_FORECAST)
