@@ -1,135 +1,110 @@
-"""AIS benchmark: vessel position forecasts 1, 5, 15 and 30 min ahead on the bundled tracks.
+"""AIS benchmark: vessel positions 30 s to 30 min ahead on the bundled files, in metres.
 
 One command::
 
-    python benchmarks/ais.py            # both data sets (Virginia Beach + NY Harbor), a few minutes on a laptop CPU
-    python benchmarks/ais.py --quick    # NY Harbor only, every 10th origin (well under a minute)
+    python benchmarks/ais.py                          # all three bundled files, both protocols
+    python benchmarks/ais.py --files ais-nyharbor-mc --protocols series --seeds 1
+    python benchmarks/ais.py --json results.json      # {dataset: {model: {horizon: mean_error_m}}}
 
-Protocol: every vessel (MMSI) is a series, voyages (gaps > 30 min) are segments; the first half
-of each vessel's reports trains, every ``--stride``-th report of the second half is a forecast
-origin (rolling origin, forward in time only, ``refit="once"``: models condition on the reports
-up to each origin without refitting). The truth at t + h is interpolated between the two reports
-bracketing it, and only scored when they are at most ``--max-gap`` apart. All models are scored
-on the same (origin, horizon) pairs. Printed: mean position error (Euclidean, metres) per
-horizon and model, and each model's error divided by dead reckoning's (< 1 = better).
-
-The bundled files carry no SOG/COG, so dead reckoning uses the last two positions
-(``method="two_points"``); with real SOG/COG covariates use ``method="sog_cog"``.
+It calls :func:`tsgate.evaluation.positions.evaluate_positions`, the function ``tsgate evaluate``
+uses on AIS data, so the CLI and this benchmark score the same thing: the strict intersection of
+(origin, horizon) pairs over all models, mean Euclidean position error (m). Protocols:
+``series`` (default: each vessel's first half trains; the protocol of the published AIS
+comparisons) and ``global`` (one time cut at half the file's span: no vessel's training data is
+later than any test origin). Models: persistence, dead reckoning (SOG/COG per vessel, else two
+points), CTRV, linear AR, ARIMA and the vessel LSTM, once per seed (``--seeds``; the table shows
+each seed and their spread). Printed per file and protocol: errors, ratio to the best baseline
+(< 1 = better), scored pairs, dropped pairs per model, failures, and the fit/predict seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tsgate.baselines import (  # noqa: E402
-    ARIMAForecaster,
-    DeadReckoningForecaster,
-    LinearARForecaster,
-    PersistenceForecaster,
-)
-from tsgate.evaluation import backtest, write_report  # noqa: E402
-from tsgate.data.series import IrregularSeries  # noqa: E402
+from tsgate.datasets import load_dataset  # noqa: E402
+from tsgate.evaluation.positions import AIS_HORIZONS, ais_models, evaluate_positions  # noqa: E402
 
-HORIZONS = ["1min", "5min", "15min", "30min"]
-
-# ==============================================================================================
-# Settings of GatedLSTMForecaster on this benchmark. ``None`` leaves the LSTM out unless
-# ``--lstm`` is given (then its defaults are used); a dict of constructor parameters includes it
-# whenever the class is importable. ``horizons`` is set by the backtest.
-LSTM_SETTINGS: dict | None = {
-    "gated WMC": {"cell": "wmc", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
-                  "lr": 3e-3, "logger": None, "seed": 0},
-    "gated LSTM": {"cell": "lstm", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
-                   "lr": 3e-3, "logger": None, "seed": 0},
-    # dead reckoning from the last two reports plus a learned residual
-    "gated LSTM+DR": {"cell": "lstm", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
-                      "lr": 3e-3, "logger": None, "seed": 0, "skip": "velocity"},
-    "gated WMC+DR": {"cell": "wmc", "hidden_size": 32, "window": 16, "max_epochs": 12, "patience": 3,
-                     "lr": 3e-3, "logger": None, "seed": 0, "skip": "velocity"},
-}
-# ==============================================================================================
+FILES = ["ais-virginia", "ais-nyharbor", "ais-nyharbor-mc"]
 
 
-def load(names: list[str]) -> IrregularSeries:
-    """The bundled AIS data sets as one IrregularSeries (no MMSI is in both files)."""
-    from tsgate.datasets import load_dataset
+def run(name: str, protocol: str, seeds: list[int], args: argparse.Namespace) -> dict:
+    data = load_dataset(name)
+    models = ais_models(args.horizons, vessel=False, max_gap=args.max_gap)
+    if not args.no_vessel:
+        from tsgate.vessel import VesselLSTMForecaster
 
-    parts = [load_dataset(n) for n in names]
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    # each file has its own local projection; errors are differences, so mixing them is fine
-    frame = pd.concat([p.frame for p in parts], ignore_index=True)
-    return IrregularSeries(frame, targets=first.targets, covariates=first.covariates, static=first.static,
-                           time_kind=first.time_kind, units=first.units, source="+".join(names))
-
-
-def models(args: argparse.Namespace) -> dict:
-    out = {
-        "dead reckoning": DeadReckoningForecaster(method="two_points"),
-        "persistence": PersistenceForecaster(),
-        "linear AR": LinearARForecaster(window=6, alpha=1e-3, max_gap=args.max_gap),
-        "ARIMA": ARIMAForecaster(order=(2, 1, 0), window=30, max_points=1500),
-    }
-    if args.lstm or LSTM_SETTINGS is not None:
-        try:
-            from tsgate.training.gated import GatedLSTMForecaster
-        except ImportError as exc:
-            print(f"(gated LSTM left out: {exc})", file=sys.stderr)
-        else:
-            for name, params in (LSTM_SETTINGS or {"gated LSTM": {}}).items():
-                out[name] = GatedLSTMForecaster(**params)
-    return out
+        for s in seeds:
+            models[f"vessel LSTM s{s}"] = VesselLSTMForecaster(horizons=list(args.horizons), seed=s, max_gap=args.max_gap)
+    t0 = time.perf_counter()
+    r = evaluate_positions(models, data, horizons=args.horizons, train=0.5, stride=args.stride, max_gap=args.max_gap,
+                           cut=protocol, n_jobs=args.n_jobs)
+    wall = time.perf_counter() - t0
+    err = r.errors.copy()
+    seed_rows = [m for m in err.index if m.startswith("vessel LSTM s")]
+    if len(seed_rows) > 1:
+        preds = r.result.arrays["preds"]
+        org, scored = r.result.arrays["origins"], r.result.arrays["scored"]
+        ens = np.mean([preds[m] for m in seed_rows], axis=0)
+        d = np.linalg.norm(ens[:, :, :2] - org["y"][:, :, :2], axis=2)
+        err.loc["vessel LSTM ensemble"] = [d[scored[:, k], k].mean() for k in range(d.shape[1])]
+    base = [b for b in err.index if b in r.result.baselines and b != "persistence"]
+    ratio = err.div(err.loc[base].min(axis=0), axis=1)
+    pd.set_option("display.width", 160)
+    print(f"\n=== {name}, protocol {protocol}: {data.n_series} vessels; wall {wall:.0f} s")
+    print("scored pairs per horizon:", r.pairs.to_dict(), "; horizons left out (no training window):", r.dropped_horizons)
+    print("mean position error (m):")
+    print(err.round(1).to_string())
+    print("ratio to the best baseline (dead reckoning, CTRV, linear AR, ARIMA):")
+    print(ratio.round(3).to_string())
+    if seed_rows:
+        sr = ratio.loc[seed_rows]
+        print("vessel LSTM seeds: mean ratio", sr.mean().round(3).to_dict(), "spread (max-min)", (sr.max() - sr.min()).round(3).to_dict())
+    print("pairs with a truth but no forecast (removed from every score), per model:", r.dropped_pairs)
+    if len(r.failures):
+        print("failures/warnings:", r.failures.groupby(["model", "kind", "error"]).size().to_dict())
+    timing = pd.DataFrame(r.result.info["timing_s"]).T.round(1)
+    print("seconds (fit, predict):", {m: (v["fit_s"], v["predict_s"]) for m, v in timing.iterrows()})
+    return {m: {h: (None if not np.isfinite(v) else round(float(v), 2)) for h, v in row.items()} for m, row in err.iterrows()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="NY Harbor only, every 10th origin")
-    ap.add_argument("--stride", type=int, default=None, help="use every k-th test report as an origin (default 3; 10 with --quick)")
+    ap.add_argument("--files", default=",".join(FILES), help="comma-separated bundled AIS data sets")
+    ap.add_argument("--protocols", default="series,global", help="series, global or both (comma-separated)")
+    ap.add_argument("--horizons", default=",".join(AIS_HORIZONS), help="comma-separated durations")
+    ap.add_argument("--seeds", default="0,1,2", help="vessel LSTM seeds (comma-separated)")
+    ap.add_argument("--no-vessel", action="store_true", help="baselines only")
+    ap.add_argument("--stride", type=int, default=3, help="every k-th test report of a vessel is an origin")
     ap.add_argument("--max-gap", default="10min", help="score a target only if its bracketing reports are this close")
-    ap.add_argument("--n-jobs", type=int, default=2, help="processes for the per-vessel models")
-    ap.add_argument("--lstm", action="store_true", help="include GatedLSTMForecaster (default settings unless LSTM_SETTINGS)")
-    ap.add_argument("--report", type=Path, default=None, help="also write a full report (tables, plots, HTML) here")
+    ap.add_argument("--n-jobs", type=int, default=1, help="processes for the per-vessel models")
+    ap.add_argument("--json", type=Path, default=None, help="write {dataset: {model: {horizon: mean_error_m}}} here")
     args = ap.parse_args(argv)
-    names = ["ais-nyharbor"] if args.quick else ["ais-virginia", "ais-nyharbor"]
-    stride = args.stride or (10 if args.quick else 3)
+    args.horizons = [h.strip() for h in args.horizons.split(",") if h.strip()]
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
 
-    t0 = time.perf_counter()
-    data = load(names)
-    print(f"data: {', '.join(names)}: {data.n_series} vessels, {len(data)} reports "
-          f"(load {time.perf_counter() - t0:.1f} s)")
-    t0 = time.perf_counter()
-    res = backtest(models(args), data, horizons=HORIZONS, train=0.5, refit="once", stride=stride,
-                   max_gap=args.max_gap, position_groups=[("east_m", "north_m")], n_jobs=args.n_jobs, progress=True)
-    wall = time.perf_counter() - t0
-
-    table = res.summary("mae")
-    ratio = table.div(table.loc["dead reckoning"], axis=1)
-    n = res.metrics[(res.metrics["level"] == "pooled") & (res.metrics["metric"] == "mae")]
-    n = n.pivot_table(index="model", columns="horizon", values="n").reindex(columns=HORIZONS).iloc[0]
-    pd.set_option("display.width", 140)
-    print(f"\norigins: {res.info['n_origins']} (stride {stride}); scored pairs per horizon: "
-          + ", ".join(f"{h} {int(n[h])}" for h in HORIZONS))
-    print("\nMean position error (m), pooled over vessels:")
-    print(table.round(1).to_string())
-    print("\nRatio to dead reckoning (< 1 = better):")
-    print(ratio.round(3).to_string())
-    t = pd.DataFrame(res.info["timing_s"]).T.round(2)
-    print(f"\nseconds (summed over processes; backtest wall {wall:.1f} s):")
-    print(t.to_string())
-    if len(res.failures):
-        print(f"\nfailures/warnings: {len(res.failures)}")
-        print(res.failures.groupby(["model", "kind", "error"]).size().to_string())
-    if args.report:
-        write_report(res, args.report)
-        print(f"\nreport: {args.report / 'report.html'}")
+    torch.set_num_threads(1)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    out: dict = {}
+    for name in [f.strip() for f in args.files.split(",") if f.strip()]:
+        for protocol in [p.strip() for p in args.protocols.split(",") if p.strip()]:
+            key = name if protocol == "series" else f"{name} (global cut)"
+            out[key] = run(name, protocol, seeds, args)
+    if args.json:
+        tmp = args.json.with_suffix(args.json.suffix + ".tmp")
+        tmp.write_text(json.dumps(out, indent=1))
+        tmp.replace(args.json)
+        print(f"\nwritten: {args.json}")
     return 0
 
 

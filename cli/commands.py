@@ -62,7 +62,7 @@ def datasets(
 def fit(
     data: DataArg,
     model: Annotated[Path, typer.Option("--model", "-m", metavar="DIR", help="Directory to write the model to (created; replaced atomically).")],
-    model_type: ModelTypeOpt = "gated",
+    model_type: ModelTypeOpt = None,
     cell: Annotated[Optional[str], typer.Option("--cell", metavar="NAME", help="Cell of a gated model: wmc | glstm | lstm | gru | convrnn | rnn. [default: wmc]")] = None,
     horizon: HorizonOpt = None,
     window: Annotated[Optional[int], typer.Option("--window", min=1, metavar="N", help="Input length in observations (an online model's signal history length shl). [default: the model's: gated 32, linear 8, drift 10, arima 64, online 30]")] = None,
@@ -80,7 +80,7 @@ def fit(
 ) -> None:
     """Fit a forecaster on DATA and save it to --model (JSON + safetensors, no pickles).
 
-    Any model of `tsgate models` (--model-type), with its parameters from flags, --param or the
+    Any model of `tsgate models` (--model-type; default gated, or on AIS tracks the vessel LSTM), with its parameters from flags, --param or the
     [model] table of --config. The model file records how DATA was read (adapter, time and id
     columns, targets, covariates, repair policies), so forecast and update need no schema flags.
     Prints what was read (targets, covariates, time column, repairs) and what was fitted, unless
@@ -92,31 +92,44 @@ def fit(
     """
     from tsgate import ConfigError, parse_horizons
     from tsgate.estimators.catalog import preset_name
+    from tsgate.evaluation.positions import AIS_HORIZONS, is_vessel_data
 
     cfg = load_config(data_opts.config)
-    spec = spec_for(model_type)
-    window_param = "shl" if spec.accepts("shl") and not spec.accepts("window") else "window"
-    given = {
-        "--cell": ("cell", cell), "--window": (window_param, window), "--hidden": ("hidden_size", hidden),
-        "--epochs": ("max_epochs", epochs), "--max-gap": ("max_gap", max_gap), "--seed": ("seed", seed),
-        "--horizon": ("horizons", list(horizon) if horizon else None),
-    }
-    params = settings_for(spec, cfg.model, cfg.source, given, parse_params(param))
-    default_horizon = "horizons" not in params
-    params.setdefault("horizons", [1])
-    parse_horizons(params["horizons"])  # refuse a bad --horizon before reading data
-    if log_dir is not None:
-        if not spec.accepts("log_dir"):
-            raise ConfigError(f"--log-dir applies to gated models (Lightning logs), not to {spec.name!r}.")
-        params.update(logger="csv", log_dir=str(log_dir))
-    if spec.accepts("progress"):
-        params.setdefault("progress", not flags.quiet)
+
+    def _settings(name: str) -> tuple[Any, dict[str, Any], bool]:
+        """(spec, parameters from presets, [model], flags and --param, whether horizons defaulted)."""
+        spec = spec_for(name)
+        window_param = "shl" if spec.accepts("shl") and not spec.accepts("window") else "window"
+        given = {
+            "--cell": ("cell", cell), "--window": (window_param, window), "--hidden": ("hidden_size", hidden),
+            "--epochs": ("max_epochs", epochs), "--max-gap": ("max_gap", max_gap), "--seed": ("seed", seed),
+            "--horizon": ("horizons", list(horizon) if horizon else None),
+        }
+        params = settings_for(spec, cfg.model, cfg.source, given, parse_params(param))
+        default_horizon = "horizons" not in params
+        params.setdefault("horizons", [1])
+        parse_horizons(params["horizons"])  # refuse a bad --horizon before reading data
+        if log_dir is not None:
+            if not spec.accepts("log_dir"):
+                raise ConfigError(f"--log-dir applies to gated models (Lightning logs), not to {spec.name!r}.")
+            params.update(logger="csv", log_dir=str(log_dir))
+        if spec.accepts("progress"):
+            params.setdefault("progress", not flags.quiet)
+        return spec, params, default_horizon
+
+    spec, params, default_horizon = _settings(model_type or "gated")
     est = spec.build(**params)
     preflight.check_fit_target(model, est)  # before training, not after
     preflight.check_data_readable(data)
     series = read_data(data, data_opts, cfg)
     if train_rows:
         series = series.split(train=int(train_rows))[0]
+    if model_type is None and is_vessel_data(series) and "cell" not in params:
+        # AIS tracks: the vessel model unless a gated cell or another model was asked for
+        spec, params, default_horizon = _settings("vessel")
+        if default_horizon:
+            params["horizons"] = list(AIS_HORIZONS)
+        est = spec.build(**params)
     render.print_data_summary(series, flags)
     t0 = time.perf_counter()
     est.fit(series)

@@ -7,10 +7,11 @@ Exit codes of every ``tsgate`` command:
 1     an unexpected error (one line; the traceback with ``--debug``), or an
       online update that could not run at all
 2     bad arguments or bad input: one line naming the file, column, row or option
-3     ``tsgate job run`` only: done, but some drops were rejected (moved to the
-      quarantine folder, each with a ``.reason`` file)
+3     ``tsgate job run``: done, but some drops were rejected (moved to the quarantine
+      folder, each with a ``.reason`` file); ``tsgate evaluate``: a model produced no
+      forecast at all (the tables are printed without it and its failures listed)
 75    another process holds the lock: another writer of the model (``update``,
-      ``fit --model``, the job), or another job run (EX_TEMPFAIL; retry later)
+      ``fit --model``, ``stream``, the job), or another job run (EX_TEMPFAIL; retry later)
 130   interrupted (Ctrl-C)
 ====  ==========================================================================
 """
@@ -31,6 +32,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_BAD_INPUT",
     "EXIT_REJECTED",
+    "EXIT_NO_FORECAST",
     "EXIT_LOCKED",
     "EXIT_INTERRUPTED",
     "Flags",
@@ -42,6 +44,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_REJECTED = 3
+#: the same code: the run finished, but part of what it was asked for could not be done
+EXIT_NO_FORECAST = 3
 EXIT_LOCKED = 75
 EXIT_INTERRUPTED = 130
 

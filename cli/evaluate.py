@@ -11,6 +11,7 @@ from tsgate.cli import render
 from tsgate.cli.config import Config, load_config
 from tsgate.cli.data_io import read_data
 from tsgate.cli.errors import Flags
+from tsgate.cli.evaluate_ais import evaluate_ais, failures
 from tsgate.cli.models import ParamOpt, parse_params, settings_for, spec_for
 from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, command
 from tsgate.cli.progress import BacktestProgress
@@ -20,6 +21,8 @@ __all__ = ["evaluate", "build_models"]
 _DEFAULTS = {"models": "gated,linear,persistence", "train": 0.6, "val": 0.2, "refit": "once", "stride": 1, "max_gap": None}
 # respiratory-motion data (a bundled ExtMarker sequence): the leading causal model, learning online
 _EXTMARKER_DEFAULTS = {"models": "analog,linear,persistence", "refit": "online"}
+#: AIS tracks: the vessel model against the baselines a maritime user trusts, the benchmark's protocol
+_AIS_DEFAULTS = {"models": "vessel,dead-reckoning,ctrv,linear,persistence", "train": 0.5, "val": 0.0, "refit": "once"}
 
 
 @command(data=True)
@@ -34,11 +37,12 @@ def evaluate(
     train: Annotated[Optional[float], typer.Option("--train", metavar="F|N", help=f"Training part of each series: a fraction (0.6) or a row count (300). [default: {_DEFAULTS['train']}]")] = None,
     val: Annotated[Optional[float], typer.Option("--val", metavar="F|N", help=f"Validation part (online models learn through it, never scored): fraction or row count. [default: {_DEFAULTS['val']}]")] = None,
     refit: Annotated[Optional[str], typer.Option("--refit", metavar="once|online|N", help="Fit once on the training part, learn online through the rest, or refit every N origins. [default: once; ExtMarker data: online]")] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", min=1, metavar="N", help="Score every N-th test origin of each series (faster on long series). [default: 1, every origin]")] = None,
-    max_gap: Annotated[Optional[str], typer.Option("--max-gap", metavar="DURATION", help="Duration targets whose bracketing observations are further apart are not scored (and not trained on by models with max_gap), e.g. 10min. [default: none]")] = None,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, metavar="N", help="Score every N-th test origin of each series (faster on long series). [default: 1, every origin; AIS tracks: 3]")] = None,
+    max_gap: Annotated[Optional[str], typer.Option("--max-gap", metavar="DURATION", help="Duration targets whose bracketing observations are further apart are not scored (and not trained on by models with max_gap), e.g. 10min. [default: none; AIS tracks: 10min]")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", help="Random seed of the models that have one. [default: 0]")] = None,
     param: ParamOpt = None,
     level: LevelOpt = None,
+    cut: Annotated[Optional[str], typer.Option("--cut", metavar="series|global", help="series: each series' first part trains; global: one time cut for all series, so no series trains on data later than any test origin. [default: series]")] = None,
     *,
     data_opts: DataOptions,
     flags: Flags,
@@ -57,18 +61,25 @@ def evaluate(
     from tsgate.evaluation import backtest, write_report
 
     cfg = load_config(data_opts.config)
+    from tsgate.evaluation.positions import AIS_HORIZONS, is_vessel_data
+
     names_given = models if models is not None else cfg.evaluate.get("models")
     given = [m.strip() for m in str(names_given).split(",") if m.strip()] if names_given else []
     saved = _saved_models(given)
     schema = next(iter(saved.values()))["schema"] if saved else None
     series = read_data(data, data_opts, cfg, schema=schema)
     extmarker = _dataset_name(data, series).lower().startswith("extmarker")
-    settings = _settings(cfg, defaults=_EXTMARKER_DEFAULTS if extmarker else None, models=models, train=train,
-                         val=val, refit=refit, stride=stride, max_gap=max_gap)
+    # AIS tracks: positions scored in metres on the benchmark's protocol (tsgate.evaluation.positions)
+    ais = is_vessel_data(series) and level is None and str(refit or cfg.evaluate.get("refit") or "once") == "once"
+    defaults = _EXTMARKER_DEFAULTS if extmarker else _AIS_DEFAULTS if ais else None
+    settings = _settings(cfg, defaults=defaults, models=models, train=train, val=val, refit=refit, stride=stride,
+                         max_gap=max_gap)
     names = [m.strip() for m in str(settings["models"]).split(",") if m.strip()]
     horizons = list(horizon) if horizon else cfg.evaluate.get("horizons") or cfg.model.get("horizons")
     if not horizons and saved:
         horizons = next(iter(saved.values()))["fitted_horizons"]
+    if not horizons and ais:
+        horizons = list(AIS_HORIZONS)
     default_horizon = not horizons
     horizons = horizons or [1]
     parse_horizons(horizons)
@@ -76,12 +87,17 @@ def evaluate(
               "--seed": ("seed", seed), "--max-gap": ("max_gap", settings["max_gap"])}
     built = build_models(names, horizons, cfg, shared, parse_params(param), saved)
     render.print_data_summary(series, flags)
+    if ais:
+        evaluate_ais(built, series, horizons, settings, stride=stride, max_gap=settings["max_gap"], cut=cut,
+                     report=report, flags=flags)
+        return
     if default_horizon and not flags.quiet:
         render.console().print("  horizons: 1 step ahead (the default: pass --horizon for others)", markup=False)
     with BacktestProgress(enabled=not flags.quiet) as bar:
         res = backtest(
             built, series, horizons=horizons, train=settings["train"], val=settings["val"], refit=settings["refit"],
             stride=settings["stride"], max_gap=settings["max_gap"], progress=False, n_jobs=1, level=level,
+            cut=cut or "series",
         )
         bar.done()
     summary = res.summary()
@@ -95,8 +111,7 @@ def evaluate(
         write_report(res, report, dataset=_dataset_name(data, series))
         if not flags.quiet:
             render.console().print(f"Report written to {report}")
-    if getattr(res, "failures", None) is not None and len(res.failures) and not flags.quiet:
-        render.console(stderr=True).print(f"{len(res.failures)} model/series failures, see the report.")
+    failures(res, flags)
 
 
 def _dataset_name(data: str, series: Any) -> str:

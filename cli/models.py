@@ -30,8 +30,8 @@ ParamOpt = Annotated[
     ),
 ]
 ModelTypeOpt = Annotated[
-    str,
-    typer.Option("--model-type", metavar="NAME", help="The forecaster to fit, by name: gated, gated-lstm, arima, linear, dead-reckoning, online-uoro, ... (`tsgate models` lists them all)."),
+    Optional[str],
+    typer.Option("--model-type", metavar="NAME", help="The forecaster to fit, by name: gated, gated-lstm, vessel, arima, linear, dead-reckoning, ctrv, online-uoro, analog, ... (`tsgate models` lists them all). [default: gated (WMC-LSTM); AIS tracks: vessel]"),
 ]
 
 

@@ -249,9 +249,15 @@ def test_failures_are_reported_not_fatal():
     fa = r.forecasts[r.forecasts["model"] == "arima"]
     assert fa.loc[fa["series"] != 999, "forecast"].notna().all()
     assert fa.loc[fa["series"] == 999, "forecast"].isna().all()
-    # persistence is still scored on the short series (arima does not veto it)
+    # strict intersection: arima's missing series leaves every model's score, and it is counted
     per = r.metrics[(r.metrics["level"] == "series") & (r.metrics["model"] == "p")]
-    assert 999 in set(per["series"])
+    assert 999 not in set(per["series"])
+    sc = r.info["scoring"]
+    n999 = int(((r.arrays["origins"]["series"] == 999) & np.isfinite(r.arrays["origins"]["y"]).all(axis=2)[:, 0]).sum())
+    assert n999 > 0 and sc["arima"]["missing"] == n999 and sc["p"]["missing"] == 0
+    assert sc["p"]["scored"] == sc["p"]["pairs"] - n999
+    pooled = r.metrics[(r.metrics["level"] == "pooled") & (r.metrics["metric"] == "mae")]
+    assert set(pooled["n"]) == {sc["p"]["scored"]}
     # non-convergence is a warning, listed with the series
     r = backtest({"arima": ARIMAForecaster(order=(2, 1, 2), window=6, maxiter=1)}, d, horizons=["2min"], stride=5,
                  progress=False)

@@ -12,6 +12,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from tsgate.estimators.base import load
 from tsgate.baselines import (
     ARIMAForecaster,
+    CTRVForecaster,
     DeadReckoningForecaster,
     DriftForecaster,
     LinearARForecaster,
@@ -269,7 +270,7 @@ def test_dead_reckoning_errors_name_the_columns():
     d = _ais(20)
     plain = IrregularSeries.from_frame(d.to_frame(), time_col="time", id_col="series", target_cols=["east_m", "north_m"])
     with pytest.raises(SchemaError, match="method='two_points'"):
-        DeadReckoningForecaster().fit(plain)
+        DeadReckoningForecaster(method="sog_cog").fit(plain)
     renamed = IrregularSeries.from_arrays(np.arange(5.0), np.zeros((5, 2)), targets=["x", "y"])
     with pytest.raises(SchemaError, match="position_cols"):
         DeadReckoningForecaster(method="two_points").fit(renamed)
@@ -317,3 +318,50 @@ def test_linear_ar_no_spikes_on_the_readme_extmarker_job():
     assert _metric(r, "linear", "max_error", "2s") < 45.0
     assert _metric(r, "linear", "max_error", "0.5s") < 30.0
     assert _metric(r, "linear", "nrmse", "2s") < 2.0  # was 2.88
+
+
+def test_dead_reckoning_auto_picks_per_series_and_reports_it(tmp_path):
+    """SOG/COG where a series has them, two points where it has none; listed in fit_report_."""
+    d = _ais(30, sog=10.0, cog=90.0)
+    frame = pd.concat([d.frame, d.frame.assign(series=2, sog_kn=np.nan, cog_deg=np.nan)], ignore_index=True)
+    both = IrregularSeries(frame, targets=d.targets, covariates=d.covariates, time_kind=d.time_kind)
+    m = DeadReckoningForecaster(horizons=["1min"]).fit(both)
+    assert {r["series"]: r["method"] for r in m.fit_report_} == {1: "sog_cog", 2: "two_points"}
+    assert [r["sog_cog_share"] for r in m.fit_report_] == [1.0, 0.0]
+    f = m.predict(both)
+    np.testing.assert_allclose(f["east_m"], d.frame["east_m"].iloc[-1] + 10 * KNOT_M_S * 60, atol=0.05)
+    # without the covariates at all every series uses two points (no NaN table, no SchemaError)
+    plain = IrregularSeries.from_frame(d.to_frame(), time_col="time", id_col="series", target_cols=["east_m", "north_m"])
+    g = DeadReckoningForecaster(horizons=["1min"]).fit(plain)
+    assert [r["method"] for r in g.fit_report_] == ["two_points"]
+    np.testing.assert_allclose(g.predict(plain)["east_m"], f["east_m"].iloc[0], atol=0.05)
+    # the per-series choice survives save/load
+    m.save(tmp_path / "dr")
+    loaded = load(tmp_path / "dr")
+    assert loaded.methods_ == m.methods_
+
+
+def test_ctrv_follows_a_circle_and_reduces_to_dead_reckoning_on_straight_tracks():
+    # a vessel on a circle of radius 1 km at 5 m/s, reporting every 10 s
+    R, v, t = 1000.0, 5.0, np.arange(0, 300, 10.0)
+    om = v / R
+    ang = om * t  # course = ang (clockwise from north), moving clockwise round the centre
+    east, north = R * (1 - np.cos(ang)), R * np.sin(ang)
+    frame = pd.DataFrame({"series": 1, "time": pd.to_datetime(1.6e9 + t, unit="s", utc=True), "east_m": east,
+                          "north_m": north, "sog_kn": v / KNOT_M_S, "cog_deg": np.rad2deg(ang) % 360})
+    d = IrregularSeries.from_frame(frame, time_col="time", id_col="series", target_cols=["east_m", "north_m"],
+                                   covariate_cols=["sog_kn", "cog_deg"])
+    T = 120.0
+    for method in ("sog_cog", "two_points"):
+        f = CTRVForecaster(method=method, horizons=["2min"]).fit(d).predict(d)
+        exp = np.array([R * (1 - np.cos(om * (t[-1] + T))), R * np.sin(om * (t[-1] + T))])
+        err = np.hypot(f["east_m"].iloc[0] - exp[0], f["north_m"].iloc[0] - exp[1])
+        dr = DeadReckoningForecaster(method=method, horizons=["2min"]).fit(d).predict(d)
+        err_dr = np.hypot(dr["east_m"].iloc[0] - exp[0], dr["north_m"].iloc[0] - exp[1])
+        assert err < 0.5 if method == "sog_cog" else err < 20.0  # the chord lags half a report in course
+        assert err_dr > 150.0  # a straight line leaves the circle
+    straight = _ais(30, sog=8.0, cog=45.0)
+    a = CTRVForecaster(horizons=["5min"]).fit(straight).predict(straight, origins="all")
+    b = DeadReckoningForecaster(horizons=["5min"]).fit(straight).predict(straight, origins="all")
+    merged = a.merge(b, on=["series", "origin_time", "horizon"])
+    np.testing.assert_allclose(merged["east_m_x"], merged["east_m_y"], atol=1e-6)

@@ -267,7 +267,7 @@ def test_models_lists_every_registered_forecaster_one_line_each():
         assert n in names, n
     assert {c.__name__ for c in all_estimators()} <= {ln.split()[1].split("(")[0] for ln in lines}
     res = inproc("models", "dead-reckoning")
-    assert res.returncode == 0 and "method = 'sog_cog'" in res.stdout
+    assert res.returncode == 0 and "method = 'auto'" in res.stdout
     bad(inproc("models", "arma"), "'arma'", "arima")
 
 

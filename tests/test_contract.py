@@ -63,7 +63,7 @@ def _unit(cls: type[BaseForecaster], **over: Any) -> Callable[[], BaseForecaster
 
 # (id, estimator factory, data factory, atol for "identical" forecasts)
 ESTIMATORS: list[tuple[str, Callable[[], BaseForecaster], Callable[[], IrregularSeries], float]] = [
-    (cls.__name__, _unit(cls), ais_data if cls is DeadReckoningForecaster else generic_data, 0.0)
+    (cls.__name__, _unit(cls), ais_data if issubclass(cls, DeadReckoningForecaster) else generic_data, 0.0)
     for cls in all_estimators(baseline=True, style="window")
 ] + [
     ("DeadReckoning-sog_cog", _unit(DeadReckoningForecaster, method="sog_cog", horizons=[1, 3]), ais_data, 0.0),
@@ -78,6 +78,15 @@ def _gated(**kw: Any) -> Callable[[], BaseForecaster]:
         from tsgate.training.gated import GatedLSTMForecaster
 
         return GatedLSTMForecaster(**{**GatedLSTMForecaster._unit_test_params(), **kw})
+
+    return make
+
+
+def _vessel(**kw: Any) -> Callable[[], BaseForecaster]:
+    def make() -> BaseForecaster:
+        from tsgate.vessel import VesselLSTMForecaster
+
+        return VesselLSTMForecaster(**{**VesselLSTMForecaster._unit_test_params(), **kw})
 
     return make
 
@@ -105,6 +114,7 @@ EXTRA_ESTIMATORS: list[tuple[str, Callable[[], BaseForecaster], Callable[[], Irr
     ("GatedLSTM-wmc", _gated(), generic_data, 1e-5),
     ("GatedLSTM-glstm", _gated(cell="glstm"), generic_data, 1e-5),
     ("GatedLSTM-lstm-ais", _gated(cell="lstm", horizons=["1min", "5min"], window=6), ais_data, 1e-3),
+    ("VesselLSTM-ais", _vessel(), ais_data, 1e-5),
     ("OnlineRNN-uoro", _online("OnlineRNNForecaster"), generic_data, 1e-6),
     ("OnlineRNN-snap1-lstm", _online("OnlineRNNForecaster", online="snap1", cell="lstm"), generic_data, 1e-6),
     ("OnlineLinear-rls", _online("OnlineLinearForecaster"), generic_data, 1e-9),

@@ -8,12 +8,12 @@ import sys
 import tsgate
 
 EXPECTED = {
-    "ARIMAForecaster", "BaseForecaster", "ConfigError", "DataError", "DeadReckoningForecaster",
+    "ARIMAForecaster", "BaseForecaster", "CTRVForecaster", "ConfigError", "DataError", "DeadReckoningForecaster",
     "DriftForecaster", "GatedLSTMForecaster", "Horizon", "IrregularSeries", "LinearARForecaster",
     "MissingValueError", "ModelFileError", "OnlineLinearForecaster", "OnlineRNNForecaster",
     "OnlineUpdateError", "OnlineUpdateWarning", "PersistenceForecaster", "RepairReport", "SchemaError",
     "SeasonalNaiveForecaster", "TimestampError", "TooShortError", "TsgateError", "WindowDataModule",
-    "Windows", "backtest", "list_datasets", "load", "load_ais", "load_dataset", "load_extmarker",
+    "VesselLSTMForecaster", "Windows", "backtest", "list_datasets", "load", "load_ais", "load_dataset", "load_extmarker",
     "make_windows", "parse_horizons", "write_report", "__version__",
     "Inputs", "Targets", "Forecasts", "WindowForecaster", "StreamForecaster", "Tags",
     "PretrainedAnalogForecaster", "pretrain_network",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsgate import IrregularSeries, LockBusyError, ModelFileError, NumericRangeError, load, model_lock
+from tsgate import IrregularSeries, LinearARForecaster, LockBusyError, ModelFileError, NumericRangeError, load, model_lock
 from tsgate.baselines import PersistenceForecaster
 from tsgate.estimators.persistence import LOCK_FILE, read_model_dir
 
@@ -163,15 +163,32 @@ def test_fit_into_a_folder_left_by_a_killed_first_save_is_allowed(tmp_path):
 
 
 # ---------------------------------------------------------------- tampered files
-def test_non_finite_weights_are_refused_on_load(saved):
-    _rewrite_arrays(saved, lambda a: a.__setitem__("history/values", np.full_like(a["history/values"], np.nan)))
+@pytest.fixture
+def weighted(tmp_path) -> Path:
+    """A saved model with weights (a linear AR's coefficients in ``state/coef``)."""
+    est = LinearARForecaster(horizons=[1, 2], window=4, alpha=1.0, use_dt=False).fit(_series())
+    return est.save(tmp_path / "w")
+
+
+def test_non_finite_weights_are_refused_on_load(weighted):
+    _rewrite_arrays(weighted, lambda a: a.__setitem__("state/coef", np.full_like(a["state/coef"], np.nan)))
     with pytest.raises(ModelFileError, match="non-finite"):
-        load(saved)
+        load(weighted)
 
 
-def test_a_model_with_nan_state_is_never_saved(saved, tmp_path):
+def test_a_missing_covariate_in_the_history_is_a_value_not_damage(weighted):
+    """NaN in the saved history is data (a vessel without SOG); only inf is refused there."""
+    _rewrite_arrays(weighted, lambda a: a["history/values"].__setitem__((0, 0), np.nan))
+    assert np.isnan(load(weighted).history_.frame["v"].iloc[0])
+    _rewrite_arrays(weighted, lambda a: a["history/values"].__setitem__((0, 0), np.inf))
+    with pytest.raises(ModelFileError, match="non-finite"):
+        load(weighted)
+
+
+def test_a_model_with_nan_state_is_never_saved(weighted, tmp_path):
+    saved = weighted
     est = load(saved)
-    est.history_.frame["v"] = np.nan  # as a diverged model's weights would be
+    est.coef_[:] = np.nan  # as a diverged model's weights would be
     with pytest.raises(NumericRangeError, match="non-finite"):
         est.save(tmp_path / "other")
     assert not (tmp_path / "other").exists()

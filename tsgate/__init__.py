@@ -65,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "LinearARForecaster": "tsgate.baselines",
     "ARIMAForecaster": "tsgate.baselines",
     "DeadReckoningForecaster": "tsgate.baselines",
+    "CTRVForecaster": "tsgate.baselines",
+    "VesselLSTMForecaster": "tsgate.vessel",
     # evaluation
     "backtest": "tsgate.evaluation",
     "write_report": "tsgate.evaluation",

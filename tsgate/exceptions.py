@@ -17,6 +17,8 @@ Hierarchy::
 
     OnlineUpdateWarning (RuntimeWarning)  an online update was refused (non-finite loss or
                                           gradient); the model is left as it was
+    FewWindowsWarning (UserWarning)       a model trained on fewer windows (or series) than
+                                          its documented minimum; the numbers are in the message
 
 Each exception also inherits a builtin, so ``except ValueError`` keeps working, and its
 message says what to do. The CLI turns any ``TsgateError`` into one line on stderr.
@@ -39,6 +41,7 @@ __all__ = [
     "LockBusyError",
     "OnlineUpdateError",
     "OnlineUpdateWarning",
+    "FewWindowsWarning",
 ]
 
 
@@ -121,3 +124,8 @@ class OnlineUpdateError(TsgateError, RuntimeError):
 
 class OnlineUpdateWarning(RuntimeWarning):
     """An online update was refused (non-finite loss or gradient); the model is unchanged."""
+
+
+class FewWindowsWarning(UserWarning):
+    """Training had fewer windows (or series) than the model's documented minimum; the message
+    gives the counts. The fit report lists it, so a backtest counts it for that model."""

@@ -1,4 +1,4 @@
-"""Baseline forecasters: naive, drift, linear autoregression, ARIMA and dead reckoning.
+"""Baseline forecasters: naive, drift, linear autoregression, ARIMA, dead reckoning and CTRV.
 
 Every class here is a :class:`~tsgate.estimators.window.WindowForecaster` tagged ``baseline``;
 importing this package registers them all for :func:`tsgate.estimators.base.load`. Classes
@@ -7,6 +7,7 @@ A new baseline is a module here defining its class, imported below.
 """
 
 from tsgate.baselines.arima import ARIMAForecaster
+from tsgate.baselines.ctrv import CTRVForecaster
 from tsgate.baselines.dead_reckoning import DeadReckoningForecaster
 from tsgate.baselines.linear import LinearARForecaster
 from tsgate.baselines.naive import (
@@ -22,4 +23,5 @@ __all__ = [
     "LinearARForecaster",
     "ARIMAForecaster",
     "DeadReckoningForecaster",
+    "CTRVForecaster",
 ]

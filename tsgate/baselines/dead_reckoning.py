@@ -4,6 +4,9 @@ Positions are local metric coordinates (``east_m``, ``north_m`` in metres, as pr
 AIS adapter). The position at the origin is moved on at a constant velocity for the lead time
 ``target_time - origin_time`` (seconds). The velocity comes from
 
+- ``method="auto"`` (default): per series, SOG/COG where the series has them (any finite pair
+  in its training rows), the last two positions otherwise; ``fit_report_`` lists each series'
+  method and the share of its training rows with SOG/COG, so the choice is never hidden;
 - ``method="sog_cog"``: the last reported speed over ground (knots) and course over ground
   (degrees clockwise from north): ``v_east = sog · 1852/3600 · sin(cog)``,
   ``v_north = sog · 1852/3600 · cos(cog)``; where SOG or COG is missing (NaN) at the origin the
@@ -34,7 +37,7 @@ from tsgate.params import Names, Options
 
 __all__ = ["DeadReckoningForecaster", "KNOT_M_S"]
 
-_METHODS = ("sog_cog", "two_points")
+_METHODS = ("auto", "sog_cog", "two_points")
 
 
 class DeadReckoningForecaster(WindowForecaster, baseline=True, per_series=True):
@@ -43,6 +46,7 @@ class DeadReckoningForecaster(WindowForecaster, baseline=True, per_series=True):
     Parameters
     ----------
     method
+        ``"auto"`` (per series: SOG/COG where present, else two points; see the module),
         ``"sog_cog"`` (velocity from the covariates ``sog_col`` in knots and ``cog_col`` in
         degrees) or ``"two_points"`` (velocity from the last two positions).
     horizons
@@ -61,7 +65,7 @@ class DeadReckoningForecaster(WindowForecaster, baseline=True, per_series=True):
 
     def __init__(
         self,
-        method: str = "sog_cog",
+        method: str = "auto",
         horizons: Any = ("1min",),
         position_cols: tuple[str, str] = ("east_m", "north_m"),
         sog_col: str = "sog_kn",
@@ -82,7 +86,7 @@ class DeadReckoningForecaster(WindowForecaster, baseline=True, per_series=True):
 
     def _min_history(self) -> int:
         # two points are needed for a two-point velocity; SOG/COG needs only the origin
-        return 1 if self.method == "sog_cog" else 2
+        return 1 if self.method == "sog_cog" else 2  # "auto" may need the two-point velocity
 
     def _fit(self, data: IrregularSeries) -> None:
         cols = list(self.position_cols)
@@ -105,38 +109,77 @@ class DeadReckoningForecaster(WindowForecaster, baseline=True, per_series=True):
                     file=data.source,
                     column=missing[0],
                 )
+        has_cov = all(c in data.covariates for c in (self.sog_col, self.cog_col))
+        if has_cov:
             k = len(data.targets)
             self.sog_index_ = k + data.covariates.index(self.sog_col)
             self.cog_index_ = k + data.covariates.index(self.cog_col)
+        self.methods_ = self._series_methods(data, has_cov)
         self.interval_s_ = typical_intervals(data)
 
+    def _series_methods(self, data: IrregularSeries, has_cov: bool) -> dict[Any, str]:
+        """The velocity each series uses, reported in ``fit_report_`` (one row per series)."""
+        out: dict[Any, str] = {}
+        for g in data.groups():
+            share = 0.0
+            if has_cov:
+                sog, cog = g.covariates[:, data.covariates.index(self.sog_col)], g.covariates[:, data.covariates.index(self.cog_col)]
+                share = float(np.mean(np.isfinite(sog) & np.isfinite(cog))) if len(sog) else 0.0
+            method = self.method if self.method != "auto" else ("sog_cog" if share > 0 else "two_points")
+            out[g.series_id] = method
+            self.fit_report_.append({"series": g.series_id, "method": method, "sog_cog_share": share})
+        return out
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        meta = {"position_index": list(self.position_index_), "intervals": [[plain(s), v] for s, v in self.interval_s_.items()]}
-        if self.method == "sog_cog":
+        meta = {"position_index": list(self.position_index_), "intervals": [[plain(s), v] for s, v in self.interval_s_.items()],
+                "methods": [[plain(s), m] for s, m in self.methods_.items()]}
+        if hasattr(self, "sog_index_"):
             meta.update(sog_index=self.sog_index_, cog_index=self.cog_index_)
         return meta, {}
 
     def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.position_index_ = [int(i) for i in meta["position_index"]]
         self.interval_s_ = {s: float(v) for s, v in meta["intervals"]}
+        self.methods_ = {s: str(m) for s, m in meta.get("methods", [])}
         if "sog_index" in meta:
             self.sog_index_, self.cog_index_ = int(meta["sog_index"]), int(meta["cog_index"])
 
-    def _velocity(self, X: Inputs) -> np.ndarray:
-        """[n, 2] east/north velocity in m/s (NaN where it cannot be known)."""
+    def _two_point(self, X: Inputs, back: int = 1) -> np.ndarray:
+        """[n, 2] east/north velocity (m/s) between the reports ``back`` and ``back + 1`` before
+        the end of each window (``back=1``: the last two); NaN where one is missing."""
         pi = self.position_index_
         x = X.x
-        dt = X.dt[:, -1]
-        ok = X.mask[:, 0] & (dt > 0)
+        dt = X.dt[:, -back]
+        ok = X.mask[:, -back - 1] & (dt > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            v2 = (x[:, -1, pi] - x[:, 0, pi]) / dt[:, None]
+            v2 = (x[:, -back, pi] - x[:, -back - 1, pi]) / dt[:, None]
         v2[~ok] = np.nan
-        if self.method == "two_points":
-            return v2
-        sog = x[:, -1, self.sog_index_] * KNOT_M_S
-        cog = np.deg2rad(x[:, -1, self.cog_index_])
+        return v2
+
+    def _reported(self, X: Inputs, back: int = 1) -> np.ndarray:
+        """[n, 2] velocity (m/s) from SOG/COG ``back`` reports before the end (NaN where missing)."""
+        x = X.x
+        sog = x[:, -back, self.sog_index_] * KNOT_M_S
+        cog = np.deg2rad(x[:, -back, self.cog_index_])
         v = np.stack([sog * np.sin(cog), sog * np.cos(cog)], axis=1)
-        bad = ~np.isfinite(v).all(axis=1)
+        v[~X.mask[:, -back]] = np.nan
+        return v
+
+    def _uses_sog_cog(self, X: Inputs) -> np.ndarray:
+        """[n] whether each window's series takes its velocity from SOG/COG."""
+        if not hasattr(self, "sog_index_"):
+            return np.zeros(len(X), bool)
+        default = "two_points" if self.method == "two_points" else "sog_cog"  # series not seen in fit
+        return np.array([self.methods_.get(s, default) == "sog_cog" for s in X.ids], dtype=bool)
+
+    def _velocity(self, X: Inputs, back: int = 1) -> np.ndarray:
+        """[n, 2] east/north velocity in m/s (NaN where it cannot be known)."""
+        v2 = self._two_point(X, back)
+        use = self._uses_sog_cog(X)
+        if not use.any():
+            return v2
+        v = self._reported(X, back)
+        bad = ~np.isfinite(v).all(axis=1) | ~use
         v[bad] = v2[bad]
         return v
 

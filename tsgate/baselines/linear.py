@@ -215,7 +215,8 @@ class LinearARForecaster(WindowForecaster, baseline=True):
         known = known[known.any(axis=1)]
         X = win.inputs
         rt = np.where(np.isfinite(win.reveal_time), win.reveal_time, -np.inf)  # unknown targets are not learned
-        train, val = validation_cut(X.origin_time, rt, X.series_index, _VAL_FRACTION)
+        _, keep, val = validation_cut(X.origin_time, rt, X.series_index, _VAL_FRACTION)
+        train = keep.all(axis=1)  # every horizon's target revealed by the cut: one fit for all horizons
         if (val & known.all(axis=1)).sum() < _MIN_VAL or (train & known.all(axis=1)).sum() < _MIN_VAL:
             return None
         alphas = AUTO_ALPHAS if self.alpha == "auto" else (float(self.alpha),)

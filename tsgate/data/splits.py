@@ -64,17 +64,27 @@ def chronological_split(ids: np.ndarray, train: Any, val: Any = 0.0, *, what: st
     return ChronologicalSplit(r.position, a, b)
 
 
-def validation_cut(origin_time: np.ndarray, reveal_time: np.ndarray, series_index: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation windows: per series, the last ``fraction`` of origins (by time) validate.
+def validation_cut(origin_time: np.ndarray, reveal_time: np.ndarray, series_index: np.ndarray,
+                   fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training and validation windows: a time cut per series.
 
-    A training window is kept only if every target is revealed by the first validation origin
-    (purging), so no validation truth reaches training. Returns two boolean masks.
+    Per series, the origins in the last ``fraction`` of its origins' time span validate; the
+    others train. A training window keeps a horizon's target only if it is revealed by the cut
+    (purging per horizon: a 30-min target that crosses the cut is dropped, the window's 30-s
+    target is kept), so no validation truth reaches training and short horizons keep nearly all
+    their windows. Windows left with no target at all do not train. Returns the training mask
+    [n], the kept training targets [n, H] and the validation mask [n].
     """
-    train = np.zeros(len(origin_time), bool)
-    val = np.zeros(len(origin_time), bool)
+    n, H = reveal_time.shape
+    train = np.zeros(n, bool)
+    keep = np.zeros((n, H), bool)
+    val = np.zeros(n, bool)
     for s in np.unique(series_index):
         idx = np.flatnonzero(series_index == s)
-        cut = np.quantile(origin_time[idx], 1 - fraction)
-        val[idx] = origin_time[idx] > cut
-        train[idx] = np.nanmax(reveal_time[idx], axis=1) <= cut
-    return train, val
+        t = origin_time[idx]
+        cut = t.max() - fraction * (t.max() - t.min())
+        val[idx] = t > cut
+        k = (reveal_time[idx] <= cut) & (t <= cut)[:, None]
+        keep[idx] = k
+        train[idx] = k.any(axis=1)
+    return train, keep, val

@@ -407,12 +407,21 @@ def _series_windows(
 
 
 def require_windows(w: Windows | Inputs, data: IrregularSeries, what: str) -> None:
-    """Refuse an empty set of windows with a message saying why and what to change."""
+    """Refuse an empty set of windows with a message saying why and what to change; a duration
+    horizon longer than the longest series' span is named as the reason."""
     if len(w) == 0:
         longest = max((len(g.time_s) for g in data.groups()), default=0)
+        spans = {g.series_id: float(g.time_s[-1] - g.time_s[0]) for g in data.groups() if len(g.time_s)}
+        sid, span = max(spans.items(), key=lambda kv: kv[1], default=(None, 0.0))
+        sid = sid.item() if hasattr(sid, "item") else sid
+        too_long = [h.label for h in w.horizons if h.kind == "duration" and h.value > span]
+        why = ""
+        if too_long:
+            why = (f" Horizon(s) {too_long} are longer than the longest series' span ({span / 60:.1f} min, "
+                   f"series {sid!r}): no target can be known there.")
         raise TooShortError(
             f"no series gives a single window for {what} (window={w.window}, horizons="
-            f"{[h.label for h in w.horizons]}; longest series {longest} rows). Use a shorter window "
-            "or horizon, a larger max_gap, or more data.",
+            f"{[h.label for h in w.horizons]}; longest series {longest} rows, {span:.0f} s).{why} Use a shorter "
+            "window or horizon, a larger max_gap, or more data.",
             file=data.source,
         )

@@ -37,7 +37,7 @@ def calibration_mask(w: Windows, fraction: float | None) -> np.ndarray:
     frac = float(fraction) if fraction else CALIBRATION_FRACTION
     if len(w) == 0:
         return np.zeros(0, bool)
-    _, cal = validation_cut(w.origin_time, w.reveal_time, w.series_index, frac)
+    *_, cal = validation_cut(w.origin_time, w.reveal_time, w.series_index, frac)
     idx = np.flatnonzero(cal)
     if len(idx) > MAX_CALIBRATION_ORIGINS:
         newest = np.argsort(w.origin_time[idx], kind="stable")[-MAX_CALIBRATION_ORIGINS:]

@@ -29,6 +29,8 @@ SHORT_NAMES = {
     "OnlineRNNForecaster": "online-rnn",
     "OnlineLinearForecaster": "online-linear",
     "PretrainedAnalogForecaster": "analog",
+    "VesselLSTMForecaster": "vessel",
+    "CTRVForecaster": "ctrv",
 }
 #: class → (parameter whose accepted values are presets, prefix of the preset names)
 VARIANTS = {

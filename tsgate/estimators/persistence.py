@@ -231,9 +231,9 @@ def _remove_leftovers(root: Path, *, keep: str, replaced: str | None, since: flo
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
 
 
-#: arrays in which NaN marks an empty slot (the interval calibrator's ring of recent scores):
-#: only inf is damage there
-NAN_MARKS_EMPTY = ("calibration/recent",)
+#: arrays in which NaN is a value, not damage: an empty slot of the interval calibrator's ring of
+#: recent scores, a missing covariate (e.g. no SOG) in the recent history; only inf is damage there
+NAN_MARKS_EMPTY = ("calibration/recent", "history/")
 
 
 def _non_finite(arrays: dict[str, np.ndarray]) -> tuple[str, int] | None:

@@ -15,7 +15,9 @@ from typing import Any
 __all__ = ["MODEL_MODULES", "register", "lookup", "known_names", "all_estimators", "import_models"]
 
 #: modules defining tsgate's forecasters (imported lazily: some pull in torch)
-MODEL_MODULES = ("tsgate.baselines", "tsgate.training.gated", "tsgate.online.estimators", "tsgate.online.analog")
+MODEL_MODULES = (
+    "tsgate.baselines", "tsgate.training.gated", "tsgate.online.estimators", "tsgate.online.analog", "tsgate.vessel",
+)
 
 _CLASSES: dict[str, type] = {}
 

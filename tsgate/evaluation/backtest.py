@@ -13,9 +13,10 @@ fitted) is recorded in ``failures`` and the other series go on. Global models (l
 are fitted on all series together.
 
 Scoring (:mod:`tsgate.evaluation.scoring`): with ``common=True`` every model is scored on the
-same (origin, horizon) pairs: those where the truth and every model's forecast exist (a model
-that failed on a whole series is left out of that series' intersection, and its failure is
-listed). The backtest uses the public estimator API only: ``fit``, ``forecast``,
+strict intersection of (origin, horizon) pairs: those where the truth and every model's
+forecast exist; ``info["scoring"]`` counts, per model, the pairs it removed. A model that could
+not forecast a series gets a failure row (``kind="no_forecast"``) unless an error already
+explains it; a model that produced nothing at all is left out of the intersection. The backtest uses the public estimator API only: ``fit``, ``forecast``,
 ``forecast_and_learn``, ``tags``, ``input_window``, ``fit_report_`` and ``fit_warnings_``.
 """
 
@@ -34,10 +35,10 @@ from tsgate.estimators.forecasts import as_series
 from tsgate.estimators.intervals import parse_levels
 from tsgate.evaluation.intervals import interval_rows
 from tsgate.evaluation.metrics import METRICS, resolve_groups
-from tsgate.evaluation.origins import split_rows, test_origins
+from tsgate.evaluation.origins import global_cut, split_rows, test_origins
 from tsgate.evaluation.result import BacktestResult, forecast_table
 from tsgate.evaluation.runner import run_task
-from tsgate.evaluation.scoring import common_mask, metric_rows
+from tsgate.evaluation.scoring import common_mask, dropped_pairs, metric_rows
 from tsgate.exceptions import ConfigError
 
 __all__ = ["backtest", "BacktestResult"]
@@ -64,6 +65,7 @@ def backtest(
     n_jobs: int | None = 1,
     progress: bool = True,
     level: Any = None,
+    cut: str = "series",
 ) -> BacktestResult:
     """Rolling-origin backtest of several forecasters on the same origins (see module docstring).
 
@@ -96,6 +98,10 @@ def backtest(
         Processes for per-series models (joblib; ``-1`` = all cores).
     progress
         Show a progress bar (tqdm) on stderr.
+    cut
+        ``"series"`` (default): ``train``/``val`` cut each series on its own. ``"global"``: one time
+        cut for all series at the fraction ``train`` of the whole data's time span, so no
+        series' training data is later than any test origin (``val`` must be 0).
     level
         Interval levels in percent (``90`` or ``[80, 95]``): every forecast gets its bands
         (split-conformal for ``refit="once"`` and refits, adapted online for ``"online"``), scored
@@ -106,6 +112,7 @@ def backtest(
     """
     levels = parse_levels(level) if level is not None else None
     series = as_series(data)
+    settings_train = train
     hs = parse_horizons(horizons)
     labels = [h.label for h in hs]
     named = _name_models(models)
@@ -115,6 +122,13 @@ def backtest(
         raise ConfigError(f"window must be 'expanding' or 'sliding', got {window!r}.")
     if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
         raise ConfigError(f"stride must be an int ≥ 1, got {stride!r}.")
+    if cut not in ("series", "global"):
+        raise ConfigError(f"cut must be 'series' or 'global', got {cut!r}.")
+    if cut == "global":
+        if isinstance(train, (bool, int, np.integer)) or not isinstance(train, (float, np.floating)) or not 0 < train < 1 or val:
+            raise ConfigError(f"cut='global' needs train= a fraction in (0, 1) of the time span and val=0, got "
+                              f"train={train!r}, val={val!r}.")
+        train = global_cut(series, float(train))
     groups = resolve_groups(series.targets, position_groups)
     group_names = [tuple(series.targets[j] for j in g) for g in groups if len(g) > 1]
 
@@ -132,8 +146,9 @@ def backtest(
         "window": window,
         "stride": int(stride),
         "max_gap": max_gap,
-        "train": train,
+        "train": train if cut == "series" else settings_train,
         "val": val,
+        "cut": cut,
         "level": list(levels) if levels else None,
     }
 
@@ -191,7 +206,8 @@ def backtest(
             bar.close()
 
     # ---- scoring
-    scored = common_mask(preds, org["y"], org["series"]) if common else None
+    failures += _silent_failures(preds, org, failures)
+    scored = common_mask(preds, org["y"]) if common else None
     metric_frame = metric_rows(preds, org, labels, groups=groups, metrics=metrics, scored=scored)
     if scored is None:
         scored = np.isfinite(org["y"]).all(axis=2)
@@ -210,6 +226,7 @@ def backtest(
         "timing_s": timing,
         "fit_report": {k_: v for k_, v in reports.items() if v},
         "models": {nm: repr(est) for nm, est in named.items()},
+        "scoring": dropped_pairs(preds, org["y"]) if common else None,
     }
     return BacktestResult(
         forecasts=forecasts,
@@ -265,6 +282,22 @@ def _event(msg: str, **info: Any) -> None:
     """One progress record (``record.tsgate_progress``) on the ``tsgate.evaluation.backtest`` logger."""
     if log.isEnabledFor(logging.INFO):
         log.info("backtest: %s", msg, extra={"tsgate_progress": info})
+
+
+def _silent_failures(preds: dict[str, np.ndarray], org: dict[str, np.ndarray], failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A failure row for every (model, series) with truths but not one forecast, unless one is listed."""
+    listed = {(f["model"], f["series"]) for f in failures if f.get("kind") == "error"}
+    has_truth = np.isfinite(org["y"]).all(axis=2).any(axis=1)
+    out = []
+    for name, pr in preds.items():
+        fin = np.isfinite(pr).all(axis=2).any(axis=1)
+        for sid in pd.unique(org["series"][has_truth]):
+            sel = (org["series"] == sid) & has_truth
+            if not fin[sel].any() and (name, sid) not in listed and (name, None) not in listed:
+                out.append({"model": name, "series": sid, "stage": "predict", "kind": "no_forecast", "error": "NoForecast",
+                            "message": f"no forecast at any of the {int(sel.sum())} origins of this series "
+                                       "(too few observations before them for this model's input window)"})
+    return out
 
 
 def _job(name: str, sel: np.ndarray, *rest: Any) -> tuple[str, np.ndarray, Any]:

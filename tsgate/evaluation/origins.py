@@ -10,6 +10,7 @@ drops wide brackets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,12 +22,31 @@ from tsgate.data.series import IrregularSeries
 from tsgate.data.splits import ChronologicalSplit, chronological_split
 from tsgate.data.windows import make_windows
 
-__all__ = ["split_rows", "test_origins"]
+__all__ = ["TimeCut", "global_cut", "split_rows", "test_origins"]
+
+
+@dataclass(frozen=True)
+class TimeCut:
+    """A global cut: every row at or before ``time_s`` (seconds, as ``IrregularSeries.time_seconds()``)
+    trains, whatever its series; no validation part."""
+
+    time_s: float
+
+
+def global_cut(series: IrregularSeries, fraction: float) -> TimeCut:
+    """The time at ``fraction`` of the whole data's time span (all series together)."""
+    t = series.time_seconds()
+    return TimeCut(float(t.min() + fraction * (t.max() - t.min())))
 
 
 def split_rows(series: IrregularSeries, train: Any, val: Any) -> ChronologicalSplit:
     """The train / validation / test cut of every series (per row of ``series.frame``)."""
-    return chronological_split(series.frame[ID].to_numpy(), train, val, what="backtest")
+    ids = series.frame[ID].to_numpy()
+    if isinstance(train, TimeCut):
+        before = pd.Series(series.time_seconds() <= train.time_s).groupby(ids, sort=False).transform("sum").to_numpy()
+        base = chronological_split(ids, 0, 0, what="backtest")
+        return ChronologicalSplit(base.position, before.astype(np.int64), before.astype(np.int64))
+    return chronological_split(ids, train, val, what="backtest")
 
 
 def test_origins(series: IrregularSeries, hs: tuple[Horizon, ...], split: ChronologicalSplit, max_gap: Any, stride: int) -> dict[str, np.ndarray]:

@@ -142,7 +142,7 @@ class _Run:
         self.reports += [dict(r) for r in self.est.fit_report_]
         for w in self.est.fit_warnings_:
             self.warnings.append({"series": w.get("series", self.unit), "stage": "fit", "kind": "warning",
-                                  "error": "ConvergenceWarning", "message": str(w.get("message", w))})
+                                  "error": w.get("error", "ConvergenceWarning"), "message": str(w.get("message", w))})
 
     def _forecast_block(self, blk: np.ndarray) -> Forecasts:
         """Forecast from the origins ``blk`` only, giving the model just the rows it reads."""

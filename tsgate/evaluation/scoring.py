@@ -1,8 +1,11 @@
 """Scoring a backtest: per-horizon metrics per series and pooled, on common (origin, horizon) pairs.
 
-With ``common=True`` every model is scored on the same pairs: those where the truth and every
-model's forecast exist. A model that failed on a whole series is left out of that series'
-intersection (its failure is listed), so it does not veto the others there.
+With ``common=True`` every model is scored on the same pairs: the strict intersection of the
+(origin, horizon) pairs where the truth and every model's forecast exist. A model with no
+forecast in a series (it failed there) removes that series' pairs from every model's score, so
+no model is judged on pairs another skipped; :func:`dropped_pairs` counts, per model, the pairs
+with a truth that it removed. The one exception is a model that produced no forecast at all: it
+is left out of the intersection (else every table would be empty) and listed as a failure.
 """
 
 from __future__ import annotations
@@ -15,20 +18,31 @@ import pandas as pd
 
 from tsgate.evaluation.metrics import compute
 
-__all__ = ["common_mask", "metric_rows", "METRIC_COLUMNS"]
+__all__ = ["common_mask", "dropped_pairs", "metric_rows", "METRIC_COLUMNS"]
 
 METRIC_COLUMNS = ["model", "horizon", "level", "series", "metric", "value", "n"]
 
 
-def common_mask(preds: dict[str, np.ndarray], truth: np.ndarray, sids: np.ndarray) -> np.ndarray:
-    """[n, H] pairs with a truth and a forecast of every model (models that failed on a series aside)."""
+def common_mask(preds: dict[str, np.ndarray], truth: np.ndarray, sids: np.ndarray | None = None) -> np.ndarray:
+    """[n, H] pairs with a truth and a forecast of every model that forecast anything."""
     ok = np.isfinite(truth).all(axis=2)
     for pr in preds.values():
         fin = np.isfinite(pr).all(axis=2)
-        # a model with no forecast at all in a series (it failed there) does not veto that series
-        any_in_series = pd.Series(fin.any(axis=1)).groupby(sids).transform("any").to_numpy()
-        ok &= fin | ~any_in_series[:, None]
+        if fin.any():  # a model with no forecast at all is a failure, not a veto on every pair
+            ok &= fin
     return ok
+
+
+def dropped_pairs(preds: dict[str, np.ndarray], truth: np.ndarray) -> dict[str, dict[str, int]]:
+    """Per model: ``pairs`` with a truth, ``missing`` (of those, without its forecast: removed from
+    every model's score) and ``scored`` (the strict intersection, the same for every model)."""
+    has_truth = np.isfinite(truth).all(axis=2)
+    scored = int(common_mask(preds, truth).sum())
+    out = {}
+    for name, pr in preds.items():
+        fin = np.isfinite(pr).all(axis=2)
+        out[name] = {"pairs": int(has_truth.sum()), "missing": int((has_truth & ~fin).sum()), "scored": scored}
+    return out
 
 
 def metric_rows(

@@ -17,15 +17,15 @@ from tsgate.data.windows import Windows
 from tsgate.exceptions import ConfigError
 from tsgate.training.batch import windows_to_tensors
 
-__all__ = ["WindowDataset", "WindowDataModule", "windows_to_tensors"]
+__all__ = ["TensorDictDataset", "WindowDataset", "WindowDataModule", "TensorDataModule", "windows_to_tensors"]
 
 
-class WindowDataset(Dataset):
-    """Map-style dataset of windows; indexing returns a dict of tensors."""
+class TensorDictDataset(Dataset):
+    """Map-style dataset over a dict of tensors with the same first dimension."""
 
-    def __init__(self, w: Windows) -> None:
-        self.tensors = windows_to_tensors(w)
-        self.n = len(w)
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.tensors = tensors
+        self.n = int(next(iter(tensors.values())).shape[0]) if tensors else 0
 
     def __len__(self) -> int:
         return self.n
@@ -37,6 +37,13 @@ class WindowDataset(Dataset):
         # batched indexing: one gather per field instead of B dicts collated one by one
         ix = torch.as_tensor(idx)
         return {k: v[ix] for k, v in self.tensors.items()}
+
+
+class WindowDataset(TensorDictDataset):
+    """Map-style dataset of windows; indexing returns a dict of tensors."""
+
+    def __init__(self, w: Windows) -> None:
+        super().__init__(windows_to_tensors(w))
 
 
 def _identity(batch: Any) -> Any:
@@ -100,3 +107,16 @@ class WindowDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader(self.val_ds, shuffle=False) if self.val_ds is not None else []
+
+
+class TensorDataModule(WindowDataModule):
+    """The same loaders over ready-made tensors (``{name: [n, ...]}``), for models whose inputs are
+    not raw windows (e.g. the vessel model's track-frame features); no validation loop."""
+
+    def __init__(self, train: dict[str, torch.Tensor], *, batch_size: int = 256, num_workers: int = 0, seed: int = 0) -> None:
+        super().__init__(None, None, batch_size=batch_size, num_workers=num_workers, seed=seed)  # type: ignore[arg-type]
+        self.train_tensors = train
+
+    def setup(self, stage: str | None = None) -> None:
+        self.train_ds = TensorDictDataset(self.train_tensors)
+        self.val_ds = None

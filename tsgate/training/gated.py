@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from tsgate.data.series import IrregularSeries
-from tsgate.data.splits import validation_cut
 from tsgate.data.windows import Inputs, Targets, Windows, require_windows
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError, OnlineUpdateWarning
@@ -272,13 +271,14 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         apply_statistics(net, net_kwargs["normalize"], stats)
         return net
 
-    def _split_windows(self, w: Windows) -> tuple[Windows, Windows | None]:
-        if self.val_fraction <= 0 or len(w) < 10:
-            return w, None
-        train, val = validation_cut(w.origin_time, w.reveal_time, w.series_index, float(self.val_fraction))
-        if val.sum() == 0 or train.sum() == 0:
-            return w, None
-        return w.select(train), w.select(val)
+    def _split_windows(self, w: Windows, data: IrregularSeries) -> tuple[Windows, Windows | None]:
+        from tsgate.training.guards import split_training
+
+        sp = split_training(w, float(self.val_fraction), source=data.source, what=type(self).__name__)
+        self.split_report_ = sp.report
+        if "warning" in sp.report:
+            self.fit_warnings_.append({"error": "FewWindowsWarning", "message": sp.report["warning"]})
+        return sp.train, sp.val
 
     def _fit(self, data: IrregularSeries) -> None:
         import lightning as L
@@ -290,7 +290,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         check_series_range(data.groups(), data.targets, data.covariates, data.source)  # before float32
         w = self._windows(data, "all", targets="required")
         require_windows(w, data, "training")
-        train, val = self._split_windows(w)
+        train, val = self._split_windows(w, data)
         L.seed_everything(self.seed, workers=True, verbose=False)
         net_kwargs = self._net_kwargs(train)
         stats = window_statistics(train)

@@ -41,6 +41,7 @@ def _quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings("ignore", category=FutureWarning, module=r"lightning(\.|$)")
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*number of training batches.*")
+            warnings.filterwarnings("ignore", message=".*val_dataloader.*no .validation_step.*")
             yield
     finally:
         for lg, lv in zip(loggers, levels):
