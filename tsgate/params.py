@@ -36,6 +36,7 @@ __all__ = [
     "IntSequence",
     "Names",
     "ListOf",
+    "StrDict",
     "Integral",
     "Real",
     "check_value",
@@ -184,6 +185,16 @@ class ListOf(Constraint):
 
     def __str__(self) -> str:
         return f"a non-empty list of ({self.inner})"
+
+
+class StrDict(Constraint):
+    """A dict whose keys are strings (keyword arguments passed on to a library)."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+    def __str__(self) -> str:
+        return "a dict with string keys"
 
 
 def _accepts(constraints: Sequence[Any], value: Any) -> bool:
