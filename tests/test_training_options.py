@@ -52,6 +52,13 @@ def test_optimizer_choice_and_settings(kind, cls):
         assert g["momentum"] == 0.9
 
 
+def test_adam_uses_the_fused_kernel_unless_told_otherwise():
+    p = [torch.nn.Parameter(torch.zeros(3))]
+    assert make_optimizer(p, "adam", lr=0.1, weight_decay=0.0).param_groups[0]["fused"] is True
+    assert make_optimizer(p, "adamw", lr=0.1, weight_decay=0.0, extra={"fused": False}).param_groups[0]["fused"] is False
+    assert not make_optimizer(p, "adamw", lr=0.1, weight_decay=0.0, extra={"foreach": True}).param_groups[0]["fused"]
+
+
 def test_bad_optimizer_settings_name_the_argument():
     p = [torch.nn.Parameter(torch.zeros(3))]
     with pytest.raises(ConfigError, match="nonsense"):

@@ -162,6 +162,14 @@ def make_optimizer(params: Any, kind: str, *, lr: float, weight_decay: float, mo
         if key in ("params", "lr", "weight_decay"):
             raise ConfigError(f"optimizer_kwargs[{key!r}]: set {key} through its own parameter.")
         kw[key] = value
+    params = list(params)
+    if kind != "sgd" and "fused" not in kw and "foreach" not in kw:
+        # torch's CPU default is one small kernel per tensor and per update term: a few ms per step,
+        # as much as the forward pass of a small model; the fused kernel does the update in one
+        try:
+            return classes[kind](params, fused=True, **kw)
+        except (RuntimeError, TypeError, ValueError):
+            pass  # a device or dtype without the fused kernel: torch's default
     try:
         return classes[kind](params, **kw)
     except (TypeError, ValueError) as err:
