@@ -1,6 +1,6 @@
 """tsgate against the libraries a user would pick instead, on one small task, side by side.
 
-    pip install -e ".[peers]"            # in a separate environment; see docs/scale.md
+    pip install torch==2.13.0 && pip install -e ".[peers]"   # a separate environment, CPU torch first
     python benchmarks/peers.py           # 3 seeds, regular and irregular variants
     python benchmarks/peers.py --seeds 1 --skip-irregular --threads 2
 
