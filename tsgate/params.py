@@ -37,6 +37,7 @@ __all__ = [
     "Names",
     "ListOf",
     "Strategy",
+    "StrDict",
     "Integral",
     "Real",
     "check_value",
@@ -196,6 +197,14 @@ class Strategy(Constraint):
 
     def __str__(self) -> str:
         return "a Lightning strategy name ('auto', 'ddp', ...)"
+class StrDict(Constraint):
+    """A dict whose keys are strings (keyword arguments passed on to a library)."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+    def __str__(self) -> str:
+        return "a dict with string keys"
 
 
 def _accepts(constraints: Sequence[Any], value: Any) -> bool:

@@ -8,7 +8,8 @@ from each origin using only observations up to that origin, refitted ``"once"``,
 origins, or learning ``"online"`` (:mod:`tsgate.evaluation.runner`).
 
 Models tagged ``per_series`` (naive, drift, ARIMA, dead reckoning) are run series by series, in
-parallel processes with ``n_jobs`` (joblib); a failure on one series (e.g. ARIMA that cannot be
+parallel processes with ``n_jobs`` (joblib; ``backend="dask"`` or ``"ray"`` hands the same tasks to
+a cluster through joblib's backends, with tsgate code of its own for neither); a failure on one series (e.g. ARIMA that cannot be
 fitted) is recorded in ``failures`` and the other series go on. Global models (linear AR, LSTM)
 are fitted on all series together.
 
@@ -63,6 +64,7 @@ def backtest(
     common: bool = True,
     baselines: Sequence[str] | None = None,
     n_jobs: int | None = 1,
+    backend: str | None = None,
     progress: bool = True,
     level: Any = None,
     cut: str = "series",
@@ -95,7 +97,12 @@ def backtest(
         Names of the models that count as baselines in :meth:`BacktestResult.compare`
         (default: the tsgate baseline classes).
     n_jobs
-        Processes for per-series models (joblib; ``-1`` = all cores).
+        Processes for per-series models (joblib; ``-1`` = all cores, or all workers of a cluster).
+    backend
+        A joblib backend name: ``None`` (joblib's default, local processes), ``"loky"``,
+        ``"threading"``, ``"dask"`` (a ``dask.distributed.Client`` must be open in this process)
+        or ``"ray"`` (after ``ray.util.joblib.register_ray()``). With a backend the per-series
+        tasks are dispatched through it even when ``n_jobs`` is 1.
     progress
         Show a progress bar (tqdm) on stderr.
     cut
@@ -182,12 +189,14 @@ def backtest(
     bar = _progress(len(tasks), progress)
     _event(f"{len(tasks)} tasks", total=len(tasks))
     try:
-        if n_jobs in (None, 1) or len(tasks) == 1:
+        if backend is None and (n_jobs in (None, 1) or len(tasks) == 1):
             results = (_job(*job_args(*t)) for t in tasks)
-        else:
+        elif backend is None:
             from joblib import Parallel, delayed
 
             results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(_job)(*job_args(*t)) for t in tasks)
+        else:
+            results = iter(_run_on_backend(backend, n_jobs, [job_args(*t) for t in tasks]))
         for name, sel, (pr, fails, tm, rep, bd) in results:
             preds[name][sel] = pr
             if bd is not None:
@@ -245,6 +254,20 @@ def backtest(
 
 
 # ============================================================================ helpers
+def _run_on_backend(backend: str, n_jobs: int | None, args: list[tuple[Any, ...]]) -> list[Any]:
+    """Run the per-series jobs through a named joblib backend (all results, in order)."""
+    from joblib import Parallel, delayed, parallel_config
+
+    try:
+        with parallel_config(backend=backend, n_jobs=-1 if n_jobs in (None, 1) else n_jobs):
+            return list(Parallel()(delayed(_job)(*a) for a in args))
+    except ValueError as err:
+        if "backend" in str(err).lower():
+            raise ConfigError(f"backend={backend!r}: {err} Use a joblib backend name ('loky', 'threading', "
+                              "'dask' with an open dask.distributed Client, 'ray' after register_ray()).") from None
+        raise
+
+
 def _name_models(models: Any) -> dict[str, BaseForecaster]:
     if isinstance(models, BaseForecaster):
         models = [models]

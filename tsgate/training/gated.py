@@ -31,6 +31,7 @@ from tsgate.params import (
     Options,
     Real,
     Strategy,
+    StrDict,
 )
 from tsgate.training.numeric import check_finite_result, check_series_range
 from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
@@ -70,10 +71,21 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
     use_dt
         Feed log(1 + Δt/median Δt) as an input feature (time-aware input for irregular data).
     loss, lr, weight_decay, lr_schedule, gradient_clip
-        Training: ``mse`` or ``huber``; AdamW; ``plateau``/``cosine``/``none``; clip norm.
-    batch_size, max_epochs, patience, val_fraction
-        Mini-batches; early stopping after ``patience`` epochs without a better validation loss,
-        on the last ``val_fraction`` of each series' origins (0 disables validation).
+        Training loss ``mse`` (default), ``huber`` or ``mae``; learning rate (default 1e-2);
+        weight decay (default 1e-4); schedule ``plateau`` (default: halve the rate after 2
+        epochs without a better validation loss, or training loss when there is no validation
+        set), ``cosine`` (annealed over ``max_steps`` steps when given, else over
+        ``max_epochs`` epochs) or ``none``; gradient-norm clip (default 1.0, None = off).
+    optimizer, momentum, optimizer_kwargs
+        ``adamw`` (default, decoupled weight decay), ``adam`` (weight decay as L2) or ``sgd``
+        (with ``momentum``, default 0); further keyword arguments of that torch optimiser, e.g.
+        ``{"betas": (0.9, 0.99)}`` (default None).
+    batch_size, max_epochs, max_steps, patience, val_fraction
+        Mini-batches (default 64); training stops after ``max_epochs`` epochs (default 20) or
+        ``max_steps`` optimiser steps (default None: no step limit), whichever comes first;
+        early stopping after ``patience`` epochs without a better validation loss (default 4;
+        0 = off), on the last ``val_fraction`` of each series' origins (default 0.2; 0 = no
+        validation set, hence no early stopping and the final weights rather than the best).
     budget, gate_threshold, curriculum_epochs
         g-LSTM: loss term ``budget * mean(time gate)``; gates below ``gate_threshold`` are
         skipped at inference; short-to-long temporal curriculum over the first epochs.
@@ -105,13 +117,17 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         "min_history": _POSITIVE_INT + [None],
         "normalize": [Options("instance", "last", "global", "none")],
         "use_dt": [Boolean()],
-        "loss": [Options("mse", "huber")],
+        "loss": [Options("mse", "huber", "mae")],
         "lr": _POSITIVE,
         "weight_decay": [Interval(Real, 0, None)],
         "lr_schedule": [Options("plateau", "cosine", "none")],
         "gradient_clip": [Interval(Real, 0, None), None],
         "batch_size": _POSITIVE_INT,
         "max_epochs": _POSITIVE_INT,
+        "max_steps": _POSITIVE_INT + [None],
+        "optimizer": [Options("adamw", "adam", "sgd")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "optimizer_kwargs": [StrDict(), None],
         "patience": [Interval(Integral, 0, None)],
         "val_fraction": [Interval(Real, 0, 1, closed="left")],
         "budget": [Interval(Real, 0, None)],
@@ -156,6 +172,10 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         gradient_clip: float = 1.0,
         batch_size: int = 64,
         max_epochs: int = 20,
+        max_steps: int | None = None,
+        optimizer: str = "adamw",
+        momentum: float = 0.0,
+        optimizer_kwargs: dict[str, Any] | None = None,
         patience: int = 4,
         val_fraction: float = 0.2,
         budget: float = 0.0,
@@ -198,6 +218,10 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         self.gradient_clip = gradient_clip
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.max_steps = max_steps
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.optimizer_kwargs = optimizer_kwargs
         self.patience = patience
         self.val_fraction = val_fraction
         self.budget = budget
@@ -294,17 +318,22 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         L.seed_everything(self.seed, workers=True, verbose=False)
         net_kwargs = self._net_kwargs(train)
         stats = window_statistics(train)
-        schedule = self.lr_schedule if (val is not None or self.lr_schedule != "plateau") else "none"
         module = ForecastModule(
             net_kwargs,
             horizon_labels=[h.label for h in self.horizons_],
             loss=self.loss,
             lr=float(self.lr),
             weight_decay=float(self.weight_decay),
-            lr_schedule=schedule,
+            lr_schedule=self.lr_schedule,
             budget=float(self.budget),
             curriculum_epochs=int(self.curriculum_epochs),
             max_epochs=int(self.max_epochs),
+            max_steps=None if self.max_steps is None else int(self.max_steps),
+            optimizer=self.optimizer,
+            momentum=float(self.momentum),
+            optimizer_kwargs=None if self.optimizer_kwargs is None else dict(self.optimizer_kwargs),
+            # without a validation set the plateau schedule watches the epoch's training loss
+            monitor="val_loss" if val is not None else "train_loss",
         )
         apply_statistics(module.net, net_kwargs["normalize"], stats)
         dm = WindowDataModule(train, val, batch_size=self.batch_size, num_workers=self.num_workers, seed=self.seed)
@@ -315,6 +344,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             precision=self.precision,
             num_nodes=self.num_nodes,
             max_epochs=int(self.max_epochs),
+            max_steps=None if self.max_steps is None else int(self.max_steps),
             gradient_clip=self.gradient_clip,
             patience=int(self.patience),
             progress=bool(self.progress),
@@ -329,6 +359,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
                             names=w.feature_names, peak_of=w.x, file=data.source)
         self.best_val_loss_ = result.best_val_loss
         self.n_epochs_ = result.n_epochs
+        self.n_steps_ = result.n_steps
         self.n_train_windows_ = len(train)
         self.n_val_windows_ = 0 if val is None else len(val)
         self.log_dir_ = result.log_dir

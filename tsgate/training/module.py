@@ -14,14 +14,17 @@ from tsgate.nn.network import ForecastNet
 
 __all__ = ["ForecastModule", "masked_loss"]
 
-LOSSES = ("mse", "huber")
+LOSSES = ("mse", "huber", "mae")
 SCHEDULES = ("plateau", "cosine", "none")
+OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
 def masked_loss(pred: Tensor, target: Tensor, mask: Tensor | None, kind: str, delta: float = 1.0) -> Tensor:
     """Mean loss over the entries selected by ``mask`` [B, H] (all when None)."""
     if kind == "mse":
         err = (pred - target) ** 2
+    elif kind == "mae":
+        err = (pred - target).abs()
     else:
         err = nn.functional.huber_loss(pred, target, reduction="none", delta=delta)
     if mask is None:
@@ -33,8 +36,12 @@ def masked_loss(pred: Tensor, target: Tensor, mask: Tensor | None, kind: str, de
 class ForecastModule(L.LightningModule):
     """Trains a :class:`ForecastNet` on window batches (see ``tsgate.training.datamodule``).
 
-    Logs ``train_loss``, ``val_loss`` (normalised units) and per-horizon validation MAE in the
-    data's units as ``val_mae_<horizon>``. The g-LSTM budget term ``budget * mean(k)`` is added to
+    Logs ``train_loss`` (once per epoch: the mean over its steps), ``val_loss`` (normalised
+    units) and per-horizon validation MAE in the data's units as ``val_mae_<horizon>``.
+    ``optimizer`` is ``adamw`` (decoupled weight decay), ``adam`` (L2 ``weight_decay``) or
+    ``sgd`` (``momentum``); ``optimizer_kwargs`` go to the torch optimiser as they are (e.g.
+    ``{"betas": (0.9, 0.99)}``). ``plateau`` watches ``val_loss``, or ``train_loss`` when
+    ``monitor="train_loss"`` (no validation set). The g-LSTM budget term ``budget * mean(k)`` is added to
     the training loss; ``curriculum_epochs`` > 0 trains on the last part of each window first,
     growing to the full window (temporal curriculum).
     """
@@ -51,8 +58,15 @@ class ForecastModule(L.LightningModule):
         budget: float = 0.0,
         curriculum_epochs: int = 0,
         max_epochs: int = 20,
+        max_steps: int | None = None,
+        optimizer: str = "adamw",
+        momentum: float = 0.0,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        monitor: str = "val_loss",
     ) -> None:
         super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}.")
         if loss not in LOSSES:
             raise ConfigError(f"loss must be one of {list(LOSSES)}, got {loss!r}.")
         if lr_schedule not in SCHEDULES:
@@ -60,6 +74,15 @@ class ForecastModule(L.LightningModule):
         self.save_hyperparameters()
         self.net = ForecastNet(**net_kwargs)
         self.horizon_labels = list(horizon_labels)
+        self._loss_sum: Tensor | None = None
+        self._loss_n = 0
+
+    def transfer_batch_to_device(self, batch: Any, device: Any, dataloader_idx: int) -> Any:
+        # batches are built on the CPU: walking the dict to "move" them there costs a step's worth
+        # of Python on a small model
+        if torch.device(device).type == "cpu":
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def _curriculum(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         C = self.hparams.curriculum_epochs
@@ -83,8 +106,19 @@ class ForecastModule(L.LightningModule):
         total = loss
         if self.hparams.budget:
             total = loss + self.hparams.budget * self.net.budget_term()
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=batch["x"].shape[0], sync_dist=True)
+        # summed here and logged once at the epoch's end: self.log on every step is most of a
+        # small model's step time
+        d = loss.detach()
+        self._loss_sum = d if self._loss_sum is None else self._loss_sum + d
+        self._loss_n += 1
         return total
+
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum, self._loss_n = None, 0
+
+    def on_train_epoch_end(self) -> None:
+        if self._loss_n:
+            self.log("train_loss", self._loss_sum / self._loss_n, on_epoch=True, sync_dist=True)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         loss, out, loc, scale = self._step(batch)
@@ -96,12 +130,49 @@ class ForecastModule(L.LightningModule):
             self.log(f"val_mae_{label}", mae[j], on_epoch=True, batch_size=B, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        sched = self.hparams.lr_schedule
+        hp = self.hparams
+        opt = make_optimizer(self.parameters(), hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay,
+                             momentum=hp.momentum, extra=hp.optimizer_kwargs)
+        sched = hp.lr_schedule
         if sched == "plateau":
             s = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "monitor": "val_loss"}}
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "monitor": hp.monitor}}
         if sched == "cosine":
-            s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.hparams.max_epochs))
+            if hp.max_steps:
+                # annealed over the optimiser steps when a step budget is given
+                s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, int(hp.max_steps)))
+                return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "interval": "step"}}
+            s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, hp.max_epochs))
             return {"optimizer": opt, "lr_scheduler": s}
         return opt
+
+
+def make_optimizer(params: Any, kind: str, *, lr: float, weight_decay: float, momentum: float = 0.0,
+                   extra: dict[str, Any] | None = None) -> torch.optim.Optimizer:
+    """The torch optimiser ``kind`` (``adamw``, ``adam``, ``sgd``) with its settings.
+
+    ``extra`` holds further keyword arguments of that optimiser; an unknown one is a
+    :class:`ConfigError` naming it, not a TypeError from inside torch.
+    """
+    classes = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+    if kind not in classes:
+        raise ConfigError(f"optimizer must be one of {list(classes)}, got {kind!r}.")
+    kw: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay}
+    if kind == "sgd":
+        kw["momentum"] = momentum
+    for key, value in dict(extra or {}).items():
+        if key in ("params", "lr", "weight_decay"):
+            raise ConfigError(f"optimizer_kwargs[{key!r}]: set {key} through its own parameter.")
+        kw[key] = value
+    params = list(params)
+    if kind != "sgd" and "fused" not in kw and "foreach" not in kw:
+        # torch's CPU default is one small kernel per tensor and per update term: a few ms per step,
+        # as much as the forward pass of a small model; the fused kernel does the update in one
+        try:
+            return classes[kind](params, fused=True, **kw)
+        except (RuntimeError, TypeError, ValueError):
+            pass  # a device or dtype without the fused kernel: torch's default
+    try:
+        return classes[kind](params, **kw)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"optimizer={kind!r} with optimizer_kwargs={extra!r}: {err}") from None
