@@ -131,7 +131,7 @@ def test_best_weights_kept_in_memory_and_nothing_written(series, tmp_path):
     assert m.best_val_loss_ == pytest.approx(min(vals), rel=1e-6)
     # the restored weights are the best epoch's: their validation loss is the minimum
     w = m._windows(series, "all", targets="required")
-    _, val = m._split_windows(w)
+    _, val = m._split_windows(w, series)
     from tsgate.training.batch import windows_to_tensors
 
     b = windows_to_tensors(val)
