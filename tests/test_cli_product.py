@@ -305,7 +305,7 @@ def test_evaluate_by_names_with_stride_max_gap_and_a_dead_reckoning_method(tmp_p
     (tmp_path / "ais.csv").write_text("\n".join(lines[:1501]) + "\n")
     res = inproc("evaluate", str(tmp_path / "ais.csv"), "--adapter", "ais", "--covariate", "sog_kn", "--covariate", "cog_deg",
                  "--models", "dead-reckoning,persistence,online-rls", "--param", "dead-reckoning:method=two_points",
-                 "--horizon", "1min", "--stride", "3", "--max-gap", "10min", "--train", "0.5", "--val", "0.1",
+                 "--horizon", "1min", "--stride", "3", "--max-gap", "10min", "--train", "0.5",
                  "--report", str(tmp_path / "rep"), "-q")
     assert res.returncode == 0, res.stderr
     info = json.loads((tmp_path / "rep" / "info.json").read_text())
