@@ -63,6 +63,9 @@ def evaluate(
     cfg = load_config(data_opts.config)
     from tsgate.evaluation.positions import AIS_HORIZONS, is_vessel_data
 
+    asked = list(horizon) if horizon else cfg.evaluate.get("horizons") or cfg.model.get("horizons")
+    if asked:
+        parse_horizons(asked)  # a bad --horizon is refused before any data is read
     names_given = models if models is not None else cfg.evaluate.get("models")
     given = [m.strip() for m in str(names_given).split(",") if m.strip()] if names_given else []
     saved = _saved_models(given)

@@ -288,7 +288,11 @@ class IrregularSeries:
         df = pd.DataFrame(values, columns=names)
         df.insert(0, "time", np.asarray(time))
         df.insert(0, "series", series_id)
-        return cls.from_frame(df, time_col="time", id_col="series", target_cols=names, **kw)
+        out = cls.from_frame(df, time_col="time", id_col="series", target_cols=names, **kw)
+        # one series made in memory: a file of new rows for it needs no id column
+        if isinstance(out.meta.get(SCHEMA), dict):
+            out.meta[SCHEMA] = {**out.meta[SCHEMA], "id_col": None}
+        return out
 
     # ----------------------------------------------------------------- access
     @property

@@ -76,9 +76,9 @@ class _Options:
     id_col: str | None
     targets: tuple[str, ...] | None
 
-    def columns(self, est: Any) -> tuple[str, str | None]:
+    def columns(self, schema: dict[str, Any] | None) -> tuple[str, str | None]:
         """The drop files' time and id columns: as given, else the model's table schema, else ``time``."""
-        schema = getattr(est, "data_schema_", None) or {}
+        schema = schema or {}
         table = schema if schema.get("adapter", "table") == "table" else {}
         time_col = self.time_col or table.get("time_col") or "time"
         return time_col, self.id_col if self.id_col is not None else table.get("id_col")
@@ -237,13 +237,15 @@ def _new_drops(record: JobRecord, inbox: Path, log: Callable[[str], None] | None
 
 def _screen(model: Path, record: JobRecord, inbox: Path, opts: _Options) -> list[tuple[Path, str]]:
     """The new drops that cannot be read with the model's columns, each with its reason."""
-    fitted = read_model_dir(model)[0].get("fitted", {})
+    desc = read_model_dir(model)[0]
+    fitted = desc.get("fitted", {})
+    time_col, id_col = opts.columns(desc.get("data"))
 
     def read(paths: Sequence[Path]) -> Any:
         return read_drops(
             paths,
-            time_col=opts.time_col,
-            id_col=opts.id_col,
+            time_col=time_col,
+            id_col=id_col,
             targets=opts.targets or fitted.get("targets", ()),
             covariates=fitted.get("covariates", ()),
             static=fitted.get("static", ()),
@@ -345,7 +347,7 @@ def _learn_and_forecast(est: Any, plan: _Plan, opts: _Options) -> tuple[Any, int
     """Update ``est`` on the plan's drops; returns (forecast frame or None, rows skipped)."""
     import pandas as pd
 
-    time_col, id_col = opts.columns(est)
+    time_col, id_col = opts.columns(getattr(est, "data_schema_", None))
     new = read_drops(
         plan.drops,
         time_col=time_col,
