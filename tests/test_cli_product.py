@@ -414,6 +414,9 @@ CELLS = ("wmc", "glstm", "lstm", "gru", "convrnn", "rnn")
 
 @slow
 def test_every_cell_fits_updates_in_a_new_process_and_forecasts(work, tmp_path):
+    """fit -> update in a new process -> forecast -> a scheduled job run, for every cell."""
+    frame = load_dataset("extmarker-10hz-seq1").to_frame().drop(columns=["segment"])
+    newer = frame.iloc[400:430].rename(columns={"time": "t", "series": "sid"})
     failed = {}
     for cell in CELLS:
         m = str(tmp_path / cell)
@@ -429,4 +432,14 @@ def test_every_cell_fits_updates_in_a_new_process_and_forecasts(work, tmp_path):
         values = pd.read_csv(tmp_path / f"{cell}-fc.csv").iloc[:, 4:].to_numpy()
         assert values.shape == (2, 9) and np.isfinite(values).all(), cell
         assert len(pd.read_csv(tmp_path / f"{cell}-up.csv")) > 0
+        # and the scheduled job, in another new process, learns a drop of newer rows
+        inbox, store = tmp_path / f"{cell}-inbox", tmp_path / f"{cell}-store"
+        inbox.mkdir()
+        newer.to_csv(inbox / "d1.csv", index=False)
+        job = cli("job", "run", "--model", m, "--inbox", str(inbox), "--store", str(store), "-q", cwd=work)
+        if job.returncode != 0:
+            failed[f"{cell} job"] = job.stderr.strip()[-300:]
+            continue
+        runs = pd.read_parquet(store)
+        assert len(runs) > 0 and np.isfinite(runs[["x1", "z3"]].to_numpy()).all(), cell
     assert not failed, failed
