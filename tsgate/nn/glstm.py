@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from tsgate.exceptions import ConfigError
 from tsgate.nn.encoder import Encoder, check_inputs, time_major_mask, without_caches
-from tsgate.nn.lstm_family import LSTMFamilyLayer, needs_grad
+from tsgate.nn.lstm_family import LSTMFamilyLayer, needs_grad, output_gradients, sequence_output
 
 __all__ = ["GLSTMEncoder", "GLSTMLayer", "glstm_sequence", "glstm_reference", "time_gate"]
 
@@ -144,17 +144,13 @@ class _GLSTMFunction(torch.autograd.Function):
         out = _glstm_forward(xp, U, K, True)
         ctx.save_for_backward(U, K, *out)
         ctx.last_only = last_only
-        Hs = out[0]
-        return Hs[-1].clone() if last_only else Hs
+        return sequence_output(out[0], last_only)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout: Tensor):  # type: ignore[override]
         U, K, *saved = ctx.saved_tensors
-        if ctx.last_only:
-            dh_last, dHs = dout.contiguous(), None
-        else:
-            dh_last, dHs = torch.zeros_like(dout[-1]), dout.contiguous()
+        dh_last, dHs = output_gradients(dout, ctx.last_only)
         dZ, dU, dK = _glstm_backward(dh_last, dHs, U, K, *saved)
         return dZ, dU, dK, None
 

@@ -15,7 +15,7 @@ cold per process, compiling a whole window costs minutes.
 from __future__ import annotations
 
 import math
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -54,6 +54,18 @@ class LSTMFamilyLayer(nn.Module):
         matmul before the time loop)."""
         T, B, F = X.shape
         return torch.addmm(self.b, X.reshape(T * B, F), self.Wx).view(T, B, -1)
+
+
+def sequence_output(Hs: Tensor, last_only: bool) -> Tensor:
+    """What a whole-sequence autograd Function returns: all post-step h ``[T, B, H]`` or the last."""
+    return Hs[-1].clone() if last_only else Hs
+
+
+def output_gradients(dout: Tensor, last_only: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """The gradient of that output as (d last h ``[B, H]``, d every h ``[T, B, H]`` or None)."""
+    if last_only:
+        return dout.contiguous(), None
+    return torch.zeros_like(dout[-1]), dout.contiguous()
 
 
 def needs_grad(*tensors: Tensor) -> bool:

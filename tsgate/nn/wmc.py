@@ -25,7 +25,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from tsgate.nn.lstm_family import LSTMFamilyLayer, StackedEncoder, needs_grad
+from tsgate.nn.lstm_family import LSTMFamilyLayer, StackedEncoder, needs_grad, output_gradients, sequence_output
 
 __all__ = ["WMCEncoder", "WMCLayer", "wmc_sequence", "wmc_reference"]
 
@@ -174,17 +174,13 @@ class _WMCFunction(torch.autograd.Function):
         ctx.save_for_backward(U, W3, *out)
         ctx.m = m
         ctx.last_only = last_only
-        Hs = out[0]
-        return Hs[-1].clone() if last_only else Hs
+        return sequence_output(out[0], last_only)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout: Tensor):  # type: ignore[override]
         U, W3, *saved = ctx.saved_tensors
-        if ctx.last_only:
-            dh_last, dHs = dout.contiguous(), None
-        else:
-            dh_last, dHs = torch.zeros_like(dout[-1]), dout.contiguous()
+        dh_last, dHs = output_gradients(dout, ctx.last_only)
         dZ, dU, dW3 = _wmc_backward(dh_last, dHs, U, W3, *saved, ctx.m)
         return dZ, dU, dW3, None, None
 
