@@ -78,7 +78,7 @@ def evaluate(
     settings = _settings(cfg, defaults=defaults, models=models, train=train, val=val, refit=refit, stride=stride,
                          max_gap=max_gap)
     names = [m.strip() for m in str(settings["models"]).split(",") if m.strip()]
-    horizons = list(horizon) if horizon else cfg.evaluate.get("horizons") or cfg.model.get("horizons")
+    horizons = asked
     if not horizons and saved:
         horizons = next(iter(saved.values()))["fitted_horizons"]
     if not horizons and ais:
