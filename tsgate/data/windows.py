@@ -242,19 +242,9 @@ def make_windows(
         id to the times (float seconds) of the observations wanted as origins (series not in
         the mapping give none).
     """
-    hs = parse_horizons(horizons)
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise ConfigError(f"window must be a whole number of observations ≥ 1, got {window!r}.")
-    min_hist = window if min_history is None else int(min_history)
-    if not 1 <= min_hist <= window:
-        raise ConfigError(f"min_history must be between 1 and window={window}, got {min_history!r}.")
-    if not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ConfigError(f"stride must be a whole number ≥ 1, got {stride!r}.")
-    if targets not in ("required", "optional"):
-        raise ConfigError(f"targets must be 'required' or 'optional', got {targets!r}.")
+    hs, min_hist, gap = _check_settings(window, horizons, max_gap, min_history, stride, targets)
     if not (isinstance(origins, Mapping) or origins in ("all", "last")):
         raise ConfigError(f"origins must be 'all', 'last' or a mapping of series to times, got {origins!r}.")
-    gap = None if max_gap is None else parse_duration(max_gap, what="max_gap")
 
     parts = []
     stats = {"origins": 0, "dropped_target_gap": 0, "dropped_target_end": 0, "series_without_windows": 0}
@@ -271,12 +261,45 @@ def make_windows(
             stats["series_without_windows"] += 1
         else:
             parts.append(w)
-    feature_names = tuple(data.targets) + tuple(data.covariates)
-    n_feat, n_tgt, n_static = len(feature_names), len(data.targets), len(data.static)
+    return _assemble(parts, data.series_ids, window, hs, tuple(data.targets), tuple(data.covariates),
+                     len(data.static), data.time_kind, stats)
+
+
+def _check_settings(
+    window: Any, horizons: Any, max_gap: Any, min_history: Any, stride: Any, targets: Any
+) -> tuple[tuple[Horizon, ...], int, float | None]:
+    """(horizons, min_history, max_gap in seconds) of validated windowing settings."""
+    hs = parse_horizons(horizons)
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+        raise ConfigError(f"window must be a whole number of observations ≥ 1, got {window!r}.")
+    min_hist = window if min_history is None else int(min_history)
+    if not 1 <= min_hist <= window:
+        raise ConfigError(f"min_history must be between 1 and window={window}, got {min_history!r}.")
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ConfigError(f"stride must be a whole number ≥ 1, got {stride!r}.")
+    if targets not in ("required", "optional"):
+        raise ConfigError(f"targets must be 'required' or 'optional', got {targets!r}.")
+    return hs, min_hist, None if max_gap is None else parse_duration(max_gap, what="max_gap")
+
+
+def _assemble(
+    parts: list[dict[str, np.ndarray]],
+    series_ids: list[Any],
+    L: int,
+    hs: tuple[Horizon, ...],
+    targets: tuple[str, ...],
+    covariates: tuple[str, ...],
+    n_static: int,
+    time_kind: str,
+    stats: dict[str, int],
+) -> Windows:
+    """Windows from the per-series arrays of :func:`_series_windows` (``series_index`` into ``series_ids``)."""
+    feature_names = targets + covariates
+    n_feat, n_tgt = len(feature_names), len(targets)
     if parts:
         arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     else:
-        L, H = window, len(hs)
+        H = len(hs)
         arrays = {
             "x": np.zeros((0, L, n_feat)),
             "dt": np.zeros((0, L)),
@@ -292,11 +315,11 @@ def make_windows(
         }
     inputs = Inputs(
         **{k: arrays[k] for k in _INPUT_ARRAYS},
-        series_ids=data.series_ids,
+        series_ids=series_ids,
         horizons=hs,
         feature_names=feature_names,
-        target_names=tuple(data.targets),
-        time_kind=data.time_kind,
+        target_names=targets,
+        time_kind=time_kind,
     )
     return Windows(inputs, Targets(arrays["y"], arrays["target_time"], arrays["reveal_time"]), stats)
 
@@ -312,7 +335,10 @@ def _series_windows(
     targets: str,
     origins: Any,
     stats: dict[str, int],
+    bounds: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray] | None:
+    # ``bounds`` (first, end): only origins in rows [first, end), for windows cut from a bounded
+    # buffer of a series read in chunks (tsgate.data.window_stream)
     t = g.time_s
     n = len(t)
     vals = np.concatenate([g.values, g.covariates], axis=1)
@@ -320,6 +346,8 @@ def _series_windows(
     seg_start, seg_end = seg.start, seg.end
 
     origin = np.flatnonzero(seg.position + 1 >= min_hist)
+    if bounds is not None:
+        origin = origin[(origin >= bounds[0]) & (origin < bounds[1])]
     if isinstance(origins, np.ndarray):
         origin = origin[np.isin(t[origin], origins)]
     elif origins == "last":
