@@ -27,7 +27,7 @@ from typing import Any
 __all__ = ["TrainerSettings", "TrainResult", "train_module", "best_weights_callback", "check_accelerator", "PROGRESS_LOGGER"]
 
 #: training progress, one INFO record per batch with ``record.tsgate_progress`` = {"epoch",
-#: "max_epochs", "batch", "batches"}; a caller (the CLI's evaluate bar) may listen
+#: "max_epochs", "batch", "batches"} ("batches" None when windows are streamed); a caller (the CLI's evaluate bar) may listen
 PROGRESS_LOGGER = "tsgate.training.progress"
 log = logging.getLogger(PROGRESS_LOGGER)
 # Lightning's INFO banners (GPU/TPU available, tips about other packages, "max_epochs reached")
@@ -63,9 +63,10 @@ def _progress_callback() -> Any:
     class ProgressLog(Callback):
         def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
             if log.isEnabledFor(logging.INFO):
+                total = trainer.num_training_batches  # inf for windows streamed from chunks
                 info = {"epoch": int(trainer.current_epoch) + 1, "max_epochs": int(trainer.max_epochs),
-                        "batch": batch_idx + 1, "batches": int(trainer.num_training_batches)}
-                log.info("epoch %(epoch)d/%(max_epochs)d, batch %(batch)d/%(batches)d", info, extra={"tsgate_progress": info})
+                        "batch": batch_idx + 1, "batches": int(total) if total != float("inf") else None}
+                log.info("epoch %(epoch)d/%(max_epochs)d, batch %(batch)d/%(batches)s", info, extra={"tsgate_progress": info})
 
     return ProgressLog()
 
