@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from tsgate.data.columns import ID, SEGMENT
+from tsgate.data.columns import ID, SEGMENT, plain
 from tsgate.data.series import IrregularSeries, SeriesArrays
 from tsgate.data.windows import Windows, _assemble, _check_settings, _series_windows
 from tsgate.exceptions import ConfigError, DataError
@@ -84,6 +84,8 @@ class SeriesChunks:
         self.rows = int(rows)
         self.layout = RowLayout.of(series)
         self.source = series.source
+        #: the series in the order of the in-memory data (their first appearance in its frame)
+        self.series_ids = series.series_ids
 
     def __iter__(self) -> Iterator[list[SeriesArrays]]:
         s = self.series
@@ -186,6 +188,8 @@ class WindowStream:
         self._max_step, self._max_dur = max(steps, default=0), max(durations, default=0.0)
         self._live: dict[Any, _Buffer] = {}
         self._closed: dict[Any, tuple[float, int, int]] = {}  # released series: last time, segment, rows
+        #: every series seen, in the order of its first row
+        self.first_seen: dict[Any, None] = {}
         self._clock = -np.inf
         self.stats = {"origins": 0, "dropped_target_gap": 0, "dropped_target_end": 0, "series_without_windows": 0}
 
@@ -212,10 +216,11 @@ class WindowStream:
         sid = p.series_id
         b = self._live.get(sid)
         if b is None:
+            self.first_seen.setdefault(sid, None)
             last_t, last_seg, n_rows = self._closed.pop(sid, (-np.inf, None, 0))
             if last_seg is not None and p.time_s[0] > last_t and int(p.segment[0]) == last_seg:
                 raise DataError(
-                    f"series {sid!r} continues segment {last_seg} at {p.time_s[0]:.6g} s after {p.time_s[0] - last_t:.6g} s "
+                    f"series {plain(sid)!r} continues segment {last_seg} at {p.time_s[0]:.6g} s after {p.time_s[0] - last_t:.6g} s "
                     f"of silence, longer than evict_after={self.evict_after} s, after its rows were released; give "
                     "a larger evict_after (at least the gap that starts a new segment) or None.", file=self.source)
             self._check_order(sid, p, last_t, last_seg)
@@ -233,11 +238,11 @@ class WindowStream:
     def _check_order(self, sid: Any, p: SeriesArrays, last_t: float, last_seg: int | None) -> None:
         if p.time_s[0] <= last_t:
             raise DataError(
-                f"rows of series {sid!r} are not in time order across chunks: a row at {p.time_s[0]:.6g} s comes "
+                f"rows of series {plain(sid)!r} are not in time order across chunks: a row at {p.time_s[0]:.6g} s comes "
                 f"after one at {last_t:.6g} s. Windows are streamed from rows in time order within each series; "
                 "sort the file by time (or by series, then time).", file=self.source)
         if last_seg is not None and int(p.segment[0]) < last_seg:
-            raise DataError(f"segment numbers of series {sid!r} go back ({last_seg} then {int(p.segment[0])}) at "
+            raise DataError(f"segment numbers of series {plain(sid)!r} go back ({last_seg} then {int(p.segment[0])}) at "
                             f"{p.time_s[0]:.6g} s; number segments in time order.", file=self.source)
 
     # ------------------------------------------------------------------ emitting

@@ -22,6 +22,7 @@ from tsgate.data.windows import Inputs, Targets, Windows, require_windows
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError, OnlineUpdateWarning
 from tsgate.training.gated_params import CONSTRAINTS
+from tsgate.training.gated_stream import check_stream_options
 from tsgate.training.numeric import check_finite_result, check_series_range
 from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
 from tsgate.training.trainer import check_accelerator
@@ -92,6 +93,14 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         Lightning progress bar; ``logger="csv"`` writes Lightning's CSV logs under ``log_dir``
         (both must be given; by default nothing is written); seed for weights, shuffling and
         Lightning; DataLoader workers.
+    data_module, stream_options
+        ``memory`` (default): all training windows are cut at once and held
+        (:class:`~tsgate.training.datamodule.WindowDataModule`). ``stream``: they are streamed from
+        the rows in time-ordered chunks every epoch and never all held
+        (:mod:`tsgate.training.gated_stream`; one training process). ``stream_options``: ``rows``
+        per chunk (100,000), ``shuffle_buffer`` windows (8,192), ``sample``, the most windows the
+        scales are measured on (50,000), ``evict_after`` seconds of silence after which a
+        series' rows are released (None).
     """
 
     _parameter_constraints = CONSTRAINTS
@@ -143,6 +152,8 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         log_dir: str | None = None,
         seed: int = 0,
         num_workers: int = 0,
+        data_module: str = "memory",
+        stream_options: dict[str, Any] | None = None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -189,6 +200,8 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         self.log_dir = log_dir
         self.seed = seed
         self.num_workers = num_workers
+        self.data_module = data_module
+        self.stream_options = stream_options
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
@@ -202,6 +215,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
                               "written into the working directory by default.")
         if self.accelerator in ("gpu", "cuda", "mps"):
             check_accelerator(self.accelerator)
+        check_stream_options(self)
 
     def _min_history(self) -> int:
         return self.window if self.min_history is None else int(self.min_history)
@@ -255,9 +269,20 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         from tsgate.training.trainer import TrainerSettings, train_module
 
         check_series_range(data.groups(), data.targets, data.covariates, data.source)  # before float32
-        w = self._windows(data, "all", targets="required")
-        require_windows(w, data, "training")
-        train, val = self._split_windows(w, data)
+        if self.data_module == "stream":
+            from tsgate.training.gated_stream import stream_data
+
+            dm, train, counts = stream_data(self, data)
+            self.stream_report_ = counts
+            n_train, n_val, peak = counts["train"], counts["validation"], train.x
+        else:
+            w = self._windows(data, "all", targets="required")
+            require_windows(w, data, "training")
+            train, val = self._split_windows(w, data)
+            self.stream_report_ = None
+            dm = WindowDataModule(train, val, batch_size=self.batch_size, num_workers=self.num_workers, seed=self.seed)
+            n_train, n_val, peak = len(train), 0 if val is None else len(val), w.x
+        validate = n_val > 0
         L.seed_everything(self.seed, workers=True, verbose=False)
         net_kwargs = self._net_kwargs(train)
         stats = window_statistics(train)
@@ -276,10 +301,9 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             momentum=float(self.momentum),
             optimizer_kwargs=None if self.optimizer_kwargs is None else dict(self.optimizer_kwargs),
             # without a validation set the plateau schedule watches the epoch's training loss
-            monitor="val_loss" if val is not None else "train_loss",
+            monitor="val_loss" if validate else "train_loss",
         )
         apply_statistics(module.net, net_kwargs["normalize"], stats)
-        dm = WindowDataModule(train, val, batch_size=self.batch_size, num_workers=self.num_workers, seed=self.seed)
         settings = TrainerSettings(
             accelerator=self.accelerator,
             devices=self.devices,
@@ -295,16 +319,16 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             log_name=str(self.cell),
         )
         t0 = time.perf_counter()
-        result = train_module(module, dm, settings, validate=val is not None)
+        result = train_module(module, dm, settings, validate=validate)
         self.fit_time_s_ = time.perf_counter() - t0
-        losses = [result.best_val_loss] if val is not None else []
+        losses = [result.best_val_loss] if validate else []
         check_finite_result("training: the loss or a weight", [*losses, *module.net.parameters()],
-                            names=w.feature_names, peak_of=w.x, file=data.source)
+                            names=train.feature_names, peak_of=peak, file=data.source)
         self.best_val_loss_ = result.best_val_loss
         self.n_epochs_ = result.n_epochs
         self.n_steps_ = result.n_steps
-        self.n_train_windows_ = len(train)
-        self.n_val_windows_ = 0 if val is None else len(val)
+        self.n_train_windows_ = n_train
+        self.n_val_windows_ = n_val
         self.log_dir_ = result.log_dir
         self.net_kwargs_ = net_kwargs
         self.statistics_ = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in stats.items()}

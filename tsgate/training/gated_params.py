@@ -60,4 +60,6 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "logger": [Options("csv"), None],
     "seed": [Interval(Integral, 0, None)],
     "num_workers": [Interval(Integral, 0, None)],
+    "data_module": [Options("memory", "stream")],
+    "stream_options": [StrDict(), None],
 }

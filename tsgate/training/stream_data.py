@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from tsgate.data.window_stream import stream_windows
+from tsgate.data.window_stream import WindowStream, stream_windows
 from tsgate.data.windows import Windows
 from tsgate.exceptions import ConfigError
 from tsgate.training.batch import windows_to_tensors
@@ -52,9 +52,16 @@ class StreamSettings:
     min_history: int | None = None
     evict_after: float | None = None
 
-    def windows(self, source: Any, worker: tuple[int, int] = (0, 1)) -> Iterator[Windows]:
-        return stream_windows(source, int(self.window), self.horizons, max_gap=self.max_gap,
-                              min_history=self.min_history, evict_after=self.evict_after, worker=worker)
+    def stream(self, source: Any) -> WindowStream:
+        """A :class:`~tsgate.data.window_stream.WindowStream` with these settings for ``source``."""
+        return WindowStream(source.layout, int(self.window), self.horizons, max_gap=self.max_gap,
+                            min_history=self.min_history, evict_after=self.evict_after,
+                            source=getattr(source, "source", None))
+
+    def windows(self, source: Any, worker: tuple[int, int] = (0, 1), stream: WindowStream | None = None
+                ) -> Iterator[Windows]:
+        return stream_windows(source, int(self.window), self.horizons, worker=worker,
+                              stream=stream or self.stream(source))
 
 
 def cut_windows(w: Windows, cuts: dict[Any, float] | None, part: str) -> Windows:
@@ -238,7 +245,8 @@ def survey(source: Any, settings: StreamSettings, *, sample: int = 50_000, seed:
             threshold = float(keys.max())
         kept, kept_key, pending, n_pending = both, keys, [], 0
 
-    for w in settings.windows(source):
+    ws = settings.stream(source)
+    for w in settings.windows(source, stream=ws):
         for sid, lo, hi, c in _per_series(w):
             a, b = span.get(sid, (np.inf, -np.inf))
             span[sid] = (min(a, lo), max(b, hi))
@@ -255,7 +263,7 @@ def survey(source: Any, settings: StreamSettings, *, sample: int = 50_000, seed:
         merge()
     complete = n <= sample
     if complete and kept is not None:
-        kept = _in_memory_order(kept)
+        kept = _in_memory_order(kept, getattr(source, "series_ids", None) or list(ws.first_seen))
     return Survey(n, span, count, kept, complete)
 
 
@@ -266,11 +274,9 @@ def _per_series(w: Windows) -> Iterator[tuple[Any, float, float, int]]:
             yield _key(sid), float(t.min()), float(t.max()), len(t)
 
 
-def _in_memory_order(w: Windows) -> Windows:
-    """Windows ordered by series id, then origin row, as :func:`~tsgate.data.windows.make_windows`
-    orders the windows of a validated series (sorted by id); left as they are if ids do not sort."""
-    try:
-        rank = np.argsort(np.argsort(np.asarray(w.series_ids), kind="stable"))
-    except TypeError:
-        return w
-    return w.select(np.lexsort((w.origin_row, rank[w.series_index])))
+def _in_memory_order(w: Windows, series_order: list[Any]) -> Windows:
+    """Windows ordered as :func:`~tsgate.data.windows.make_windows` orders those of the validated
+    data: by series (``series_order``, their first appearance), then origin row."""
+    rank = {_key(s): i for i, s in enumerate(series_order)}
+    r = np.array([rank.get(_key(s), len(rank)) for s in w.series_ids], dtype=np.int64)
+    return w.select(np.lexsort((w.origin_row, r[w.series_index])))

@@ -1,0 +1,252 @@
+"""Windows streamed from rows read in chunks equal the in-memory windows of the same file, with
+one or two DataLoader workers; the rows held stay within their bound; ordering violations are
+refused; a short fit through Lightning's Trainer on the streamed windows."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader
+
+from tsgate.data.series import IrregularSeries
+from tsgate.data.window_stream import CsvChunks, SeriesChunks, WindowStream, stream_windows
+from tsgate.data.windows import Windows, make_windows
+from tsgate.exceptions import ConfigError, DataError
+from tsgate.training.batch import windows_to_tensors
+from tsgate.training.scaling import window_statistics
+from tsgate.training.stream_data import StreamDataModule, StreamSettings, StreamWindowDataset, survey
+
+FIELDS = ("x", "dt", "t", "mask", "static", "origin_time", "origin_row", "y", "target_time", "reveal_time")
+OPTIONS = {"time_col": "time", "id_col": "id", "target_cols": ["y"], "covariate_cols": ["c"], "segment_col": "seg"}
+
+
+def frame(n_series: int = 6, seed: int = 0, rows: tuple[int, int] = (20, 200)) -> pd.DataFrame:
+    """Irregular series with segments and a covariate, written as a file sorted by time (the
+    series interleave, as in an AIS file)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for s in range(n_series):
+        n = int(rng.integers(*rows))
+        t = np.round(np.cumsum(rng.exponential(1.0, n) + 0.01) + rng.uniform(0, 50), 3)
+        seg = np.cumsum(rng.random(n) < 0.03)
+        parts.append(pd.DataFrame({"id": f"v{s}", "time": t, "y": rng.normal(size=n), "c": rng.normal(size=n),
+                                   "seg": seg}))
+    return pd.concat(parts).sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def by_origin(w: Windows) -> dict[str, np.ndarray]:
+    """The windows' arrays in one order (series id, origin row), with the ids."""
+    ids = np.array([str(s) for s in w.inputs.ids])
+    order = np.lexsort((w.origin_row, ids))
+    return {"id": ids[order], **{f: getattr(w, f)[order] for f in FIELDS}}
+
+
+def assert_same(a: Windows, b: Windows) -> None:
+    assert len(a) == len(b) > 0
+    x, y = by_origin(a), by_origin(b)
+    for k in x:
+        assert np.array_equal(x[k], y[k], equal_nan=x[k].dtype.kind == "f"), k
+
+
+CASES = [
+    ({"horizons": [1, 3]}),
+    ({"horizons": ["2s", "5s"], "max_gap": "3s"}),
+    ({"horizons": [2, 4], "min_history": 2}),
+    ({"horizons": ["3s"], "min_history": 1, "targets": "optional"}),
+]
+
+
+@pytest.mark.parametrize("kw", CASES)
+def test_csv_read_in_small_chunks_gives_the_in_memory_windows(tmp_path, kw):
+    path = tmp_path / "rows.csv"
+    frame().to_csv(path, index=False)
+    ref = make_windows(IrregularSeries.from_csv(path, **OPTIONS), 6, **kw)
+    source = CsvChunks(path, rows=7, **OPTIONS)  # every series crosses many chunk boundaries
+    ws = WindowStream(source.layout, 6, kw["horizons"], **{k: v for k, v in kw.items() if k != "horizons"})
+    got = Windows.concat(list(stream_windows(source, 6, kw["horizons"], stream=ws)))
+    assert_same(got, ref)
+    assert ws.stats == {**ref.stats, "series_without_windows": 0}
+    assert ws.rows_held == 0 and ws.live_series == 0  # everything released at the end
+
+
+def rows_of(batches) -> list[tuple]:
+    """Each window of the batches as one tuple of its numbers (inputs, mask, targets)."""
+    out = []
+    for b in batches:
+        flat = torch.cat([b[k].reshape(len(b["y"]), -1).double() for k in ("x", "dt", "t", "mask", "static", "y")], 1)
+        out += [tuple(r) for r in flat.tolist()]
+    return out
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("shuffle_buffer", [0, 64])
+def test_dataloader_workers_produce_every_window_once(tmp_path, workers, shuffle_buffer):
+    path = tmp_path / "rows.csv"
+    frame(n_series=9).to_csv(path, index=False)
+    ref = make_windows(IrregularSeries.from_csv(path, **OPTIONS), 6, [1, 3])
+    want = sorted(rows_of([windows_to_tensors(ref)]))
+    ds = StreamWindowDataset(CsvChunks(path, rows=11, **OPTIONS), StreamSettings(6, [1, 3]), batch_size=16,
+                             shuffle_buffer=shuffle_buffer, seed=3)
+    loader = DataLoader(ds, batch_size=None, num_workers=workers)
+    batches = list(loader)
+    got = rows_of(batches)
+    assert len(got) == len(set(got)) == len(want)  # no duplicates, nothing lost
+    assert sorted(got) == want
+    assert all(len(b["y"]) == 16 for b in batches[:-1]) if workers == 0 else True
+    if shuffle_buffer:  # seeded: the same order again; shuffled: not the stream order
+        again = rows_of(DataLoader(StreamWindowDataset(ds.source, ds.settings, batch_size=16,
+                                                       shuffle_buffer=shuffle_buffer, seed=3),
+                                   batch_size=None, num_workers=workers))
+        assert again == got
+        plain = rows_of(DataLoader(StreamWindowDataset(ds.source, ds.settings, batch_size=16), batch_size=None,
+                                   num_workers=workers))
+        assert plain != got
+
+
+def test_rows_held_stay_within_the_carry_bound():
+    # 4 long series, 48,000 rows, read 100 rows at a time: the file is 480 chunks long
+    rng = np.random.default_rng(1)
+    n = 12_000
+    parts = [pd.DataFrame({"id": s, "time": np.cumsum(rng.uniform(0.5, 1.5, n)), "y": rng.normal(size=n)})
+             for s in range(4)]
+    data = IrregularSeries.from_frame(pd.concat(parts), time_col="time", id_col="id", target_cols=["y"])
+    window, horizons = 16, [1, 5]
+    ws = WindowStream(SeriesChunks(data).layout, window, horizons)
+    n_windows = sum(len(w) for w in stream_windows(SeriesChunks(data, rows=100), window, horizons, stream=ws))
+    assert n_windows == len(make_windows(data, window, horizons))
+    bound = data.n_series * (window + max(horizons))  # per live series: the window before the first
+    assert 0 < ws.max_rows_held <= bound              # pending origin, and the pending origins
+    assert ws.max_rows_held < len(data) / 100
+
+
+def test_duration_horizons_hold_the_rows_within_the_horizon():
+    rng = np.random.default_rng(2)
+    n = 5_000
+    t = np.cumsum(rng.uniform(0.9, 1.1, n))  # about one row a second
+    data = IrregularSeries.from_arrays(t, rng.normal(size=n))
+    ws = WindowStream(SeriesChunks(data).layout, 8, ["10s"])
+    got = Windows.concat(list(stream_windows(SeriesChunks(data, rows=50), 8, ["10s"], stream=ws)))
+    assert_same(got, make_windows(data, 8, ["10s"]))
+    assert ws.max_rows_held <= 8 + int(10 / 0.9) + 1
+
+
+def test_silent_series_are_released_after_evict_after():
+    # series 0 reports for 100 s, falls silent, then starts a new segment; series 1 goes on
+    t0 = np.arange(0.0, 100.0)
+    t0b = np.arange(500.0, 600.0)
+    t1 = np.arange(0.5, 600.5)
+    df = pd.concat([
+        pd.DataFrame({"id": 0, "time": np.r_[t0, t0b], "y": np.r_[t0, t0b] * 0.1, "seg": np.r_[np.zeros(100), np.ones(100)]}),
+        pd.DataFrame({"id": 1, "time": t1, "y": np.sin(t1), "seg": 0}),
+    ])
+    data = IrregularSeries.from_frame(df, time_col="time", id_col="id", target_cols=["y"], segment_col="seg")
+    ws = WindowStream(SeriesChunks(data).layout, 4, [2], evict_after=60.0)
+    live = []
+    parts = []
+    for chunk in SeriesChunks(data, rows=20):
+        w = ws.feed(chunk)
+        live.append(ws.live_series)
+        parts += [w] if w is not None else []
+    parts += [ws.finish()]
+    assert_same(Windows.concat(parts), make_windows(data, 4, [2]))
+    assert min(live) == 1  # series 0 was released while silent
+    # without a new segment, continuing the released series is refused
+    df.loc[df["id"] == 0, "seg"] = 0
+    same = IrregularSeries.from_frame(df, time_col="time", id_col="id", target_cols=["y"], segment_col="seg")
+    with pytest.raises(DataError, match="series 0 continues segment 0.*evict_after"):
+        list(stream_windows(SeriesChunks(same, rows=20), 4, [2], evict_after=60.0))
+
+
+def test_rows_out_of_time_order_across_chunks_are_refused(tmp_path):
+    path = tmp_path / "unsorted.csv"
+    pd.DataFrame({"id": ["a"] * 6 + ["b"] * 2 + ["a"],
+                  "time": [1, 2, 3, 4, 5, 6, 1, 2, 3.5], "y": np.arange(9.0)}).to_csv(path, index=False)
+    source = CsvChunks(path, rows=4, time_col="time", id_col="id", target_cols=["y"])
+    with pytest.raises(DataError, match=r"unsorted.csv.*series 'a' are not in time order.*3\.5 s.*6 s.*sort the file"):
+        list(stream_windows(source, 2, [1]))
+
+
+def test_stream_arguments_are_checked(tmp_path):
+    data = IrregularSeries.from_arrays(np.arange(10.0), np.arange(10.0))
+    with pytest.raises(ConfigError, match="rows must be"):
+        SeriesChunks(data, rows=0)
+    with pytest.raises(DataError, match="file not found"):
+        CsvChunks(tmp_path / "none.csv")
+    with pytest.raises(ConfigError, match="evict_after"):
+        WindowStream(SeriesChunks(data).layout, 3, [1], evict_after=-1)
+    with pytest.raises(ConfigError, match="shuffle_buffer"):
+        StreamWindowDataset(SeriesChunks(data), StreamSettings(3, [1]), shuffle_buffer=-2)
+    with pytest.raises(ConfigError, match="validate=True needs cuts"):
+        StreamDataModule(SeriesChunks(data), StreamSettings(3, [1]), validate=True)
+
+
+SMALL = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SMALL
+@given(seed=st.integers(0, 10_000), n_series=st.integers(1, 5), rows=st.integers(1, 40),
+       window=st.integers(1, 6), step=st.integers(1, 4), duration=st.booleans())
+def test_any_chunk_size_gives_the_in_memory_windows(seed, n_series, rows, window, step, duration):
+    data = IrregularSeries.from_frame(frame(n_series, seed, rows=(2, 40)), **OPTIONS)
+    horizons = [f"{step}s"] if duration else [step]
+    ref = make_windows(data, window, horizons)
+    got = list(stream_windows(SeriesChunks(data, rows=rows), window, horizons))
+    if len(ref) == 0:
+        assert sum(len(w) for w in got) == 0
+    else:
+        assert_same(Windows.concat(got), ref)
+
+
+def test_survey_sample_is_bounded_and_complete_when_small():
+    data = IrregularSeries.from_frame(frame(), **OPTIONS)
+    ref = make_windows(data, 6, [1, 3])
+    st_ = StreamSettings(6, [1, 3])
+    full = survey(SeriesChunks(data, rows=13), st_, sample=100_000)
+    assert full.complete and full.n_windows == len(ref) == len(full.sample)
+    a, b = window_statistics(full.sample), window_statistics(ref)
+    assert all(np.array_equal(a[k], b[k]) for k in a)  # the in-memory scales, exactly
+    part = survey(SeriesChunks(data, rows=13), st_, sample=100, seed=1)
+    assert not part.complete and len(part.sample) == 100 and part.n_windows == len(ref)
+    assert sum(part.count.values()) == len(ref)
+
+
+def test_gated_estimator_fits_on_streamed_windows_through_the_trainer():
+    from tsgate.training.gated import GatedLSTMForecaster
+
+    rng = np.random.default_rng(0)
+    parts = []
+    for s in range(4):
+        t = np.cumsum(rng.exponential(1.0, 250)) + rng.uniform(0, 30)
+        parts.append(pd.DataFrame({"id": s, "time": t, "y": np.sin(t / 5) + 0.05 * rng.normal(size=250)}))
+    data = IrregularSeries.from_frame(pd.concat(parts), time_col="time", id_col="id", target_cols=["y"])
+    kw = {"cell": "lstm", "hidden_size": 8, "window": 8, "horizons": [1, 3], "max_epochs": 2, "batch_size": 32}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mem = GatedLSTMForecaster(**kw).fit(data)
+        streamed = GatedLSTMForecaster(**kw, data_module="stream", stream_options={"rows": 40, "shuffle_buffer": 256}).fit(data)
+    # the split and the scales are the in-memory ones; each epoch saw every training window
+    assert streamed.stream_report_["sample_complete"]
+    assert (streamed.n_train_windows_, streamed.n_val_windows_) == (mem.n_train_windows_, mem.n_val_windows_)
+    assert streamed.statistics_ == mem.statistics_ and streamed.net_kwargs_ == mem.net_kwargs_
+    assert streamed.n_epochs_ == 2 and streamed.n_steps_ == mem.n_steps_
+    assert np.isfinite(streamed.best_val_loss_) and streamed.best_val_loss_ < 1.0
+    f = streamed.forecast(data).to_frame()
+    assert np.isfinite(f["y"]).all() and f["y"].std() > 0
+
+
+def test_stream_options_are_validated():
+    from tsgate.training.gated import GatedLSTMForecaster
+
+    data = IrregularSeries.from_arrays(np.arange(50.0), np.sin(np.arange(50.0)))
+    with pytest.raises(ConfigError, match=r"unknown stream_options key\(s\) \['chunk'\]"):
+        GatedLSTMForecaster(data_module="stream", stream_options={"chunk": 3}).fit(data)
+    with pytest.raises(ConfigError, match="data_module='stream' trains in one process"):
+        GatedLSTMForecaster(data_module="stream", strategy="ddp", devices=2).fit(data)
+    with pytest.raises(ConfigError, match="data_module"):
+        GatedLSTMForecaster(data_module="disk").fit(data)
