@@ -211,6 +211,82 @@ def child_tsgate(path: str, chunk_mb: int, window_batch: int) -> dict:
             "report": {k: v for k, v in s.report.by_reason().items()}}
 
 
+def _reset_peak() -> bool:
+    """Reset this process's RSS high-water mark (Linux: ``/proc/self/clear_refs``), so that the
+    next :func:`_peak_mb` is the peak of one step; False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+#: rows per chunk of the streamed windowing: a chunk's windows are what it holds beyond the carry
+STREAM_ROWS = 20_000
+#: largest kept-row count for which all windows are also cut at once (as WindowDataModule holds them)
+ALL_AT_ONCE_ROWS = 2_000_000
+
+
+def child_stream(path: str, chunk_mb: int, window_batch: int) -> dict:
+    """Windowing after one load, three ways, each with its own peak: all windows at once (small
+    files only), batches of vessels, and streamed from time-ordered chunks of rows (bounded carry)."""
+    from tsgate.adapters.ais import load_ais
+    from tsgate.data.window_stream import SeriesChunks, WindowStream, stream_windows
+    from tsgate.data.windows import make_windows
+
+    s = load_ais(path, chunk_bytes=chunk_mb << 20)
+    base = _peak_mb()
+    kw = {"window": 16, "horizons": ["1min", "5min"], "max_gap": "10min"}
+    out: dict = {"rows_kept": len(s), "vessels": s.n_series, "load_peak_mb": base}
+    if len(s) <= ALL_AT_ONCE_ROWS:
+        exact = _reset_peak()
+        t0, c0 = time.perf_counter(), time.process_time()
+        n = len(make_windows(s, **kw))
+        out["all"] = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "windows": n,
+                      "peak_mb": _peak_mb() if exact else None}
+    exact = _reset_peak()
+    ids, sid = np.asarray(s.series_ids), s.frame["series"].to_numpy()
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = 0
+    for a in range(0, len(ids), window_batch):
+        n += len(make_windows(s.take(np.isin(sid, ids[a : a + window_batch])), **kw))
+    out["batches"] = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "windows": n,
+                      "peak_mb": _peak_mb() if exact else None}
+    exact = _reset_peak()
+    source = SeriesChunks(s, rows=STREAM_ROWS)
+    # a voyage ends after max_gap of silence (load_ais's default 30 min): such vessels are released
+    ws = WindowStream(source.layout, 16, kw["horizons"], max_gap=kw["max_gap"], evict_after=s.meta["max_gap_s"])
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = sum(len(w) for w in stream_windows(source, 16, kw["horizons"], stream=ws))
+    out["stream"] = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "windows": n,
+                     "peak_mb": _peak_mb() if exact else None, "max_rows_held": ws.max_rows_held}
+    return out
+
+
+def print_stream(res: dict) -> None:
+    """The windowing section: rows per second and peak memory of each way, and their ratios."""
+    rows = res["rows_kept"]
+    print(f"\nwindowing after load_ais ({rows:,} rows of {res['vessels']:,} vessels; L=16, 1 and 5 min; peak = "
+          "high-water mark of that step alone, the loaded series included)")
+    print(f"{'windowing':58s} {'wall s':>7s} {'cpu s':>7s} {'M rows/s':>9s} {'windows':>11s} {'peak MB':>8s}")
+    labels = {"all": "in memory, all windows at once (what WindowDataModule holds)",
+              "batches": "in memory, batches of vessels", "stream": f"streamed, chunks of {STREAM_ROWS:,} rows (WindowStream)"}
+    for key, label in labels.items():
+        r = res.get(key)
+        if r is None:
+            print(f"{label:58.58s} skipped above {ALL_AT_ONCE_ROWS:,} rows")
+            continue
+        peak = "" if r["peak_mb"] is None else f"{r['peak_mb']:8.0f}"
+        print(f"{label:58.58s} {r['seconds']:7.2f} {r['cpu']:7.2f} {rows / r['seconds'] / 1e6:9.2f} {r['windows']:11,} {peak}")
+    st, ref = res["stream"], res.get("all") or res["batches"]
+    same = "the same" if st["windows"] == ref["windows"] else "NOT the same"
+    print(f"streamed / in memory ({'all at once' if 'all' in res else 'batches'}): wall "
+          f"{st['seconds'] / ref['seconds']:.2f}x, peak memory "
+          + (f"{st['peak_mb'] / ref['peak_mb']:.2f}x" if st["peak_mb"] and ref["peak_mb"] else "n/a")
+          + f"; {same} number of windows; rows held at most {st['max_rows_held']:,} ({st['max_rows_held'] / rows:.2%} of the rows)")
+
+
 def _run_child(args: list[str]) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env,
@@ -239,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             res = child_pandas(path)
         elif kind == "area":
             res = child_area(path, int(rest[0]))
+        elif kind == "stream":
+            res = child_stream(path, int(rest[0]), int(rest[1]))
         else:
             res = child_tsgate(path, int(rest[0]), int(rest[1]))
         print(json.dumps(res))
@@ -293,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"goal >= 1 M rows/s loaded and cleaned: {'met' if n / lc >= 1e6 else 'NOT met'} "
               f"({n / lc / 1e6:.2f} M rows/s wall, {n / lc_cpu / 1e6:.2f} M rows per cpu-second); "
               f"goal peak <= 2 GB: {'met' if ts['peak_mb'] <= 2048 else 'NOT met'} ({ts['peak_mb']:.0f} MB)")
+        print_stream(_run_child(["stream", str(path), str(args.chunk_mb), str(args.window_batch)]))
         print("\nrepair report, by reason:")
         for k, v in ts["report"].items():
             print(f"  {k}: {v:,}")

@@ -18,6 +18,8 @@ EXPECTED = {
     "Inputs", "Targets", "Forecasts", "WindowForecaster", "StreamForecaster", "Tags",
     "PretrainedAnalogForecaster", "pretrain_network",
     "NumericRangeError", "LockBusyError", "model_lock",
+    "SeriesChunks", "CsvChunks", "WindowStream", "stream_windows", "StreamSettings", "StreamWindowDataset",
+    "StreamDataModule",
 }
 
 

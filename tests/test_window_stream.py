@@ -98,7 +98,8 @@ def test_dataloader_workers_produce_every_window_once(tmp_path, workers, shuffle
     got = rows_of(batches)
     assert len(got) == len(set(got)) == len(want)  # no duplicates, nothing lost
     assert sorted(got) == want
-    assert all(len(b["y"]) == 16 for b in batches[:-1]) if workers == 0 else True
+    short = sum(len(b["y"]) < 16 for b in batches)
+    assert short <= max(1, workers)  # full batches but for each worker's last one
     if shuffle_buffer:  # seeded: the same order again; shuffled: not the stream order
         again = rows_of(DataLoader(StreamWindowDataset(ds.source, ds.settings, batch_size=16,
                                                        shuffle_buffer=shuffle_buffer, seed=3),
@@ -169,6 +170,10 @@ def test_rows_out_of_time_order_across_chunks_are_refused(tmp_path):
                   "time": [1, 2, 3, 4, 5, 6, 1, 2, 3.5], "y": np.arange(9.0)}).to_csv(path, index=False)
     source = CsvChunks(path, rows=4, time_col="time", id_col="id", target_cols=["y"])
     with pytest.raises(DataError, match=r"unsorted.csv.*series 'a' are not in time order.*3\.5 s.*6 s.*sort the file"):
+        list(stream_windows(source, 2, [1]))
+    pd.DataFrame({"id": ["a"] * 6, "time": [1, 2, 3, 4, 4, 5], "y": np.arange(6.0)}).to_csv(path, index=False)
+    source = CsvChunks(path, rows=4, time_col="time", id_col="id", target_cols=["y"])
+    with pytest.raises(DataError, match=r"series 'a' has a second row at 4 s in a later chunk"):
         list(stream_windows(source, 2, [1]))
 
 

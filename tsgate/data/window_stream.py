@@ -43,7 +43,7 @@ import pandas as pd
 
 from tsgate.data.columns import ID, SEGMENT, plain
 from tsgate.data.series import IrregularSeries, SeriesArrays
-from tsgate.data.windows import Windows, _assemble, _check_settings, _series_windows
+from tsgate.data.windows import Windows, assemble_windows, check_window_settings, series_windows
 from tsgate.exceptions import ConfigError, DataError
 
 __all__ = ["RowLayout", "SeriesChunks", "CsvChunks", "WindowStream", "stream_windows", "owner"]
@@ -91,14 +91,16 @@ class SeriesChunks:
         s = self.series
         f = s.frame
         t = s.time_seconds()
-        tv = f[list(s.targets)].to_numpy(dtype=np.float64)
-        cv = f[list(s.covariates)].to_numpy(dtype=np.float64) if s.covariates else np.zeros((len(f), 0))
-        sv = f[list(s.static)].to_numpy(dtype=np.float64) if s.static else np.zeros((len(f), 0))
+        # one array per column (no copy of the frame); each chunk gathers its rows
+        cols = {name: [f[c].to_numpy(dtype=np.float64) for c in names]
+                for name, names in (("tv", s.targets), ("cv", s.covariates), ("sv", s.static))}
         seg, ids = f[SEGMENT].to_numpy(), f[ID].to_numpy()
         order = np.argsort(t, kind="stable")  # the frame is sorted by series, then time
         for a in range(0, len(order), self.rows):
             idx = np.sort(order[a : a + self.rows])  # back to series-then-time order within the chunk
-            yield _pieces(ids[idx], t[idx], tv[idx], cv[idx], seg[idx], sv[idx])
+            tv, cv, sv = (np.stack([c[idx] for c in cols[k]], axis=1) if cols[k] else np.zeros((len(idx), 0))
+                          for k in ("tv", "cv", "sv"))
+            yield _pieces(ids[idx], t[idx], tv, cv, seg[idx], sv)
 
 
 class CsvChunks:
@@ -179,7 +181,7 @@ class WindowStream:
     stats: dict[str, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self._hs, self._min_hist, self._gap = _check_settings(self.window, self.horizons, self.max_gap,
+        self._hs, self._min_hist, self._gap = check_window_settings(self.window, self.horizons, self.max_gap,
                                                               self.min_history, 1, self.targets)
         if self.evict_after is not None and not (isinstance(self.evict_after, (int, float)) and self.evict_after > 0):
             raise ConfigError(f"evict_after must be a number of seconds > 0 (or None), got {self.evict_after!r}.")
@@ -236,7 +238,12 @@ class WindowStream:
         return sid
 
     def _check_order(self, sid: Any, p: SeriesArrays, last_t: float, last_seg: int | None) -> None:
-        if p.time_s[0] <= last_t:
+        if p.time_s[0] == last_t:
+            raise DataError(
+                f"series {plain(sid)!r} has a second row at {last_t:.6g} s in a later chunk; rows of one series "
+                "at one time must be merged or removed before streaming (or read the file whole).",
+                file=self.source)
+        if p.time_s[0] < last_t:
             raise DataError(
                 f"rows of series {plain(sid)!r} are not in time order across chunks: a row at {p.time_s[0]:.6g} s comes "
                 f"after one at {last_t:.6g} s. Windows are streamed from rows in time order within each series; "
@@ -264,7 +271,7 @@ class WindowStream:
         part = None
         if hi > lo:
             g = SeriesArrays(sid, b.t, b.values, b.cov, b.seg, b.static)
-            part = _series_windows(g, 0, int(self.window), self._hs, self._gap, self._min_hist, 1, self.targets,
+            part = series_windows(g, 0, int(self.window), self._hs, self._gap, self._min_hist, 1, self.targets,
                                    "all", self.stats, bounds=(lo, hi))
             if part is not None:
                 part["origin_row"] += b.row0
@@ -295,7 +302,7 @@ class WindowStream:
             ids.append(p.pop("series_id"))
             p["series_index"][:] = i
         lay = self.layout
-        return _assemble(list(parts), ids, int(self.window), self._hs, lay.targets, lay.covariates, len(lay.static),
+        return assemble_windows(list(parts), ids, int(self.window), self._hs, lay.targets, lay.covariates, len(lay.static),
                          lay.time_kind, dict(self.stats))
 
     @property

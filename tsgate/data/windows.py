@@ -242,7 +242,7 @@ def make_windows(
         id to the times (float seconds) of the observations wanted as origins (series not in
         the mapping give none).
     """
-    hs, min_hist, gap = _check_settings(window, horizons, max_gap, min_history, stride, targets)
+    hs, min_hist, gap = check_window_settings(window, horizons, max_gap, min_history, stride, targets)
     if not (isinstance(origins, Mapping) or origins in ("all", "last")):
         raise ConfigError(f"origins must be 'all', 'last' or a mapping of series to times, got {origins!r}.")
 
@@ -256,16 +256,16 @@ def make_windows(
             chosen: Any = np.asarray(wanted, dtype=np.float64)
         else:
             chosen = origins
-        w = _series_windows(g, si, window, hs, gap, min_hist, stride, targets, chosen, stats)
+        w = series_windows(g, si, window, hs, gap, min_hist, stride, targets, chosen, stats)
         if w is None:
             stats["series_without_windows"] += 1
         else:
             parts.append(w)
-    return _assemble(parts, data.series_ids, window, hs, tuple(data.targets), tuple(data.covariates),
+    return assemble_windows(parts, data.series_ids, window, hs, tuple(data.targets), tuple(data.covariates),
                      len(data.static), data.time_kind, stats)
 
 
-def _check_settings(
+def check_window_settings(
     window: Any, horizons: Any, max_gap: Any, min_history: Any, stride: Any, targets: Any
 ) -> tuple[tuple[Horizon, ...], int, float | None]:
     """(horizons, min_history, max_gap in seconds) of validated windowing settings."""
@@ -282,7 +282,7 @@ def _check_settings(
     return hs, min_hist, None if max_gap is None else parse_duration(max_gap, what="max_gap")
 
 
-def _assemble(
+def assemble_windows(
     parts: list[dict[str, np.ndarray]],
     series_ids: list[Any],
     L: int,
@@ -293,7 +293,7 @@ def _assemble(
     time_kind: str,
     stats: dict[str, int],
 ) -> Windows:
-    """Windows from the per-series arrays of :func:`_series_windows` (``series_index`` into ``series_ids``)."""
+    """Windows from the per-series arrays of :func:`series_windows` (``series_index`` into ``series_ids``)."""
     feature_names = targets + covariates
     n_feat, n_tgt = len(feature_names), len(targets)
     if parts:
@@ -324,7 +324,7 @@ def _assemble(
     return Windows(inputs, Targets(arrays["y"], arrays["target_time"], arrays["reveal_time"]), stats)
 
 
-def _series_windows(
+def series_windows(
     g: SeriesArrays,
     si: int,
     L: int,

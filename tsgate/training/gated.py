@@ -271,8 +271,13 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         check_series_range(data.groups(), data.targets, data.covariates, data.source)  # before float32
         if self.data_module == "stream":
             from tsgate.training.gated_stream import stream_data
+            from tsgate.training.stream_data import StreamSettings
 
-            dm, train, counts = stream_data(self, data)
+            def settings_of(evict_after: Any) -> StreamSettings:
+                return StreamSettings(self._window_length(), self.horizons_, max_gap=self._max_gap(),
+                                      min_history=self._min_history(), evict_after=evict_after)
+
+            dm, train, counts = stream_data(self, data, settings_of, self._split_windows)
             self.stream_report_ = counts
             n_train, n_val, peak = counts["train"], counts["validation"], train.x
         else:

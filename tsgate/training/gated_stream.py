@@ -11,6 +11,7 @@ split and the scales are exactly those of the in-memory path; only the batch ord
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,14 +53,17 @@ def check_stream_options(est: Any) -> dict[str, Any]:
     return opts
 
 
-def stream_data(est: Any, data: IrregularSeries) -> tuple[Any, Windows, dict[str, Any]]:
-    """(the DataModule, the training windows the scales are measured on, counts) for ``est``."""
-    from tsgate.training.stream_data import StreamDataModule, StreamSettings, cut_windows, survey
+def stream_data(est: Any, data: IrregularSeries, settings_of: Callable[[Any], Any],
+                split: Callable[[Windows, IrregularSeries], tuple[Windows, Windows | None]]
+                ) -> tuple[Any, Windows, dict[str, Any]]:
+    """(the DataModule, the training windows the scales are measured on, counts) for ``est``;
+    ``settings_of(evict_after)`` gives its :class:`~tsgate.training.stream_data.StreamSettings`,
+    ``split`` is its in-memory validation split."""
+    from tsgate.training.stream_data import StreamDataModule, cut_windows, survey
 
     opts = check_stream_options(est)
     source = SeriesChunks(data, rows=int(opts["rows"]))
-    settings = StreamSettings(int(est._window_length()), est.horizons_, max_gap=est._max_gap(),
-                              min_history=est._min_history(), evict_after=opts["evict_after"])
+    settings = settings_of(opts["evict_after"])
     sv = survey(source, settings, sample=int(opts["sample"]), seed=int(est.seed))
     if sv.sample is None:  # no window at all: the in-memory path's refusal, with its reasons
         require_windows(make_windows(data.take(np.zeros(0, np.int64)), settings.window, est.horizons_), data,
@@ -67,7 +71,7 @@ def stream_data(est: Any, data: IrregularSeries) -> tuple[Any, Windows, dict[str
         raise AssertionError("unreachable: require_windows refuses no windows")
     fraction = float(est.val_fraction)
     if sv.complete:  # every window in the sample: the in-memory split, to the window
-        train, val = est._split_windows(sv.sample, data)
+        train, val = split(sv.sample, data)
         validate = val is not None
         n_train, n_val = len(train), 0 if val is None else len(val)
     else:
