@@ -222,45 +222,52 @@ def _reset_peak() -> bool:
         return False
 
 
-#: rows per chunk of the streamed windowing: a chunk's windows are what it holds beyond the carry
-STREAM_ROWS = 20_000
+#: rows per chunk of the streamed windowing: a chunk's windows are what it holds beyond the carry;
+#: smaller chunks hold less and pay the per-series work of a chunk more often
+STREAM_ROWS = (20_000, 100_000)
 #: largest kept-row count for which all windows are also cut at once (as WindowDataModule holds them)
 ALL_AT_ONCE_ROWS = 2_000_000
 
 
 def child_stream(path: str, chunk_mb: int, window_batch: int) -> dict:
-    """Windowing after one load, three ways, each with its own peak: all windows at once (small
-    files only), batches of vessels, and streamed from time-ordered chunks of rows (bounded carry)."""
+    """Windowing after one load, each way with its own peak: streamed from time-ordered chunks
+    of rows (bounded carry; two chunk sizes), batches of vessels, and all windows at once (small
+    files only). The streamed runs go first and memory is given back between steps, so that no
+    step's peak starts from an earlier step's."""
     from tsgate.adapters.ais import load_ais
+    from tsgate.adapters.ais_report import release_memory
     from tsgate.data.window_stream import SeriesChunks, WindowStream, stream_windows
     from tsgate.data.windows import make_windows
 
     s = load_ais(path, chunk_bytes=chunk_mb << 20)
-    base = _peak_mb()
     kw = {"window": 16, "horizons": ["1min", "5min"], "max_gap": "10min"}
-    out: dict = {"rows_kept": len(s), "vessels": s.n_series, "load_peak_mb": base}
-    if len(s) <= ALL_AT_ONCE_ROWS:
+    out: dict = {"rows_kept": len(s), "vessels": s.n_series, "load_peak_mb": _peak_mb()}
+
+    def measure(key: str, run) -> None:  # noqa: ANN001
+        release_memory()
         exact = _reset_peak()
         t0, c0 = time.perf_counter(), time.process_time()
-        n = len(make_windows(s, **kw))
-        out["all"] = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "windows": n,
-                      "peak_mb": _peak_mb() if exact else None}
-    exact = _reset_peak()
-    ids, sid = np.asarray(s.series_ids), s.frame["series"].to_numpy()
-    t0, c0 = time.perf_counter(), time.process_time()
-    n = 0
-    for a in range(0, len(ids), window_batch):
-        n += len(make_windows(s.take(np.isin(sid, ids[a : a + window_batch])), **kw))
-    out["batches"] = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "windows": n,
-                      "peak_mb": _peak_mb() if exact else None}
-    exact = _reset_peak()
-    source = SeriesChunks(s, rows=STREAM_ROWS)
-    # a voyage ends after max_gap of silence (load_ais's default 30 min): such vessels are released
-    ws = WindowStream(source.layout, 16, kw["horizons"], max_gap=kw["max_gap"], evict_after=s.meta["max_gap_s"])
-    t0, c0 = time.perf_counter(), time.process_time()
-    n = sum(len(w) for w in stream_windows(source, 16, kw["horizons"], stream=ws))
-    out["stream"] = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "windows": n,
-                     "peak_mb": _peak_mb() if exact else None, "max_rows_held": ws.max_rows_held}
+        res = run()
+        out[key] = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                    "peak_mb": _peak_mb() if exact else None, **res}
+
+    def streamed(rows: int):  # noqa: ANN202
+        source = SeriesChunks(s, rows=rows)
+        # a voyage ends after max_gap of silence (load_ais's default 30 min): such vessels are released
+        ws = WindowStream(source.layout, 16, kw["horizons"], max_gap=kw["max_gap"], evict_after=s.meta["max_gap_s"])
+        n = sum(len(w) for w in stream_windows(source, 16, kw["horizons"], stream=ws))
+        return {"windows": n, "max_rows_held": ws.max_rows_held}
+
+    def batches():  # noqa: ANN202
+        ids, sid = np.asarray(s.series_ids), s.frame["series"].to_numpy()
+        return {"windows": sum(len(make_windows(s.take(np.isin(sid, ids[a : a + window_batch])), **kw))
+                               for a in range(0, len(ids), window_batch))}
+
+    for rows in STREAM_ROWS:
+        measure(f"stream {rows}", lambda: streamed(rows))
+    measure("batches", batches)
+    if len(s) <= ALL_AT_ONCE_ROWS:
+        measure("all", lambda: {"windows": len(make_windows(s, **kw))})
     return out
 
 
@@ -271,7 +278,8 @@ def print_stream(res: dict) -> None:
           "high-water mark of that step alone, the loaded series included)")
     print(f"{'windowing':58s} {'wall s':>7s} {'cpu s':>7s} {'M rows/s':>9s} {'windows':>11s} {'peak MB':>8s}")
     labels = {"all": "in memory, all windows at once (what WindowDataModule holds)",
-              "batches": "in memory, batches of vessels", "stream": f"streamed, chunks of {STREAM_ROWS:,} rows (WindowStream)"}
+              "batches": "in memory, batches of vessels",
+              **{f"stream {r}": f"streamed, chunks of {r:,} rows (WindowStream)" for r in STREAM_ROWS}}
     for key, label in labels.items():
         r = res.get(key)
         if r is None:
@@ -279,12 +287,15 @@ def print_stream(res: dict) -> None:
             continue
         peak = "" if r["peak_mb"] is None else f"{r['peak_mb']:8.0f}"
         print(f"{label:58.58s} {r['seconds']:7.2f} {r['cpu']:7.2f} {rows / r['seconds'] / 1e6:9.2f} {r['windows']:11,} {peak}")
-    st, ref = res["stream"], res.get("all") or res["batches"]
-    same = "the same" if st["windows"] == ref["windows"] else "NOT the same"
-    print(f"streamed / in memory ({'all at once' if 'all' in res else 'batches'}): wall "
-          f"{st['seconds'] / ref['seconds']:.2f}x, peak memory "
-          + (f"{st['peak_mb'] / ref['peak_mb']:.2f}x" if st["peak_mb"] and ref["peak_mb"] else "n/a")
-          + f"; {same} number of windows; rows held at most {st['max_rows_held']:,} ({st['max_rows_held'] / rows:.2%} of the rows)")
+    ref_key = "all" if "all" in res else "batches"
+    ref = res[ref_key]
+    for rows_per in STREAM_ROWS:
+        st = res[f"stream {rows_per}"]
+        same = "the same" if st["windows"] == ref["windows"] else "NOT the same"
+        peak = f"{st['peak_mb'] / ref['peak_mb']:.2f}x" if st["peak_mb"] and ref["peak_mb"] else "n/a"
+        print(f"streamed ({rows_per:,}-row chunks) / in memory ({ref_key}): wall {st['seconds'] / ref['seconds']:.2f}x, "
+              f"cpu {st['cpu'] / ref['cpu']:.2f}x, peak memory {peak}; {same} number of windows; rows held at most "
+              f"{st['max_rows_held']:,} ({st['max_rows_held'] / rows:.2%} of the rows)")
 
 
 def _run_child(args: list[str]) -> dict:

@@ -18,7 +18,7 @@ EXPECTED = {
     "Inputs", "Targets", "Forecasts", "WindowForecaster", "StreamForecaster", "Tags",
     "PretrainedAnalogForecaster", "pretrain_network",
     "NumericRangeError", "LockBusyError", "model_lock",
-    "SeriesChunks", "CsvChunks", "WindowStream", "stream_windows", "StreamSettings", "StreamWindowDataset",
+    "SeriesChunks", "CsvChunks", "SeriesBlocks", "WindowStream", "stream_windows", "StreamSettings", "StreamWindowDataset",
     "StreamDataModule",
 }
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from tsgate.data.series import IrregularSeries
-from tsgate.data.window_stream import CsvChunks, SeriesChunks, WindowStream, stream_windows
+from tsgate.data.window_stream import CsvChunks, SeriesBlocks, SeriesChunks, WindowStream, stream_windows
 from tsgate.data.windows import Windows, make_windows
 from tsgate.exceptions import ConfigError, DataError
 from tsgate.training.batch import windows_to_tensors
@@ -162,6 +162,28 @@ def test_silent_series_are_released_after_evict_after():
     same = IrregularSeries.from_frame(df, time_col="time", id_col="id", target_cols=["y"], segment_col="seg")
     with pytest.raises(DataError, match="series 0 continues segment 0.*evict_after"):
         list(stream_windows(SeriesChunks(same, rows=20), 4, [2], evict_after=60.0))
+
+
+def test_blocks_of_validated_series_stream_as_separate_segments(tmp_path):
+    df = frame(n_series=4)
+    cut = float(df["time"].median())
+    paths = [tmp_path / "day1.csv", tmp_path / "day2.csv"]
+    df[df["time"] < cut].to_csv(paths[0], index=False)
+    df[df["time"] >= cut].to_csv(paths[1], index=False)
+    opts = {**OPTIONS, "segment_col": None}
+    # in memory: the same rows, a new segment where the second block starts
+    whole = IrregularSeries.from_frame(df.assign(seg=(df["time"] >= cut).astype(int)), **OPTIONS)
+    ref = make_windows(whole, 5, [1, 2])
+    blocks = SeriesBlocks(lambda p: IrregularSeries.from_csv(p, **opts), paths, rows=9)
+    assert blocks.layout.targets == ("y",) and blocks.layout.covariates == ("c",)
+    for _ in range(2):  # read again from the start
+        assert_same(Windows.concat(list(stream_windows(blocks, 5, [1, 2]))), ref)
+    other = SeriesBlocks(lambda p: IrregularSeries.from_csv(p, **{**opts, "covariate_cols": []}) if p == paths[1]
+                         else IrregularSeries.from_csv(p, **opts), paths)
+    with pytest.raises(DataError, match="day2.csv.*the same targets, covariates"):
+        list(stream_windows(other, 5, [1]))
+    with pytest.raises(ConfigError, match="items is empty"):
+        SeriesBlocks(IrregularSeries.from_csv, [])
 
 
 def test_rows_out_of_time_order_across_chunks_are_refused(tmp_path):

@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "WindowDataModule": "tsgate.training.datamodule",
     "SeriesChunks": "tsgate.data.window_stream",
     "CsvChunks": "tsgate.data.window_stream",
+    "SeriesBlocks": "tsgate.data.window_stream",
     "WindowStream": "tsgate.data.window_stream",
     "stream_windows": "tsgate.data.window_stream",
     "StreamSettings": "tsgate.training.stream_data",

@@ -4,7 +4,9 @@ A *row source* yields chunks of validated rows, each chunk a list of
 :class:`~tsgate.data.series.SeriesArrays` pieces (some rows of some series): :class:`SeriesChunks`
 cuts an in-memory :class:`~tsgate.data.series.IrregularSeries` into time-ordered chunks,
 :class:`CsvChunks` reads a long-format CSV file (one row per observation, sorted by time) a
-block of rows at a time and validates each block as :meth:`IrregularSeries.from_frame` does.
+block of rows at a time and validates each block as :meth:`IrregularSeries.from_frame` does;
+:class:`SeriesBlocks` reads validated series one after another (e.g. one ``load_ais`` per
+daily file).
 
 :class:`WindowStream` turns the chunks into the same windows as
 :func:`~tsgate.data.windows.make_windows` on all rows at once, with the same window code:
@@ -46,7 +48,7 @@ from tsgate.data.series import IrregularSeries, SeriesArrays
 from tsgate.data.windows import Windows, assemble_windows, check_window_settings, series_windows
 from tsgate.exceptions import ConfigError, DataError
 
-__all__ = ["RowLayout", "SeriesChunks", "CsvChunks", "WindowStream", "stream_windows", "owner"]
+__all__ = ["RowLayout", "SeriesChunks", "CsvChunks", "SeriesBlocks", "WindowStream", "stream_windows", "owner"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,84 @@ class CsvChunks:
                 raise DataError(f"mixes time kinds: {self.layout.time_kind} times first, {block.time_kind} "
                                 "later; write every time the same way.", file=self.source)
             yield list(block.groups())
+
+
+class SeriesBlocks:
+    """Validated series, one block after another (e.g. ``load_ais`` of each day's file, with a
+    fixed ``origin`` so that every day is on the same plane): ``load(item)`` for each of ``items``,
+    in order, each block read again at every epoch and windowed ``rows`` rows at a time.
+
+    Each block was cleaned on its own, so a track cannot continue across blocks: a block's
+    segments are numbered after the series' segments in earlier blocks (a window never spans two
+    blocks), and its rows must come after them in time. Every block must have the first block's
+    targets, covariates, static columns and kind of time.
+    """
+
+    def __init__(self, load: Any, items: Sequence[Any], rows: int = 100_000) -> None:
+        if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
+            raise ConfigError(f"rows must be a whole number of rows ≥ 1 per chunk, got {rows!r}.")
+        self.rows = int(rows)
+        if not callable(load):
+            raise ConfigError(f"load must be a function of one item returning an IrregularSeries, got {load!r}.")
+        self.load, self.items = load, list(items)
+        if not self.items:
+            raise ConfigError("items is empty: give at least one block to read.")
+        self._layout: RowLayout | None = None
+        self.source = None
+
+    def _block(self, item: Any) -> IrregularSeries:
+        block = self.load(item)
+        if not isinstance(block, IrregularSeries):
+            raise ConfigError(f"load({item!r}) returned {type(block).__name__}, not an IrregularSeries.")
+        return block
+
+    @property
+    def layout(self) -> RowLayout:
+        """The first block's layout (read once, when first asked)."""
+        if self._layout is None:
+            self._layout = RowLayout.of(self._block(self.items[0]))
+        return self._layout
+
+    def __iter__(self) -> Iterator[list[SeriesArrays]]:
+        offset: dict[Any, int] = {}  # per series: the first segment number free for the next block
+        for item in self.items:
+            block = self._block(item)
+            if RowLayout.of(block) != self.layout:
+                raise DataError(f"has columns {RowLayout.of(block)} where the first block has {self.layout}; "
+                                "give every block the same targets, covariates and time kind.",
+                                file=block.source or str(item))
+            self.source = block.source
+            pieces = []
+            for g in block.groups():
+                base = offset.get(g.series_id, 0)
+                seg = g.segment.astype(np.int64) - int(g.segment.min()) + base
+                offset[g.series_id] = int(seg.max()) + 1
+                pieces.append(SeriesArrays(g.series_id, g.time_s, g.values, g.covariates, seg, g.static))
+            # one block of possibly many rows: its rows in time order, ``rows`` at a time
+            yield from _time_chunks(pieces, self.rows)
+
+
+def _time_chunks(pieces: list[SeriesArrays], rows: int = 100_000) -> Iterator[list[SeriesArrays]]:
+    """The pieces of one block cut at common times into chunks of about ``rows`` rows, so that a
+    large block is windowed a part at a time."""
+    total = sum(len(p.time_s) for p in pieces)
+    if total <= rows:
+        yield pieces
+        return
+    t = np.sort(np.concatenate([p.time_s for p in pieces]))
+    edges = t[rows::rows]
+    lo = [0] * len(pieces)
+    for edge in [*edges.tolist(), np.inf]:
+        chunk = []
+        for i, p in enumerate(pieces):
+            hi = int(np.searchsorted(p.time_s, edge, side="left"))
+            if hi > lo[i]:
+                a = lo[i]
+                chunk.append(SeriesArrays(p.series_id, p.time_s[a:hi], p.values[a:hi], p.covariates[a:hi],
+                                          p.segment[a:hi], p.static))
+                lo[i] = hi
+        if chunk:
+            yield chunk
 
 
 def owner(series_id: Any, n: int) -> int:
