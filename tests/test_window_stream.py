@@ -277,3 +277,25 @@ def test_stream_options_are_validated():
         GatedLSTMForecaster(data_module="stream", strategy="ddp", devices=2).fit(data)
     with pytest.raises(ConfigError, match="data_module"):
         GatedLSTMForecaster(data_module="disk").fit(data)
+
+
+@pytest.mark.slow
+def test_streamed_fit_with_two_dataloader_workers():
+    from tsgate.training.gated import GatedLSTMForecaster
+
+    rng = np.random.default_rng(0)
+    parts = []
+    for s in range(4):
+        t = np.cumsum(rng.exponential(1.0, 250)) + rng.uniform(0, 30)
+        parts.append(pd.DataFrame({"id": s, "time": t, "y": np.sin(t / 5) + 0.05 * rng.normal(size=250)}))
+    data = IrregularSeries.from_frame(pd.concat(parts), time_col="time", id_col="id", target_cols=["y"])
+    kw = {"cell": "lstm", "hidden_size": 8, "window": 8, "horizons": [1, 3], "max_epochs": 2, "batch_size": 32,
+          "data_module": "stream", "stream_options": {"rows": 40}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = GatedLSTMForecaster(**kw).fit(data)
+        two = GatedLSTMForecaster(**kw, num_workers=2).fit(data)
+    # each worker ends its epoch with its own short batch: at most one more step per epoch
+    assert one.n_steps_ <= two.n_steps_ <= one.n_steps_ + 2
+    assert two.n_epochs_ == 2 and np.isfinite(two.best_val_loss_) and two.best_val_loss_ < 1.0
+    assert two.statistics_ == one.statistics_
