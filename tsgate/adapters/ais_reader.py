@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +71,15 @@ class Selection:
 
 def _blocks(fh: Any, chunk_bytes: int) -> Any:
     """(block, whether it holds a quote character): blocks of whole lines of about
-    ``chunk_bytes`` (the last line without a newline included), read into one reused buffer
-    without copies. A block is used up before the next one is read."""
+    ``chunk_bytes`` (the last line without a newline included), read into two buffers in turn
+    without copies: a block stays valid while the next one is read, and is overwritten when the
+    one after that is."""
     margin = 1 << 16  # room to complete the last line of a block
-    buf = bytearray(chunk_bytes + margin)
+    buffers = [bytearray(chunk_bytes + margin), bytearray(chunk_bytes + margin)]
+    turn = 0
     while True:
+        buf = buffers[turn]
+        turn ^= 1
         n = fh.readinto(memoryview(buf)[:chunk_bytes])
         if not n:
             return
@@ -83,7 +88,7 @@ def _blocks(fh: Any, chunk_bytes: int) -> Any:
             if n + len(rest) > len(buf):  # a line longer than the margin: a bigger buffer
                 bigger = bytearray(n + len(rest) + margin)
                 bigger[:n] = memoryview(buf)[:n]
-                buf = bigger
+                buf = buffers[turn ^ 1] = bigger
             buf[n : n + len(rest)] = rest
             n += len(rest)
         yield memoryview(buf)[:n], buf.find(b'"', 0, n) >= 0
@@ -104,6 +109,90 @@ def _match(col: pa.Array | pa.ChunkedArray, lookup: Any) -> np.ndarray:
     table = np.array([bool(lookup((x or "").strip().lower())) for x in names] + [bool(lookup(""))])
     idx = enc.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
     return table[idx]
+
+
+# a "dd/mm/yyyy HH:MM:SS" value as fields of one 19-byte record: the first 8 and next 2 bytes of
+# the date, the space, and the 8 bytes of the time as one little-endian integer
+_DMY_RECORD = np.dtype({"names": ["date", "year", "space", "hms"], "formats": ["<u8", "<u2", "u1", "<u8"],
+                        "offsets": [0, 8, 10, 11], "itemsize": 19})
+_U8 = np.uint64
+
+
+def _le(text: bytes) -> np.uint64:
+    return _U8(int.from_bytes(text, "little"))
+
+
+# SWAR constants: xor with the text of zeros leaves 0-9 in digit bytes and 0 in separators
+_HMS_ZERO, _HMS_HIGH = _le(b"00:00:00"), _le(b"\xf0\xf0\xff\xf0\xf0\xff\xf0\xf0")
+_DATE_ZERO, _DATE_HIGH = _le(b"00/00/00"), _le(b"\xf0\xf0\xff\xf0\xf0\xff\xf0\xf0")
+_SIX, _TEN = _le(b"\x06\x06\x00\x06\x06\x00\x06\x06"), _le(b"\x10\x10\x00\x10\x10\x00\x10\x10")
+
+
+def _digits(x: np.ndarray, zero: np.uint64, high: np.uint64) -> np.ndarray | None:
+    """``x`` (8 text bytes each, as in ``dd/mm/yy`` or ``HH:MM:SS``) with its three two-digit
+    numbers in bytes 0, 3 and 6; None if a digit or separator is not one."""
+    x = x ^ zero
+    if np.any(x & high) or np.any((x + _SIX) & _TEN):  # bit 4 after adding 6: a byte above 9
+        return None
+    return x * _U8(10) + (x >> _U8(8))  # byte k: 10·digit k + digit k+1 (at most 99: no carries)
+
+
+def _dmy_days(d: np.ndarray, m: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Days since 1970-01-01 of day, month, year arrays; None if one is not a date."""
+    if np.any((m < 1) | (m > 12) | (d < 1) | (y < 1678) | (y > 2261)):
+        return None
+    first = ((y - 1970) * 12 + m - 1).astype("datetime64[M]")
+    start = first.astype("datetime64[D]").astype(np.int64)
+    if np.any(d > (first + 1).astype("datetime64[D]").astype(np.int64) - start):
+        return None
+    return start + d - 1
+
+
+def _dmy_hms_ns(col: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """[n] UTC nanoseconds of ``dd/mm/yyyy HH:MM:SS`` strings (aisdk's layout), decoded from the
+    fixed-width bytes with integer arithmetic (the date once where a block holds one day). None
+    unless every value is exactly that layout (19 characters, a valid date and time, years
+    1678-2261), so that anything else goes to pyarrow's parser and its errors."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    for arr in chunks:
+        n = len(arr)
+        if n == 0:
+            continue
+        if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return None
+        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + n + 1]
+        if int(offsets[-1]) - int(offsets[0]) != 19 * n or np.any(np.diff(offsets) != 19):
+            return None
+        rec = np.frombuffer(arr.buffers()[2], dtype=_DMY_RECORD, count=n, offset=int(offsets[0]))
+        if np.any(rec["space"] != 0x20):
+            return None
+        v = _digits(rec["hms"], _HMS_ZERO, _HMS_HIGH)
+        if v is None:
+            return None
+        h, mi, sec = v & _U8(0xFF), (v >> _U8(24)) & _U8(0xFF), (v >> _U8(48)) & _U8(0xFF)
+        if np.any(h > 23) or np.any(mi > 59) or np.any(sec > 59):
+            return None
+        day_s = (h * _U8(3600) + mi * _U8(60) + sec).view(np.int64)
+        date, year = rec["date"], rec["year"]
+        one = bool(np.all(date == date[0]) and np.all(year == year[0]))
+        if one:  # one day in the block: decode the first value's date only
+            date, year = date[:1], year[:1]
+        dv = _digits(date, _DATE_ZERO, _DATE_HIGH)
+        yy = year ^ np.uint16(0x3030)  # the year's last two digits
+        if dv is None or np.any(yy & np.uint16(0xF0F0)) or np.any((yy + np.uint16(0x0606)) & np.uint16(0x1010)):
+            return None
+        yy = yy.astype(np.int64)
+        d, m = (dv & _U8(0xFF)).astype(np.int64), ((dv >> _U8(24)) & _U8(0xFF)).astype(np.int64)
+        y = ((dv >> _U8(48)) & _U8(0xFF)).astype(np.int64) * 100 + (yy & 0xFF) * 10 + (yy >> 8)
+        days = _dmy_days(d, m, y)
+        if days is None:
+            return None
+        out.append((days * 86_400 + day_s) * 1_000_000_000)
+    if not out:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate(out) if len(out) > 1 else out[0]
 
 
 class _Reader:
@@ -132,23 +221,44 @@ class _Reader:
             strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False,
             timestamp_parsers=[fmt_t] if fmt_t else None,
         )
+        # aisdk's fixed-width times are decoded from the text with numpy (faster than pyarrow's
+        # strptime); a block where that does not apply is parsed again with ``typed``
+        self.fast = None
+        if fmt == "aisdk" and not self.aware:
+            self.fast = pacsv.ConvertOptions(
+                include_columns=list(self.cols.values()), column_types={**types, self.cols["time"]: pa.string()},
+                null_values=_NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False,
+            )
         self.text = pacsv.ConvertOptions(
             include_columns=list(self.cols.values()), column_types={c: pa.string() for c in self.cols.values()},
             strings_can_be_null=False, check_utf8=False,
         )
 
     # ---------------------------------------------------------------- one block → arrays
-    def parse(self, data: Any, first_line: int, quoted: bool) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
-        """(numeric table of FIELDS, the 'mobile'/'ship' columns, lines in the block) of one block."""
-        tab = self._arrow(data, self.typed)
+    def convert(self, data: Any) -> tuple[pa.Table | None, np.ndarray | None]:
+        """(the block parsed by pyarrow or None, its times decoded if the fast path applied).
+        Needs nothing from earlier blocks, so that it can run while the previous block is selected."""
+        if self.fast is not None:
+            tab = self._arrow(data, self.fast)
+            times = None if tab is None else _dmy_hms_ns(tab.column(self.cols["time"]))
+            if times is not None:
+                return tab, times
+        return self._arrow(data, self.typed), None
+
+    def parse(self, data: Any, first_line: int, quoted: bool, converted: Any = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
+        """(numeric table of FIELDS, the 'mobile'/'ship' columns, lines in the block) of one block
+        (``converted``: what :meth:`convert` gave for it, if called already)."""
+        tab, times = self.convert(data) if converted is None else converted
         if tab is not None and not quoted:  # without quotes, one row per line (empty lines included)
-            return (*self._from_typed(tab, first_line), tab.num_rows)
+            return (*self._from_typed(tab, first_line, times), tab.num_rows)
         n_lines = _lines_in(data)
         if tab is not None and tab.num_rows == n_lines:
-            return (*self._from_typed(tab, first_line), n_lines)
+            return (*self._from_typed(tab, first_line, times), n_lines)
         return (*self._from_text(data, first_line, n_lines), n_lines)
 
-    def _from_typed(self, tab: pa.Table, first_line: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def _from_typed(self, tab: pa.Table, first_line: int, times: np.ndarray | None = None
+                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         n = tab.num_rows
         out: dict[str, np.ndarray] = {"line": np.arange(first_line, first_line + n, dtype=np.int64)}
         for k in _NUMERIC:
@@ -156,9 +266,13 @@ class _Reader:
                 out[k] = tab.column(self.cols[k]).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
             else:
                 out[k] = np.full(n, np.nan)
-        tcol = tab.column(self.cols["time"])
-        t_null = tcol.is_null().to_numpy(zero_copy_only=False)
-        out["time"] = tcol.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if times is not None:  # decoded already (every row has a time)
+            t_null = np.zeros(n, dtype=bool)
+            out["time"] = times
+        else:
+            tcol = tab.column(self.cols["time"])
+            t_null = tcol.is_null().to_numpy(zero_copy_only=False)
+            out["time"] = tcol.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
         extra: dict[str, Any] = {k: tab.column(self.cols[k]) for k in ("mobile", "ship") if k in self.cols}
         if "ship" in extra and self.fmt != "aisdk":
             extra["ship"] = extra["ship"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
@@ -310,7 +424,8 @@ class _Reader:
             # an unknown type is kept for now: the vessel may state its type in another report
             narrow(hit | unknown, "vessel type not selected, not loaded", detail="another type")
             hit = hit[ok]
-        out = take(out, ok)
+        if not ok.all():  # most blocks keep every row: no copy then
+            out = take(out, ok)
         out["mmsi"] = out["mmsi"].astype(np.int64)
         decode_motion(out, tally, self.present)
         return out, hit
@@ -341,12 +456,21 @@ def read_reports(
         size = int(path.stat().st_size)
     except (AttributeError, OSError):  # a packaged resource without a file system path
         size = chunk_bytes
-    with path.open("rb") as fh:
+    # pyarrow converts block k + 1 in a second thread (it releases the GIL) while block k is
+    # selected and decoded here: reading then takes about the parser's time alone
+    with path.open("rb") as fh, ThreadPoolExecutor(max_workers=1) as ahead:
         head = fh.readline()
         line = 2 if head.endswith(b"\n") else 1
-        for data, quoted in _blocks(fh, max(1024, min(chunk_bytes, size))):
+        blocks = _blocks(fh, max(1024, min(chunk_bytes, size)))
+        nxt = next(blocks, None)
+        pending = None if nxt is None else ahead.submit(rd.convert, nxt[0])
+        while nxt is not None:
+            (data, quoted), converted = nxt, pending.result()  # type: ignore[union-attr]
+            nxt = next(blocks, None)  # the other buffer: ``data`` stays valid
+            pending = None if nxt is None else ahead.submit(rd.convert, nxt[0])
             n_blocks += 1
-            out, extra, n_lines = rd.parse(data, line, quoted)
+            out, extra, n_lines = rd.parse(data, line, quoted, converted)
+            del converted
             line += n_lines
             if not rd.aware:
                 tally.values("naive timestamps interpreted in timezone", ~out["blank"],
