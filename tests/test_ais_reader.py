@@ -211,12 +211,12 @@ def _arrow_dmy(values):
 def test_aisdk_times_decoded_from_their_bytes_equal_pyarrow(times, cut):
     import pyarrow as pa
 
-    from tsgate.adapters.ais_reader import _dmy_hms_ns
+    from tsgate.adapters.ais_times import decode_dmy_hms
 
     text = [t.strftime("%d/%m/%Y %H:%M:%S") for t in times]
     arr = pa.array(["00/00/0000 00:00:00"] * cut + text).slice(cut)  # offsets that do not start at 0
-    np.testing.assert_array_equal(_dmy_hms_ns(arr), _arrow_dmy(text))
-    np.testing.assert_array_equal(_dmy_hms_ns(pa.chunked_array([arr[:1], arr[1:]])), _arrow_dmy(text))
+    np.testing.assert_array_equal(decode_dmy_hms(arr), _arrow_dmy(text))
+    np.testing.assert_array_equal(decode_dmy_hms(pa.chunked_array([arr[:1], arr[1:]])), _arrow_dmy(text))
 
 
 @settings(max_examples=400, deadline=None)
@@ -226,11 +226,11 @@ def test_aisdk_times_decoded_from_their_bytes_equal_pyarrow(times, cut):
 def test_aisdk_time_text_either_decodes_as_pyarrow_does_or_is_left_to_it(when, pos, char):
     import pyarrow as pa
 
-    from tsgate.adapters.ais_reader import _dmy_hms_ns
+    from tsgate.adapters.ais_times import decode_dmy_hms
 
     text = when.strftime("%d/%m/%Y %H:%M:%S")
     value = text[:pos] + char + text[pos + 1 :]  # one character changed: often not a time any more
 
-    got = _dmy_hms_ns(pa.array([value, "01/03/2024 00:11:55"]))
+    got = decode_dmy_hms(pa.array([value, "01/03/2024 00:11:55"]))
     if got is not None:  # decoded: the same nanoseconds as pyarrow's parser
         np.testing.assert_array_equal(got, _arrow_dmy([value, "01/03/2024 00:11:55"]))

@@ -1,14 +1,19 @@
 """Reading AIS CSV files in chunks: bounded memory, selection while reading, exact line numbers.
 
 The file is read in blocks of about ``chunk_bytes`` cut at line ends; each block is parsed by
-pyarrow's CSV reader (multithreaded, only the columns the adapter needs are converted), then
-filtered at once, so that peak memory is a few blocks plus the rows kept, whatever the file size:
+pyarrow's CSV reader (only the columns the adapter needs are converted; aisdk's fixed-width
+timestamps are decoded from their bytes with numpy), then filtered at once, so that peak memory
+is a few blocks plus the rows kept, whatever the file size:
 
 1. blank lines are skipped (not counted);
 2. (aisdk) rows whose ``Type of mobile`` is not selected are dropped (base stations, AtoN, ...);
 3. rows without a valid MMSI or position are dropped (:func:`~tsgate.adapters.ais_decoding.valid_rows`);
 4. the selection the user asked for: MMSIs, time window, area (bounding box), vessel type;
 5. SOG, COG and heading are decoded (:func:`~tsgate.adapters.ais_decoding.decode_motion`).
+
+Threads: pyarrow converts the next block in a second thread while the current one is
+filtered, and its parser uses pyarrow's CPU thread pool, whose size ``OMP_NUM_THREADS`` sets
+(``OMP_NUM_THREADS=1``: one parser thread; :func:`pyarrow.set_cpu_count` changes it).
 
 Line numbers are exact: each block's first line is counted from the newlines before it, and a
 block whose rows do not match its lines one to one (a quoted field spanning lines) is read again
@@ -34,6 +39,7 @@ import pyarrow.csv as pacsv
 
 from tsgate.adapters.ais_decoding import decode_motion, valid_rows
 from tsgate.adapters.ais_layouts import COLUMNS, TIME_FORMAT, ship_type_names
+from tsgate.adapters.ais_times import decode_dmy_hms
 from tsgate.adapters.ais_report import Tally, release_memory, take
 from tsgate.data.times import has_offset
 from tsgate.exceptions import DataError, SchemaError, TimestampError
@@ -111,90 +117,6 @@ def _match(col: pa.Array | pa.ChunkedArray, lookup: Any) -> np.ndarray:
     return table[idx]
 
 
-# a "dd/mm/yyyy HH:MM:SS" value as fields of one 19-byte record: the first 8 and next 2 bytes of
-# the date, the space, and the 8 bytes of the time as one little-endian integer
-_DMY_RECORD = np.dtype({"names": ["date", "year", "space", "hms"], "formats": ["<u8", "<u2", "u1", "<u8"],
-                        "offsets": [0, 8, 10, 11], "itemsize": 19})
-_U8 = np.uint64
-
-
-def _le(text: bytes) -> np.uint64:
-    return _U8(int.from_bytes(text, "little"))
-
-
-# SWAR constants: xor with the text of zeros leaves 0-9 in digit bytes and 0 in separators
-_HMS_ZERO, _HMS_HIGH = _le(b"00:00:00"), _le(b"\xf0\xf0\xff\xf0\xf0\xff\xf0\xf0")
-_DATE_ZERO, _DATE_HIGH = _le(b"00/00/00"), _le(b"\xf0\xf0\xff\xf0\xf0\xff\xf0\xf0")
-_SIX, _TEN = _le(b"\x06\x06\x00\x06\x06\x00\x06\x06"), _le(b"\x10\x10\x00\x10\x10\x00\x10\x10")
-
-
-def _digits(x: np.ndarray, zero: np.uint64, high: np.uint64) -> np.ndarray | None:
-    """``x`` (8 text bytes each, as in ``dd/mm/yy`` or ``HH:MM:SS``) with its three two-digit
-    numbers in bytes 0, 3 and 6; None if a digit or separator is not one."""
-    x = x ^ zero
-    if np.any(x & high) or np.any((x + _SIX) & _TEN):  # bit 4 after adding 6: a byte above 9
-        return None
-    return x * _U8(10) + (x >> _U8(8))  # byte k: 10·digit k + digit k+1 (at most 99: no carries)
-
-
-def _dmy_days(d: np.ndarray, m: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Days since 1970-01-01 of day, month, year arrays; None if one is not a date."""
-    if np.any((m < 1) | (m > 12) | (d < 1) | (y < 1678) | (y > 2261)):
-        return None
-    first = ((y - 1970) * 12 + m - 1).astype("datetime64[M]")
-    start = first.astype("datetime64[D]").astype(np.int64)
-    if np.any(d > (first + 1).astype("datetime64[D]").astype(np.int64) - start):
-        return None
-    return start + d - 1
-
-
-def _dmy_hms_ns(col: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """[n] UTC nanoseconds of ``dd/mm/yyyy HH:MM:SS`` strings (aisdk's layout), decoded from the
-    fixed-width bytes with integer arithmetic (the date once where a block holds one day). None
-    unless every value is exactly that layout (19 characters, a valid date and time, years
-    1678-2261), so that anything else goes to pyarrow's parser and its errors."""
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    out = []
-    for arr in chunks:
-        n = len(arr)
-        if n == 0:
-            continue
-        if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-            return None
-        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + n + 1]
-        if int(offsets[-1]) - int(offsets[0]) != 19 * n or np.any(np.diff(offsets) != 19):
-            return None
-        rec = np.frombuffer(arr.buffers()[2], dtype=_DMY_RECORD, count=n, offset=int(offsets[0]))
-        if np.any(rec["space"] != 0x20):
-            return None
-        v = _digits(rec["hms"], _HMS_ZERO, _HMS_HIGH)
-        if v is None:
-            return None
-        h, mi, sec = v & _U8(0xFF), (v >> _U8(24)) & _U8(0xFF), (v >> _U8(48)) & _U8(0xFF)
-        if np.any(h > 23) or np.any(mi > 59) or np.any(sec > 59):
-            return None
-        day_s = (h * _U8(3600) + mi * _U8(60) + sec).view(np.int64)
-        date, year = rec["date"], rec["year"]
-        one = bool(np.all(date == date[0]) and np.all(year == year[0]))
-        if one:  # one day in the block: decode the first value's date only
-            date, year = date[:1], year[:1]
-        dv = _digits(date, _DATE_ZERO, _DATE_HIGH)
-        yy = year ^ np.uint16(0x3030)  # the year's last two digits
-        if dv is None or np.any(yy & np.uint16(0xF0F0)) or np.any((yy + np.uint16(0x0606)) & np.uint16(0x1010)):
-            return None
-        yy = yy.astype(np.int64)
-        d, m = (dv & _U8(0xFF)).astype(np.int64), ((dv >> _U8(24)) & _U8(0xFF)).astype(np.int64)
-        y = ((dv >> _U8(48)) & _U8(0xFF)).astype(np.int64) * 100 + (yy & 0xFF) * 10 + (yy >> 8)
-        days = _dmy_days(d, m, y)
-        if days is None:
-            return None
-        out.append((days * 86_400 + day_s) * 1_000_000_000)
-    if not out:
-        return np.zeros(0, dtype=np.int64)
-    return np.concatenate(out) if len(out) > 1 else out[0]
-
-
 class _Reader:
     def __init__(self, name: str, fmt: str, header: list[str], first_value: str, selection: Selection) -> None:
         self.name, self.fmt, self.header, self.sel = name, fmt, header, selection
@@ -240,7 +162,7 @@ class _Reader:
         Needs nothing from earlier blocks, so that it can run while the previous block is selected."""
         if self.fast is not None:
             tab = self._arrow(data, self.fast)
-            times = None if tab is None else _dmy_hms_ns(tab.column(self.cols["time"]))
+            times = None if tab is None else decode_dmy_hms(tab.column(self.cols["time"]))
             if times is not None:
                 return tab, times
         return self._arrow(data, self.typed), None
