@@ -186,6 +186,8 @@ def child_area(path: str, chunk_mb: int) -> dict:
 
 
 def child_tsgate(path: str, chunk_mb: int, window_batch: int) -> dict:
+    import pyarrow as pa
+
     from tsgate.adapters.ais import load_ais
     from tsgate.data.windows import make_windows
 
@@ -208,6 +210,7 @@ def child_tsgate(path: str, chunk_mb: int, window_batch: int) -> dict:
     return {"rows_in_file": s.meta["rows_in_file"], "rows_kept": len(s), "vessels": s.n_series,
             "load_s": load_s, "timing_s": s.meta["timing_s"], "cpu_s": s.meta["cpu_s"], "load_peak_mb": load_peak,
             "window_s": win_s, "window_cpu": win_cpu, "windows": n_windows, "peak_mb": _peak_mb(), "blocks": s.meta["blocks"],
+            "arrow_threads": pa.cpu_count(),
             "report": {k: v for k, v in s.report.by_reason().items()}}
 
 
@@ -356,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         lc, lc_cpu = tm["read"] + tm["clean"], cp["read"] + cp["clean"]
         print(f"\nrows in file {n:,}; kept {ts['rows_kept']:,} rows of {ts['vessels']:,} vessels; "
               f"{ts['blocks']} blocks of {args.chunk_mb} MiB; {ts['windows']:,} windows (L=16, 1 and 5 min)")
-        print("wall = elapsed seconds; cpu = CPU seconds of the process, all threads (less sensitive to a busy machine)")
+        print("wall = elapsed seconds; cpu = CPU seconds of the process, all threads (less sensitive to a busy machine); "
+              f"pyarrow CPU threads {ts['arrow_threads']} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}), "
+              "plus one thread converting the next block")
         print(f"{'step':58s} {'wall s':>7s} {'cpu s':>7s} {'M rows/s':>9s} {'M rows/cpu-s':>13s} {'peak MB':>8s}")
         lines = [
             ("load_ais: read (parse, select, decode)", tm["read"], cp["read"], n, None),

@@ -192,3 +192,45 @@ def test_vessel_and_mobile_types(tmp_path, mc):
     assert load_ais(p, mmsi=219000003, covariates=()).series_ids == [219000003]
     everything = load_ais(p, mobile_types=None, covariates=(), min_voyage_rows=1)
     assert 992191234 in everything.series_ids
+
+
+def _arrow_dmy(values):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.strptime(pa.array(values), format="%d/%m/%Y %H:%M:%S", unit="ns").cast("int64").to_numpy()
+    except pa.ArrowInvalid:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.datetimes(min_value=pd.Timestamp("1700-01-01").to_pydatetime(),
+                             max_value=pd.Timestamp("2260-12-31").to_pydatetime()), min_size=1, max_size=40),
+       st.integers(0, 3))
+def test_aisdk_times_decoded_from_their_bytes_equal_pyarrow(times, cut):
+    import pyarrow as pa
+
+    from tsgate.adapters.ais_times import decode_dmy_hms
+
+    text = [t.strftime("%d/%m/%Y %H:%M:%S") for t in times]
+    arr = pa.array(["00/00/0000 00:00:00"] * cut + text).slice(cut)  # offsets that do not start at 0
+    np.testing.assert_array_equal(decode_dmy_hms(arr), _arrow_dmy(text))
+    np.testing.assert_array_equal(decode_dmy_hms(pa.chunked_array([arr[:1], arr[1:]])), _arrow_dmy(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.datetimes(min_value=pd.Timestamp("1700-01-01").to_pydatetime(),
+                    max_value=pd.Timestamp("2260-12-31").to_pydatetime()),
+       st.integers(0, 18), st.sampled_from(list("0123456789/: -aT")))
+def test_aisdk_time_text_either_decodes_as_pyarrow_does_or_is_left_to_it(when, pos, char):
+    import pyarrow as pa
+
+    from tsgate.adapters.ais_times import decode_dmy_hms
+
+    text = when.strftime("%d/%m/%Y %H:%M:%S")
+    value = text[:pos] + char + text[pos + 1 :]  # one character changed: often not a time any more
+
+    got = decode_dmy_hms(pa.array([value, "01/03/2024 00:11:55"]))
+    if got is not None:  # decoded: the same nanoseconds as pyarrow's parser
+        np.testing.assert_array_equal(got, _arrow_dmy([value, "01/03/2024 00:11:55"]))

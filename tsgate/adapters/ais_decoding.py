@@ -97,7 +97,11 @@ def decode_motion(table: dict[str, np.ndarray], tally: Tally, present: set[str])
     """Apply the SOG, COG and heading rules in place (float64 arrays, NaN = empty field).
 
     ``present`` names the fields the file has a column for (the others are counted as "no column").
+    Read-only arrays (views of the parsed CSV block) are copied first.
     """
+    for k in ("sog", "cog", "heading"):
+        if not table[k].flags.writeable:
+            table[k] = table[k].copy()
     _decode_sog(table["sog"], tally, "sog" in present)
     _decode_cog(table["cog"], tally, "cog" in present)
     _decode_heading(table["heading"], tally, "heading" in present)

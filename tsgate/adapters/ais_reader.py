@@ -1,14 +1,19 @@
 """Reading AIS CSV files in chunks: bounded memory, selection while reading, exact line numbers.
 
 The file is read in blocks of about ``chunk_bytes`` cut at line ends; each block is parsed by
-pyarrow's CSV reader (multithreaded, only the columns the adapter needs are converted), then
-filtered at once, so that peak memory is a few blocks plus the rows kept, whatever the file size:
+pyarrow's CSV reader (only the columns the adapter needs are converted; aisdk's fixed-width
+timestamps are decoded from their bytes with numpy), then filtered at once, so that peak memory
+is a few blocks plus the rows kept, whatever the file size:
 
 1. blank lines are skipped (not counted);
 2. (aisdk) rows whose ``Type of mobile`` is not selected are dropped (base stations, AtoN, ...);
 3. rows without a valid MMSI or position are dropped (:func:`~tsgate.adapters.ais_decoding.valid_rows`);
 4. the selection the user asked for: MMSIs, time window, area (bounding box), vessel type;
 5. SOG, COG and heading are decoded (:func:`~tsgate.adapters.ais_decoding.decode_motion`).
+
+Threads: pyarrow converts the next block in a second thread while the current one is
+filtered, and its parser uses pyarrow's CPU thread pool, whose size ``OMP_NUM_THREADS`` sets
+(``OMP_NUM_THREADS=1``: one parser thread; :func:`pyarrow.set_cpu_count` changes it).
 
 Line numbers are exact: each block's first line is counted from the newlines before it, and a
 block whose rows do not match its lines one to one (a quoted field spanning lines) is read again
@@ -22,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +39,7 @@ import pyarrow.csv as pacsv
 
 from tsgate.adapters.ais_decoding import decode_motion, valid_rows
 from tsgate.adapters.ais_layouts import COLUMNS, TIME_FORMAT, ship_type_names
+from tsgate.adapters.ais_times import decode_dmy_hms
 from tsgate.adapters.ais_report import Tally, release_memory, take
 from tsgate.data.times import has_offset
 from tsgate.exceptions import DataError, SchemaError, TimestampError
@@ -70,11 +77,15 @@ class Selection:
 
 def _blocks(fh: Any, chunk_bytes: int) -> Any:
     """(block, whether it holds a quote character): blocks of whole lines of about
-    ``chunk_bytes`` (the last line without a newline included), read into one reused buffer
-    without copies. A block is used up before the next one is read."""
+    ``chunk_bytes`` (the last line without a newline included), read into two buffers in turn
+    without copies: a block stays valid while the next one is read, and is overwritten when the
+    one after that is."""
     margin = 1 << 16  # room to complete the last line of a block
-    buf = bytearray(chunk_bytes + margin)
+    buffers = [bytearray(chunk_bytes + margin), bytearray(chunk_bytes + margin)]
+    turn = 0
     while True:
+        buf = buffers[turn]
+        turn ^= 1
         n = fh.readinto(memoryview(buf)[:chunk_bytes])
         if not n:
             return
@@ -83,7 +94,7 @@ def _blocks(fh: Any, chunk_bytes: int) -> Any:
             if n + len(rest) > len(buf):  # a line longer than the margin: a bigger buffer
                 bigger = bytearray(n + len(rest) + margin)
                 bigger[:n] = memoryview(buf)[:n]
-                buf = bigger
+                buf = buffers[turn ^ 1] = bigger
             buf[n : n + len(rest)] = rest
             n += len(rest)
         yield memoryview(buf)[:n], buf.find(b'"', 0, n) >= 0
@@ -132,23 +143,44 @@ class _Reader:
             strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False,
             timestamp_parsers=[fmt_t] if fmt_t else None,
         )
+        # aisdk's fixed-width times are decoded from the text with numpy (faster than pyarrow's
+        # strptime); a block where that does not apply is parsed again with ``typed``
+        self.fast = None
+        if fmt == "aisdk" and not self.aware:
+            self.fast = pacsv.ConvertOptions(
+                include_columns=list(self.cols.values()), column_types={**types, self.cols["time"]: pa.string()},
+                null_values=_NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False,
+            )
         self.text = pacsv.ConvertOptions(
             include_columns=list(self.cols.values()), column_types={c: pa.string() for c in self.cols.values()},
             strings_can_be_null=False, check_utf8=False,
         )
 
     # ---------------------------------------------------------------- one block → arrays
-    def parse(self, data: Any, first_line: int, quoted: bool) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
-        """(numeric table of FIELDS, the 'mobile'/'ship' columns, lines in the block) of one block."""
-        tab = self._arrow(data, self.typed)
+    def convert(self, data: Any) -> tuple[pa.Table | None, np.ndarray | None]:
+        """(the block parsed by pyarrow or None, its times decoded if the fast path applied).
+        Needs nothing from earlier blocks, so that it can run while the previous block is selected."""
+        if self.fast is not None:
+            tab = self._arrow(data, self.fast)
+            times = None if tab is None else decode_dmy_hms(tab.column(self.cols["time"]))
+            if times is not None:
+                return tab, times
+        return self._arrow(data, self.typed), None
+
+    def parse(self, data: Any, first_line: int, quoted: bool, converted: Any = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
+        """(numeric table of FIELDS, the 'mobile'/'ship' columns, lines in the block) of one block
+        (``converted``: what :meth:`convert` gave for it, if called already)."""
+        tab, times = self.convert(data) if converted is None else converted
         if tab is not None and not quoted:  # without quotes, one row per line (empty lines included)
-            return (*self._from_typed(tab, first_line), tab.num_rows)
+            return (*self._from_typed(tab, first_line, times), tab.num_rows)
         n_lines = _lines_in(data)
         if tab is not None and tab.num_rows == n_lines:
-            return (*self._from_typed(tab, first_line), n_lines)
+            return (*self._from_typed(tab, first_line, times), n_lines)
         return (*self._from_text(data, first_line, n_lines), n_lines)
 
-    def _from_typed(self, tab: pa.Table, first_line: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def _from_typed(self, tab: pa.Table, first_line: int, times: np.ndarray | None = None
+                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         n = tab.num_rows
         out: dict[str, np.ndarray] = {"line": np.arange(first_line, first_line + n, dtype=np.int64)}
         for k in _NUMERIC:
@@ -156,9 +188,13 @@ class _Reader:
                 out[k] = tab.column(self.cols[k]).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
             else:
                 out[k] = np.full(n, np.nan)
-        tcol = tab.column(self.cols["time"])
-        t_null = tcol.is_null().to_numpy(zero_copy_only=False)
-        out["time"] = tcol.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if times is not None:  # decoded already (every row has a time)
+            t_null = np.zeros(n, dtype=bool)
+            out["time"] = times
+        else:
+            tcol = tab.column(self.cols["time"])
+            t_null = tcol.is_null().to_numpy(zero_copy_only=False)
+            out["time"] = tcol.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
         extra: dict[str, Any] = {k: tab.column(self.cols[k]) for k in ("mobile", "ship") if k in self.cols}
         if "ship" in extra and self.fmt != "aisdk":
             extra["ship"] = extra["ship"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
@@ -310,7 +346,8 @@ class _Reader:
             # an unknown type is kept for now: the vessel may state its type in another report
             narrow(hit | unknown, "vessel type not selected, not loaded", detail="another type")
             hit = hit[ok]
-        out = take(out, ok)
+        if not ok.all():  # most blocks keep every row: no copy then
+            out = take(out, ok)
         out["mmsi"] = out["mmsi"].astype(np.int64)
         decode_motion(out, tally, self.present)
         return out, hit
@@ -341,12 +378,21 @@ def read_reports(
         size = int(path.stat().st_size)
     except (AttributeError, OSError):  # a packaged resource without a file system path
         size = chunk_bytes
-    with path.open("rb") as fh:
+    # pyarrow converts block k + 1 in a second thread (it releases the GIL) while block k is
+    # selected and decoded here: reading then takes about the parser's time alone
+    with path.open("rb") as fh, ThreadPoolExecutor(max_workers=1) as ahead:
         head = fh.readline()
         line = 2 if head.endswith(b"\n") else 1
-        for data, quoted in _blocks(fh, max(1024, min(chunk_bytes, size))):
+        blocks = _blocks(fh, max(1024, min(chunk_bytes, size)))
+        nxt = next(blocks, None)
+        pending = None if nxt is None else ahead.submit(rd.convert, nxt[0])
+        while nxt is not None:
+            (data, quoted), converted = nxt, pending.result()  # type: ignore[union-attr]
+            nxt = next(blocks, None)  # the other buffer: ``data`` stays valid
+            pending = None if nxt is None else ahead.submit(rd.convert, nxt[0])
             n_blocks += 1
-            out, extra, n_lines = rd.parse(data, line, quoted)
+            out, extra, n_lines = rd.parse(data, line, quoted, converted)
+            del converted
             line += n_lines
             if not rd.aware:
                 tally.values("naive timestamps interpreted in timezone", ~out["blank"],

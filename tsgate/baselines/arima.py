@@ -7,7 +7,7 @@ this is reported**, never hidden:
   consecutive training observations within a segment (or the ``interval`` parameter). A
   regular calendar series (UTC timestamps k calendar months apart: monthly, quarterly, yearly;
   :mod:`tsgate.baselines.grid`) keeps its calendar steps instead, so its observations are its
-  grid and nothing is interpolated; weekly and daily series have a fixed interval already.
+  grid and nothing is interpolated but the months it lacks, if any; weekly and daily series have a fixed interval already.
 - **Fitting.** Per series and target, the parameters are estimated by maximum likelihood on
   the longest training segment, linearly interpolated onto a grid ending exactly at that
   segment's last observation (at most ``max_points`` grid points, the most recent kept).
@@ -177,7 +177,7 @@ class ARIMAForecaster(WindowForecaster, baseline=True, per_series=True):
             i = int(np.argmax(seg.end - seg.start))
             lo, hi = int(seg.start[i]), int(seg.end[i])
             t = g.time_s[lo:hi]
-            # a regular monthly (quarterly, yearly) series keeps its calendar steps
+            # a monthly (quarterly, yearly) series keeps its calendar steps, with or without gaps
             grid = calendar_grid(t, step) if fixed is None and data.time_kind == "datetime" else Grid(step)
             self.grids_[g.series_id] = grid
             need = max(o[0] + o[1] + o[2] for o in candidates) + seasonal[3] * (seasonal[0] + seasonal[1] + seasonal[2]) + 3

@@ -5,7 +5,7 @@ seconds (the median interval, :func:`tsgate.baselines.features.typical_interval`
 **calendar** series (monthly, quarterly, yearly: every observation ``k`` calendar months after the
 previous one, on the same day and time of the month, or the same time before the month's end)
 has no fixed interval in seconds (28-31 days): its grid steps are ``k`` calendar months, so its
-observations are its grid points and nothing is resampled. Weekly, daily and hourly series have a
+observations are its grid points and nothing is resampled (absent months are interpolated). Weekly, daily and hourly series have a
 fixed interval already (UTC has no daylight-saving shifts).
 
 Times are float seconds since the Unix epoch (UTC); numpy's ``datetime64[M]`` does the month
@@ -91,13 +91,20 @@ class Grid:
 
 def calendar_grid(time_s: np.ndarray, interval_s: float) -> Grid:
     """The grid of one run of observations: calendar months if they are k months apart on one
-    anchor (see the module docstring), else every ``interval_s`` seconds."""
+    anchor (see the module docstring), else every ``interval_s`` seconds.
+
+    Missing periods do not break a calendar series: a monthly series with some months absent
+    (steps of 1, 2, 3 ... months, most of them 1) keeps its monthly grid, and the absent months
+    are interpolated like any grid point between observations. A 31-day grid instead would
+    drift against the calendar and turn a 12-month season into a period of 12 × 31 days."""
     if len(time_s) >= 3 and interval_s >= 27 * 86400:
         month, since, until = _month_parts(np.asarray(time_s, dtype=np.float64))
         d = np.diff(month)
-        if d[0] >= 1 and np.all(d == d[0]):
+        k = int(np.gcd.reduce(d)) if d.min() >= 1 else 0
+        # the step is the common divisor of every step and also the most frequent step
+        if k >= 1 and 2 * np.count_nonzero(d == k) >= len(d):
             if np.ptp(since) <= _EXACT_S:
-                return Grid(interval_s, int(d[0]), "start")
+                return Grid(interval_s, k, "start")
             if np.ptp(until) <= _EXACT_S:
-                return Grid(interval_s, int(d[0]), "end")
+                return Grid(interval_s, k, "end")
     return Grid(interval_s)
