@@ -5,7 +5,8 @@ The rule, the same for every model (applied by :class:`~tsgate.estimators.base.B
 - **calibration origins**: per series, the newest ``CALIBRATION_FRACTION`` (20 %) of the
   training origins whose every target is known — or, for a model that holds out a validation
   part (a ``val_fraction`` parameter, the gated LSTM), exactly those validation windows, which
-  it never trained on. At most ``MAX_CALIBRATION_ORIGINS`` (the newest) are used;
+  it never trained on. Of more than ``MAX_CALIBRATION_ORIGINS``, that many are kept, evenly
+  spaced through each series' calibration origins (every series keeps its share);
 - **their forecasts**: a window model forecasts them with its fitted state (for baselines with
   fitted coefficients these residuals are in-sample, the linear AR's and ARIMA's; for the gated
   model they are the held-out validation residuals); a stream model uses the forecasts its
@@ -40,9 +41,13 @@ def calibration_mask(w: Windows, fraction: float | None) -> np.ndarray:
     *_, cal = validation_cut(w.origin_time, w.reveal_time, w.series_index, frac)
     idx = np.flatnonzero(cal)
     if len(idx) > MAX_CALIBRATION_ORIGINS:
-        newest = np.argsort(w.origin_time[idx], kind="stable")[-MAX_CALIBRATION_ORIGINS:]
+        # evenly spaced through the origins in (series, time) order, so that every series keeps
+        # its share: the globally newest ones would come from the few series whose training
+        # data ends last, a regime the test origins of the other series need not share
+        order = idx[np.lexsort((w.origin_time[idx], w.series_index[idx]))]
+        pick = np.unique(np.round(np.linspace(0, len(order) - 1, MAX_CALIBRATION_ORIGINS)).astype(np.int64))
         cal = np.zeros(len(w), bool)
-        cal[np.sort(idx[newest])] = True
+        cal[order[pick]] = True
     return cal
 
 

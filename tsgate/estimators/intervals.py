@@ -64,7 +64,7 @@ __all__ = [
 DEFAULT_LEVELS = (80.0, 90.0, 95.0)
 #: share of each series' training origins (the newest) whose forecasts calibrate the bands
 CALIBRATION_FRACTION = 0.2
-#: at most this many calibration origins (the newest); enough for a 99 % quantile
+#: at most this many calibration origins (evenly spaced over every series'); enough for a 99 % quantile
 MAX_CALIBRATION_ORIGINS = 1000
 #: quantile-tracking step on the log scale: a miss widens a band by e^(0.05·(1-α)), a hit narrows it by e^(-0.05·α)
 RATE = 0.05
