@@ -129,6 +129,13 @@ def ais(name: str, level: float, quick: bool, gated: bool = True) -> dict[str, p
         tab = cov.rename(columns={h: f"{h} %" for h in cov.columns})
         tab["radius %"] = rad["mean"]
         tab["radius m (mean)"] = res.interval_summary("width", level=level, unit="east_m+north_m")["mean"] / 2
+        # the mean radius is pulled up by a few huge bands; the median shows the typical one
+        f = res.forecasts[res.forecasts["scored"]]
+        tab["radius m (median)"] = f.groupby("model", sort=False)[f"radius_{level:g}"].median()
+        iv = res.intervals
+        n = iv[(iv["metric"] == "coverage") & (iv["unit"] == "east_m+north_m")].pivot_table(
+            index="model", columns="horizon", values="n", aggfunc="first")
+        tab["positions scored"] = " / ".join(str(int(n[h].max())) if h in n else "0" for h in hs)
         out[refit] = tab
         print(f"  AIS {name} refit={refit} done ({time.perf_counter() - t0:.0f} s, {res.info['n_origins']} origins)", flush=True)
     return out

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import tsgate
 from tsgate import IrregularSeries
+from tsgate.exceptions import FewWindowsWarning
 from tsgate.data.windows import make_windows
 from tsgate.estimators.calibration import calibration_mask
 from tsgate.estimators.intervals import MAX_CALIBRATION_ORIGINS
@@ -38,7 +40,7 @@ def halves(s: IrregularSeries) -> tuple[IrregularSeries, np.ndarray]:
 def test_capped_calibration_origins_keep_every_series_share():
     s, _ = staggered_walks(0)
     w = make_windows(s, 1, [1], targets="required")
-    cal = calibration_mask(w, 0.5)
+    cal = calibration_mask(w, 0.5)[:, 0]
     candidates = np.bincount(w.series_index[calibration_mask_uncapped(w, 0.5)], minlength=N_SERIES)
     assert candidates.sum() > MAX_CALIBRATION_ORIGINS  # the cap applies
     kept = np.bincount(w.series_index[cal], minlength=N_SERIES)
@@ -88,3 +90,27 @@ def test_fixed_bands_cover_90_percent_of_heteroscedastic_series():
         # the mixture matters: the quietest third of the series is covered far more often
         quiet = np.isin(fc.ids[ok], [f"s{i:02d}" for i in range(N_SERIES // 3)])
         assert covered[quiet].mean() > 0.97
+
+
+def test_each_horizon_calibrates_on_every_track_that_knows_its_target():
+    """Short, noisy tracks cannot know a long horizon's target; they still calibrate the short
+    horizon (before, only origins with every horizon known calibrated: the long tracks)."""
+    rng = np.random.default_rng(2)
+    parts = [pd.DataFrame({"series": "long", "time": np.arange(400.0), "y": np.cumsum(rng.normal(0, 1.0, 400))})]
+    parts += [pd.DataFrame({"series": f"short{i}", "time": np.arange(40.0), "y": np.cumsum(rng.normal(0, 10.0, 40))})
+              for i in range(10)]
+    s = IrregularSeries.from_frame(pd.concat(parts, ignore_index=True), time_col="time", id_col="series", target_cols=["y"])
+    w = make_windows(s, 1, [1, 60], targets="optional")
+    mask = calibration_mask(w, None)
+    ids = np.asarray(w.inputs.ids, dtype=object)
+    short = np.char.startswith(ids.astype(str), "short")
+    assert mask[short, 0].sum() >= 10 * 7  # 20 % of each short track's 39 origins with a 1-step target
+    assert not mask[short, 1].any()
+    assert np.isfinite(w.y[mask[:, 1], 1]).all() and np.isfinite(w.y[mask[:, 0], 0]).all()
+    with pytest.warns(FewWindowsWarning, match=r"horizon\(s\) 60: \d+ are calibrated on fewer than 100"):
+        est = tsgate.PersistenceForecaster(horizons=[1, 60]).fit(s)
+    n1, n60 = est.calibrator_.n_calibration.tolist()
+    assert n1 == int(mask[:, 0].sum()) and n60 == int(mask[:, 1].sum()) < 100
+    assert [w_["error"] for w_ in est.fit_warnings_] == ["FewWindowsWarning"]
+    # the noisy short tracks widen the 1-step band well beyond the long track's own 90 % error (1.645)
+    assert est.calibrator_.q[est.calibrator_.levels.index(90.0), 0, 0] > 3.0

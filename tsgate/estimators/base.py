@@ -26,6 +26,7 @@ reveals targets (``update``, ``forecast_and_learn``, ``stream``) adapts it onlin
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from collections.abc import Iterator
@@ -48,10 +49,10 @@ from tsgate.estimators.history import (
     jsonable_params,
     recent_rows,
 )
-from tsgate.estimators.intervals import Calibrator, parse_levels, position_groups
+from tsgate.estimators.intervals import MIN_CALIBRATION_SCORES, Calibrator, parse_levels, position_groups
 from tsgate.estimators.params_api import ParamsMixin, not_fitted_error
 from tsgate.estimators.tags import Tags
-from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError
+from tsgate.exceptions import DataError, FewWindowsWarning, ModelFileError, OnlineUpdateError
 from tsgate.params import check_value
 
 __all__ = ["BaseForecaster", "Consumed", "load", "from_description"]
@@ -178,7 +179,18 @@ class BaseForecaster(ParamsMixin):
         self._remember(series)
         self.calibrator_ = self._new_calibrator(series)
         self.calibrator_.calibrate(*self._calibration_forecasts(series))
+        self._warn_few_calibration_scores()
         return self
+
+    def _warn_few_calibration_scores(self) -> None:
+        n = self.calibrator_.n_calibration
+        low = [f"{h.label}: {int(c)}" for h, c in zip(self.horizons_, n) if c < MIN_CALIBRATION_SCORES]
+        if low:
+            msg = (f"{type(self).__name__}: the prediction intervals of horizon(s) {', '.join(low)} are calibrated on "
+                   f"fewer than {MIN_CALIBRATION_SCORES} forecast errors, so their coverage is uncertain (none: no "
+                   "band); use more training data per series or shorter horizons.")
+            self.fit_warnings_.append({"error": "FewWindowsWarning", "message": msg})
+            warnings.warn(FewWindowsWarning(msg), stacklevel=3)
 
     def _new_calibrator(self, series: IrregularSeries) -> Calibrator:
         return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_))
