@@ -3,6 +3,8 @@ coverage they give on a case whose answer is known."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,10 +109,19 @@ def test_each_horizon_calibrates_on_every_track_that_knows_its_target():
     assert mask[short, 0].sum() >= 10 * 7  # 20 % of each short track's 39 origins with a 1-step target
     assert not mask[short, 1].any()
     assert np.isfinite(w.y[mask[:, 1], 1]).all() and np.isfinite(w.y[mask[:, 0], 0]).all()
-    with pytest.warns(FewWindowsWarning, match=r"horizon\(s\) 60: \d+ are calibrated on fewer than 100"):
-        est = tsgate.PersistenceForecaster(horizons=[1, 60]).fit(s)
+    est = tsgate.PersistenceForecaster(horizons=[1, 60]).fit(s)
     n1, n60 = est.calibrator_.n_calibration.tolist()
     assert n1 == int(mask[:, 0].sum()) and n60 == int(mask[:, 1].sum()) < 100
-    assert [w_["error"] for w_ in est.fit_warnings_] == ["FewWindowsWarning"]
+    # warned when intervals are asked for, once; a fit without intervals stays quiet
+    assert est.calibration_warning_ and "horizon(s) 60:" in est.calibration_warning_ and "1:" not in est.calibration_warning_
+    with pytest.warns(FewWindowsWarning, match=r"horizon\(s\) 60: \d+ are calibrated on fewer than 100"):
+        est.forecast(s, level=90)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.forecast(s, level=90)
+    from tsgate.evaluation import backtest
+
+    r = backtest({"p": tsgate.PersistenceForecaster()}, s, horizons=[1, 60], train=0.9, level=90, progress=False)
+    assert r.failures["message"].str.contains("prediction intervals of horizon").sum() == 1
     # the noisy short tracks widen the 1-step band well beyond the long track's own 90 % error (1.645)
     assert est.calibrator_.q[est.calibrator_.levels.index(90.0), 0, 0] > 3.0

@@ -92,10 +92,7 @@ def test_a_backtest_counts_the_warning_as_a_failure_row():
     r = backtest({"g": GatedLSTMForecaster(cell="lstm", hidden_size=4, window=4, max_epochs=1, logger=None)}, d,
                  horizons=["30s"], progress=False)
     rows = r.failures[r.failures["model"] == "g"]
-    assert len(rows) == 2 and (rows["error"] == "FewWindowsWarning").all() and (rows["kind"] == "warning").all()
-    # one for training on few windows, one for bands calibrated on few forecast errors
-    assert rows["message"].str.contains("trained on fewer than").sum() == 1
-    assert rows["message"].str.contains("prediction intervals of horizon").sum() == 1
+    assert len(rows) == 1 and rows["error"].iloc[0] == "FewWindowsWarning" and rows["kind"].iloc[0] == "warning"
 
 
 def test_horizons_longer_than_the_data_are_refused_naming_the_longest_span():

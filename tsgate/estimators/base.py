@@ -179,18 +179,20 @@ class BaseForecaster(ParamsMixin):
         self._remember(series)
         self.calibrator_ = self._new_calibrator(series)
         self.calibrator_.calibrate(*self._calibration_forecasts(series))
-        self._warn_few_calibration_scores()
+        self.calibration_warning_ = self._few_calibration_scores()
+        self._calibration_warned = False
         return self
 
-    def _warn_few_calibration_scores(self) -> None:
+    def _few_calibration_scores(self) -> str | None:
+        """The warning for horizons whose bands rest on few calibration errors (None if none):
+        given once, by the first call that asks for intervals."""
         n = self.calibrator_.n_calibration
         low = [f"{h.label}: {int(c)}" for h, c in zip(self.horizons_, n) if c < MIN_CALIBRATION_SCORES]
-        if low:
-            msg = (f"{type(self).__name__}: the prediction intervals of horizon(s) {', '.join(low)} are calibrated on "
-                   f"fewer than {MIN_CALIBRATION_SCORES} forecast errors, so their coverage is uncertain (none: no "
-                   "band); use more training data per series or shorter horizons.")
-            self.fit_warnings_.append({"error": "FewWindowsWarning", "message": msg})
-            warnings.warn(FewWindowsWarning(msg), stacklevel=3)
+        if not low:
+            return None
+        return (f"{type(self).__name__}: the prediction intervals of horizon(s) {', '.join(low)} are calibrated on "
+                f"fewer than {MIN_CALIBRATION_SCORES} forecast errors, so their coverage is uncertain (none: no "
+                "band); use more training data per series or shorter horizons.")
 
     def _new_calibrator(self, series: IrregularSeries) -> Calibrator:
         return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_))
@@ -372,6 +374,10 @@ class BaseForecaster(ParamsMixin):
                 f"this {type(self).__name__} has no interval calibration (a model file written before "
                 "intervals existed); refit it to get prediction intervals."
             )
+        msg = getattr(self, "calibration_warning_", None)
+        if msg and not getattr(self, "_calibration_warned", False):
+            self._calibration_warned = True
+            warnings.warn(FewWindowsWarning(msg), stacklevel=3)
         return cal
 
     def _is_fitted(self) -> bool:

@@ -9,7 +9,8 @@ The rule, the same for every model (applied by :class:`~tsgate.estimators.base.B
   LSTM), exactly those validation windows, which it never trained on, at every horizon whose
   target they know. Of more than ``MAX_CALIBRATION_ORIGINS`` per horizon, that many are kept,
   evenly spaced through each series' calibration origins (every series keeps its share). A
-  horizon with fewer than ``MIN_CALIBRATION_SCORES`` is warned about in ``fit``;
+  horizon with fewer than ``MIN_CALIBRATION_SCORES`` gets a warning (``calibration_warning_``,
+  given by the first call that asks for intervals);
 - **their forecasts**: a window model forecasts them with its fitted state (for baselines with
   fitted coefficients these residuals are in-sample, the linear AR's and ARIMA's; for the gated
   model they are the held-out validation residuals); a stream model uses the forecasts its
