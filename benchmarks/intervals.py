@@ -2,8 +2,9 @@
 
 One command::
 
-    python benchmarks/intervals.py            # ExtMarker 10 Hz, 9 sequences, 21 horizons; AIS both files
+    python benchmarks/intervals.py            # ExtMarker 10 Hz, 9 sequences, 21 horizons; every bundled AIS file
     python benchmarks/intervals.py --quick    # 3 sequences, 4 horizons; AIS NY Harbor only
+    python benchmarks/intervals.py --horizons 100ms,500ms,1s,2s --no-gated   # 9 sequences, a horizon subset
 
 ExtMarker (10 Hz, the published split): per sequence a model is fitted on samples [0, 300),
 then fed the validation part [300, 600) and the test part [600, end) through ``update``
@@ -13,13 +14,14 @@ tracking); printed: the share of the test targets inside their band, per coordin
 per marker (a radius around the predicted 3-D position), pooled over sequences and horizons,
 with the range over horizons, the mean width and the Winkler score.
 
-AIS (positions in metres, 1/5/15/30 min ahead): ``backtest`` with the first half of each
-vessel's reports for training; ``refit="online"`` (the models keep learning and the bands keep
+AIS (positions in metres, 1/5/15/30 min ahead), each bundled file on its own: ``backtest`` with
+the first half of each vessel's reports for training; ``refit="online"`` (the models keep learning and the bands keep
 adapting through the second half) and, for comparison, ``refit="once"`` (fixed split-conformal
 bands). Scored: the test targets whose bracketing reports are at most 10 min apart.
 
-Models: persistence, linear AR (ridge), online linear regression (RLS), dead reckoning (AIS)
-and the gated WMC-LSTM with small settings.
+Models: persistence, linear AR (ridge), online linear regression (RLS), dead reckoning (AIS),
+the default ExtMarker model (the pretrained analog forecaster, default settings) and the gated
+WMC-LSTM with small settings (``--no-gated`` leaves it out).
 """
 
 from __future__ import annotations
@@ -36,27 +38,30 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ais import load as load_ais_sets  # noqa: E402
-
 import tsgate  # noqa: E402
 from tsgate.adapters.extmarker import extmarker_split, load_extmarker  # noqa: E402
+from tsgate.datasets import load_dataset  # noqa: E402
 from tsgate.evaluation import backtest  # noqa: E402
 from tsgate.evaluation.intervals import band_scores, radius_scores  # noqa: E402
 
+AIS_FILES = ("ais-nyharbor", "ais-virginia", "ais-nyharbor-mc")
 MARKERS = [("x1", "y1", "z1"), ("x2", "y2", "z2"), ("x3", "y3", "z3")]
 
 
-def extmarker_models(hs: list[str], quick: bool) -> dict:
-    return {
+def extmarker_models(hs: list[str], quick: bool, gated: bool) -> dict:
+    out = {
         "persistence": tsgate.PersistenceForecaster(horizons=hs),
         "linear AR": tsgate.LinearARForecaster(window=5, alpha=1.0, horizons=hs),
         "online linear (RLS)": tsgate.OnlineLinearForecaster(method="rls", shl=15, lam=0.999, horizons=hs),
-        "gated WMC": tsgate.GatedLSTMForecaster(cell="wmc", hidden_size=16, window=15, max_epochs=4 if quick else 8,
-                                                patience=2, logger=None, seed=0, horizons=hs),
+        "analog (default)": tsgate.PretrainedAnalogForecaster(horizons=hs),
     }
+    if gated:
+        out["gated WMC"] = tsgate.GatedLSTMForecaster(cell="wmc", hidden_size=16, window=15, max_epochs=4 if quick else 8,
+                                                      patience=2, logger=None, seed=0, horizons=hs)
+    return out
 
 
-def extmarker(seqs: list[int], hs: list[str], level: float, quick: bool) -> pd.DataFrame:
+def extmarker(seqs: list[int], hs: list[str], level: float, quick: bool, gated: bool = True) -> pd.DataFrame:
     n_tr, n_val = extmarker_split("10hz")
     k = 9
     rows = []
@@ -65,7 +70,7 @@ def extmarker(seqs: list[int], hs: list[str], level: float, quick: bool) -> pd.D
         train, val, test = s.split(train=n_tr, val=n_val)
         w = tsgate.make_windows(s, 1, hs, targets="optional")
         pos = {t: i for i, t in enumerate(np.round(w.origin_time, 6))}
-        for name, est in extmarker_models(hs, quick).items():
+        for name, est in extmarker_models(hs, quick, gated).items():
             t0 = time.perf_counter()
             est.fit(train)
             est.forecast_and_learn(val, level=level)
@@ -101,8 +106,8 @@ def extmarker_table(df: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def ais(names: list[str], level: float, quick: bool) -> dict[str, pd.DataFrame]:
-    data = load_ais_sets(names)
+def ais(name: str, level: float, quick: bool, gated: bool = True) -> dict[str, pd.DataFrame]:
+    data = load_dataset(name)
     hs = ["1min", "5min", "15min", "30min"]
     models = {
         "persistence": tsgate.PersistenceForecaster(),
@@ -112,6 +117,8 @@ def ais(names: list[str], level: float, quick: bool) -> dict[str, pd.DataFrame]:
         "gated WMC": tsgate.GatedLSTMForecaster(cell="wmc", hidden_size=16, window=16, max_epochs=3 if quick else 6,
                                                 patience=2, lr=3e-3, logger=None, seed=0, skip="velocity"),
     }
+    if not gated:
+        del models["gated WMC"]
     out = {}
     for refit in ("online", "once"):
         t0 = time.perf_counter()
@@ -122,8 +129,15 @@ def ais(names: list[str], level: float, quick: bool) -> dict[str, pd.DataFrame]:
         tab = cov.rename(columns={h: f"{h} %" for h in cov.columns})
         tab["radius %"] = rad["mean"]
         tab["radius m (mean)"] = res.interval_summary("width", level=level, unit="east_m+north_m")["mean"] / 2
+        # the mean radius is pulled up by a few huge bands; the median shows the typical one
+        f = res.forecasts[res.forecasts["scored"]]
+        tab["radius m (median)"] = f.groupby("model", sort=False)[f"radius_{level:g}"].median()
+        iv = res.intervals
+        n = iv[(iv["metric"] == "coverage") & (iv["unit"] == "east_m+north_m")].pivot_table(
+            index="model", columns="horizon", values="n", aggfunc="first")
+        tab["positions scored"] = " / ".join(str(int(n[h].max())) if h in n else "0" for h in hs)
         out[refit] = tab
-        print(f"  AIS refit={refit} done ({time.perf_counter() - t0:.0f} s, {res.info['n_origins']} origins)", flush=True)
+        print(f"  AIS {name} refit={refit} done ({time.perf_counter() - t0:.0f} s, {res.info['n_origins']} origins)", flush=True)
     return out
 
 
@@ -131,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 ExtMarker sequences and 4 horizons; AIS NY Harbor only")
     ap.add_argument("--level", type=float, default=90.0, help="interval level in percent (default 90)")
+    ap.add_argument("--seqs", default=None, help="ExtMarker sequences, e.g. 1,4,9 (default: all 9; --quick: 1,2,3)")
+    ap.add_argument("--horizons", default=None, help="ExtMarker horizons, e.g. 100ms,1s,2s (default: 100 ms..2.1 s)")
+    ap.add_argument("--ais-files", default=None, help="AIS files (default: every bundled one; --quick: ais-nyharbor)")
+    ap.add_argument("--no-gated", action="store_true", help="leave out the gated WMC-LSTM")
     ap.add_argument("--skip-ais", action="store_true")
     ap.add_argument("--skip-extmarker", action="store_true")
     a = ap.parse_args(argv)
@@ -142,20 +160,26 @@ def main(argv: list[str] | None = None) -> int:
     pd.set_option("display.width", 160)
     lv = a.level
     if not a.skip_extmarker:
-        seqs = [1, 2, 3] if a.quick else list(range(1, 10))
-        hs = ["100ms", "500ms", "1s", "2s"] if a.quick else [f"{100 * i}ms" for i in range(1, 22)]
-        df = extmarker(seqs, hs, lv, a.quick)
+        seqs = [int(v) for v in a.seqs.split(",")] if a.seqs else [1, 2, 3] if a.quick else list(range(1, 10))
+        hs = (a.horizons.split(",") if a.horizons else ["100ms", "500ms", "1s", "2s"] if a.quick
+              else [f"{100 * i}ms" for i in range(1, 22)])
+        df = extmarker(seqs, hs, lv, a.quick, not a.no_gated)
         print(f"\n=== ExtMarker 10 Hz, sequences {seqs}, published split, online through validation and test; "
               f"{lv:g} % bands on the test targets, horizons {hs[0]}..{hs[-1]} ===")
         print(extmarker_table(df).round(2).to_string())
+        per_h = df.groupby(["model", "horizon"], sort=False)[["covered", "n"]].sum()
+        cov = (100 * per_h["covered"] / per_h["n"]).unstack("horizon")[hs]
+        print(f"\ncoverage % per horizon (all coordinates of sequences {seqs}):")
+        print(cov.round(2).to_string(), flush=True)
     if not a.skip_ais:
-        names = ["ais-nyharbor"] if a.quick else ["ais-virginia", "ais-nyharbor"]
-        tabs = ais(names, lv, a.quick)
-        for refit, tab in tabs.items():
-            how = "models and bands keep learning (update)" if refit == "online" else "fixed split-conformal bands"
-            print(f"\n=== AIS {', '.join(names)}: test parts, {lv:g} % bands, refit={refit} ({how}); coverage of east/north "
-                  f"per horizon, and of the radius around the position ===")
-            print(tab.round(2).to_string())
+        names = a.ais_files.split(",") if a.ais_files else ["ais-nyharbor"] if a.quick else list(AIS_FILES)
+        for name in names:
+            tabs = ais(name, lv, a.quick, not a.no_gated)
+            for refit, tab in tabs.items():
+                how = "models and bands keep learning (update)" if refit == "online" else "fixed split-conformal bands"
+                print(f"\n=== AIS {name}: test parts, {lv:g} % bands, refit={refit} ({how}); coverage of east/north "
+                      f"per horizon, and of the radius around the position ===")
+                print(tab.round(2).to_string(), flush=True)
     return 0
 
 

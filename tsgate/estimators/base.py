@@ -26,6 +26,7 @@ reveals targets (``update``, ``forecast_and_learn``, ``stream``) adapts it onlin
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from collections.abc import Iterator
@@ -48,10 +49,10 @@ from tsgate.estimators.history import (
     jsonable_params,
     recent_rows,
 )
-from tsgate.estimators.intervals import Calibrator, parse_levels, position_groups
+from tsgate.estimators.intervals import MIN_CALIBRATION_SCORES, Calibrator, parse_levels, position_groups
 from tsgate.estimators.params_api import ParamsMixin, not_fitted_error
 from tsgate.estimators.tags import Tags
-from tsgate.exceptions import DataError, ModelFileError, OnlineUpdateError
+from tsgate.exceptions import DataError, FewWindowsWarning, ModelFileError, OnlineUpdateError
 from tsgate.params import check_value
 
 __all__ = ["BaseForecaster", "Consumed", "load", "from_description"]
@@ -178,7 +179,20 @@ class BaseForecaster(ParamsMixin):
         self._remember(series)
         self.calibrator_ = self._new_calibrator(series)
         self.calibrator_.calibrate(*self._calibration_forecasts(series))
+        self.calibration_warning_ = self._few_calibration_scores()
+        self._calibration_warned = False
         return self
+
+    def _few_calibration_scores(self) -> str | None:
+        """The warning for horizons whose bands rest on few calibration errors (None if none):
+        given once, by the first call that asks for intervals."""
+        n = self.calibrator_.n_calibration
+        low = [f"{h.label}: {int(c)}" for h, c in zip(self.horizons_, n) if c < MIN_CALIBRATION_SCORES]
+        if not low:
+            return None
+        return (f"{type(self).__name__}: the prediction intervals of horizon(s) {', '.join(low)} are calibrated on "
+                f"fewer than {MIN_CALIBRATION_SCORES} forecast errors, so their coverage is uncertain (none: no "
+                "band); use more training data per series or shorter horizons.")
 
     def _new_calibrator(self, series: IrregularSeries) -> Calibrator:
         return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_))
@@ -360,6 +374,10 @@ class BaseForecaster(ParamsMixin):
                 f"this {type(self).__name__} has no interval calibration (a model file written before "
                 "intervals existed); refit it to get prediction intervals."
             )
+        msg = getattr(self, "calibration_warning_", None)
+        if msg and not getattr(self, "_calibration_warned", False):
+            self._calibration_warned = True
+            warnings.warn(FewWindowsWarning(msg), stacklevel=3)
         return cal
 
     def _is_fitted(self) -> bool:

@@ -2,10 +2,15 @@
 
 The rule, the same for every model (applied by :class:`~tsgate.estimators.base.BaseForecaster`):
 
-- **calibration origins**: per series, the newest ``CALIBRATION_FRACTION`` (20 %) of the
-  training origins whose every target is known — or, for a model that holds out a validation
-  part (a ``val_fraction`` parameter, the gated LSTM), exactly those validation windows, which
-  it never trained on. At most ``MAX_CALIBRATION_ORIGINS`` (the newest) are used;
+- **calibration origins**, per horizon: per series, the newest ``CALIBRATION_FRACTION`` (20 %)
+  of the training origins whose target at that horizon is known (so each horizon calibrates on
+  every origin it could be scored at, and a long horizon on a short track still gets some) —
+  or, for a model that holds out a validation part (a ``val_fraction`` parameter, the gated
+  LSTM), exactly those validation windows, which it never trained on, at every horizon whose
+  target they know. Of more than ``MAX_CALIBRATION_ORIGINS`` per horizon, that many are kept,
+  evenly spaced through each series' calibration origins (every series keeps its share). A
+  horizon with fewer than ``MIN_CALIBRATION_SCORES`` gets a warning (``calibration_warning_``,
+  given by the first call that asks for intervals);
 - **their forecasts**: a window model forecasts them with its fitted state (for baselines with
   fitted coefficients these residuals are in-sample, the linear AR's and ARIMA's; for the gated
   model they are the held-out validation residuals); a stream model uses the forecasts its
@@ -29,21 +34,58 @@ from tsgate.data.windows import Windows, make_windows
 from tsgate.estimators.forecasts import Forecasts
 from tsgate.estimators.intervals import CALIBRATION_FRACTION, MAX_CALIBRATION_ORIGINS, Calibrator
 
-__all__ = ["calibration_mask", "online_bands", "with_bands"]
+__all__ = ["calibration_mask", "calibration_pairs", "online_bands", "with_bands"]
 
 
 def calibration_mask(w: Windows, fraction: float | None) -> np.ndarray:
-    """[n] the calibration origins among windows ``w`` (see the module docstring)."""
-    frac = float(fraction) if fraction else CALIBRATION_FRACTION
-    if len(w) == 0:
-        return np.zeros(0, bool)
-    *_, cal = validation_cut(w.origin_time, w.reveal_time, w.series_index, frac)
-    idx = np.flatnonzero(cal)
-    if len(idx) > MAX_CALIBRATION_ORIGINS:
-        newest = np.argsort(w.origin_time[idx], kind="stable")[-MAX_CALIBRATION_ORIGINS:]
-        cal = np.zeros(len(w), bool)
-        cal[np.sort(idx[newest])] = True
-    return cal
+    """[n, H] the calibration (origin, horizon) pairs among windows ``w`` (see the module
+    docstring); a pair needs its target known."""
+    n, H = w.y.shape[:2]
+    known = np.isfinite(w.y).all(axis=2)
+    out = np.zeros((n, H), bool)
+    if n == 0:
+        return out
+    if fraction:
+        # the model's own validation windows: one origin-time cut per series, all horizons
+        *_, val = validation_cut(w.origin_time, w.reveal_time, w.series_index, float(fraction))
+        out = val[:, None] & known
+    else:
+        # per horizon, the newest share of the origins whose target at that horizon is known: a
+        # horizon as long as a short track still calibrates, and short horizons are not limited
+        # to the origins of the long tracks (where every horizon is known), a regime of its own
+        for h in range(H):
+            idx = np.flatnonzero(known[:, h])
+            if len(idx):
+                *_, val = validation_cut(w.origin_time[idx], w.reveal_time[idx, h : h + 1], w.series_index[idx],
+                                         CALIBRATION_FRACTION)
+                out[idx[val], h] = True
+    for h in range(H):
+        out[:, h] = _spread(out[:, h], w)
+    return out
+
+
+def _spread(mask: np.ndarray, w: Windows) -> np.ndarray:
+    """``mask`` thinned to ``MAX_CALIBRATION_ORIGINS`` origins when it has more."""
+    idx = np.flatnonzero(mask)
+    if len(idx) <= MAX_CALIBRATION_ORIGINS:
+        return mask
+    # evenly spaced through the origins in (series, time) order, so that every series keeps
+    # its share: the globally newest ones would come from the few series whose training
+    # data ends last, a regime the test origins of the other series need not share
+    order = idx[np.lexsort((w.origin_time[idx], w.series_index[idx]))]
+    pick = np.unique(np.round(np.linspace(0, len(order) - 1, MAX_CALIBRATION_ORIGINS)).astype(np.int64))
+    out = np.zeros(len(mask), bool)
+    out[order[pick]] = True
+    return out
+
+
+def calibration_pairs(values: np.ndarray, w: Windows, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts [m, H, k] and truths (NaN outside ``mask`` [n, H]) of the origins of ``w`` with
+    a calibration pair; ``values`` [n, H, k] are the forecasts of every origin of ``w``."""
+    rows = mask.any(axis=1)
+    y = w.y[rows].copy()
+    y[~mask[rows]] = np.nan
+    return values[rows], y
 
 
 def truths(series: IrregularSeries, horizons: Any, max_gap: Any) -> Windows:

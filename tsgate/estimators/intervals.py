@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_LEVELS",
     "CALIBRATION_FRACTION",
     "MAX_CALIBRATION_ORIGINS",
+    "MIN_CALIBRATION_SCORES",
     "RATE",
     "MEMORY",
     "Calibrator",
@@ -64,8 +65,11 @@ __all__ = [
 DEFAULT_LEVELS = (80.0, 90.0, 95.0)
 #: share of each series' training origins (the newest) whose forecasts calibrate the bands
 CALIBRATION_FRACTION = 0.2
-#: at most this many calibration origins (the newest); enough for a 99 % quantile
+#: at most this many calibration origins (evenly spaced over every series'); enough for a 99 % quantile
 MAX_CALIBRATION_ORIGINS = 1000
+#: fewer calibration scores than this at a horizon are warned about: the coverage of a band from
+#: n scores spreads by sqrt(ℓ(1 − ℓ)/n), 3 points for a 90 % band at n = 100
+MIN_CALIBRATION_SCORES = 100
 #: quantile-tracking step on the log scale: a miss widens a band by e^(0.05·(1-α)), a hit narrows it by e^(-0.05·α)
 RATE = 0.05
 #: recent scores kept per (horizon, unit), to start a level first asked for later

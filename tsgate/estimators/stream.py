@@ -48,7 +48,7 @@ from tsgate.data.columns import ID
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs, Windows, make_windows
 from tsgate.estimators.base import BaseForecaster, Consumed
-from tsgate.estimators.calibration import calibration_mask, truths
+from tsgate.estimators.calibration import calibration_mask, calibration_pairs, truths
 from tsgate.estimators.forecasts import Forecasts
 from tsgate.exceptions import DataError
 
@@ -132,15 +132,11 @@ class StreamForecaster(
         target was known (see tsgate.estimators.calibration)."""
         fc, self._fit_forecasts = self._fit_forecasts, None
         w = truths(data, self.horizons_, self._max_gap())  # every row is an origin, in the same order
-        known = w.select(np.isfinite(w.y).all(axis=(1, 2)))
         pos = {(int(s), int(r)): i for i, (s, r) in enumerate(zip(w.series_index, w.origin_row))}
         at = np.array([pos[(int(s), int(r))] for s, r in zip(fc.inputs.series_index, fc.inputs.origin_row)], dtype=np.int64)
         values = np.full(w.y.shape, np.nan)
         values[at] = fc.values
-        cal = np.zeros(len(w), bool)
-        ok = np.isfinite(w.y).all(axis=(1, 2))
-        cal[np.flatnonzero(ok)[calibration_mask(known, self._calibration_fraction())]] = True
-        return values[cal], w.y[cal]
+        return calibration_pairs(values, w, calibration_mask(w, self._calibration_fraction()))
 
     # ---------------------------------------------------------------- inputs / targets
     def _encode(self, inputs: Inputs) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs, Targets, Windows, make_windows
 from tsgate.estimators.base import BaseForecaster, Consumed
-from tsgate.estimators.calibration import calibration_mask
+from tsgate.estimators.calibration import calibration_mask, calibration_pairs
 from tsgate.estimators.forecasts import Forecasts
 
 __all__ = ["WindowForecaster"]
@@ -63,9 +63,10 @@ class WindowForecaster(BaseForecaster, register=False, style="window"):
 
     def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
         """The fitted model's forecasts at the calibration origins (see tsgate.estimators.calibration)."""
-        w = self._windows(data, "all", targets="required")
-        cal = w.select(calibration_mask(w, self._calibration_fraction()))
-        return self._values(cal.inputs), cal.y
+        w = self._windows(data, "all", targets="optional")
+        mask = calibration_mask(w, self._calibration_fraction())
+        cal = w.select(mask.any(axis=1))
+        return calibration_pairs(self._values(cal.inputs), cal, mask[mask.any(axis=1)])
 
     def _stream_forecast(self, series: Any, inputs: Inputs) -> np.ndarray:
         """[H, k] forecasts of one origin (the stream, one observation at a time)."""

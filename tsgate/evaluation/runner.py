@@ -140,7 +140,9 @@ class _Run:
             self.est.fit(self.data.take(mask))
         self.timing["fit_s"] += time.perf_counter() - t0
         self.reports += [dict(r) for r in self.est.fit_report_]
-        for w in self.est.fit_warnings_:
+        few = [{"error": "FewWindowsWarning", "message": self.est.calibration_warning_}] \
+            if self.levels and getattr(self.est, "calibration_warning_", None) else []
+        for w in [*self.est.fit_warnings_, *few]:
             self.warnings.append({"series": w.get("series", self.unit), "stage": "fit", "kind": "warning",
                                   "error": w.get("error", "ConvergenceWarning"), "message": str(w.get("message", w))})
 
