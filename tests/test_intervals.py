@@ -126,3 +126,46 @@ def test_position_group_rule_and_column_names():
 def test_bad_levels_are_refused(bad):
     with pytest.raises(ConfigError, match="level"):
         parse_levels(bad)
+
+
+def test_a_regime_change_with_many_forecasts_in_flight_does_not_blow_the_band_up():
+    """Delayed feedback: 400 vessels' forecasts are pending when errors jump tenfold. Each late
+    miss must not widen the band again once it already covers the new errors (judged against
+    the issued width, 400 misses widened it by e^(0.05 * 0.9 * 400), about 10^7.8)."""
+    from tsgate.estimators.intervals import Calibrator
+
+    rng = np.random.default_rng(0)
+    cal = Calibrator(["y"], [], n_horizons=1, levels=[90.0])
+    cal.calibrate(np.zeros((500, 1, 1)), rng.normal(0.0, 1.0, (500, 1, 1)))
+    q0 = float(cal.q[0, 0, 0])
+    assert 1.4 < q0 < 1.9  # about the 90 % quantile of |N(0, 1)|, 1.645
+    for v in range(400):
+        cal.issue(v, 0.0, np.zeros((1, 1)))
+    for v in range(400):  # every pending forecast misses: the errors are now ~10 times larger
+        cal.reveal(v, np.array([0.0]), np.array([0]), rng.normal(0.0, 10.0, (1, 1)))
+    q = float(cal.q[0, 0, 0])
+    assert 10.0 < q < 40.0, q  # the new 90 % quantile is 16.4; widened to it, not past it
+    assert cal.n_scored[0, 0] == 400
+    # coverage is still counted against the width each forecast was issued with
+    # P(|N(0, 10)| < 1.645) = 0.13: the forecasts issued with the old band mostly missed
+    assert float(cal.coverage()["coverage"][0, 0, 0]) < 0.25
+
+
+def test_many_targets_of_one_horizon_in_one_call_are_taken_one_by_one():
+    """One call revealing 300 targets of one horizon moves the band as 300 single reveals do."""
+    from tsgate.estimators.intervals import Calibrator
+
+    rng = np.random.default_rng(1)
+    truth = rng.normal(0.0, 5.0, (300, 1))
+    a = Calibrator(["y"], [], n_horizons=1, levels=[90.0])
+    b = Calibrator(["y"], [], n_horizons=1, levels=[90.0])
+    for c in (a, b):
+        c.calibrate(np.zeros((200, 1, 1)), np.linspace(-1.0, 1.0, 200)[:, None, None])
+        for i in range(300):
+            c.issue("s", float(i), np.zeros((1, 1)))
+    a.reveal("s", np.arange(300.0), np.zeros(300, np.int64), truth)
+    for i in range(300):
+        b.reveal("s", np.array([float(i)]), np.array([0]), truth[i : i + 1])
+    np.testing.assert_allclose(a.q, b.q, rtol=1e-12)
+    np.testing.assert_array_equal(a.n_covered, b.n_covered)
+    assert float(a.q[0, 0, 0]) < 5.0 * 1.645 * 3

@@ -28,8 +28,15 @@ A miss widens the band by the factor e^(RATE (1 − α)), a hit narrows it by e^
 long-run miss rate is driven to α whatever the scores do (for log-scores bounded by B the
 miscoverage after T revealed targets is within (B + RATE)/(RATE · T) of α; Angelopoulos et
 al., Prop. 1). A forecast's band is the one current when it was issued; its target updates the
-state when it is revealed, possibly many steps later (delayed feedback). A zero-width band
-that misses restarts at the missed score.
+state when it is revealed, possibly many steps later (delayed feedback). The step's ``err``
+compares the revealed score with the band as it is *now*, not with the width the forecast was
+issued with (coverage is still counted against the issued width). With many forecasts in
+flight (hundreds of vessels sharing one calibrator, or a 2 s horizon at 30 Hz) every forecast
+issued before a change of regime misses; judged against its issued width each of those misses
+widened the band again, hundreds of times over (bands thousands of km wide on a real AIS
+file). Judged against the current band, the update is online quantile estimation of the
+recent scores, which settles under any delay. A zero-width band that misses restarts at the
+missed score.
 
 Levels 80, 90 and 95 % are tracked from ``fit`` on; another level is tracked from the first
 call that asks for it, started from the split-conformal quantile of the last ``MEMORY``
@@ -281,43 +288,32 @@ class Calibrator:
 
     def _adapt(self, hs: np.ndarray, s: np.ndarray, issued: np.ndarray) -> None:
         """Quantile-tracking steps for horizons ``hs`` [P] (repeats allowed), scores [P, U],
-        issued widths [P, L, U]. The steps of one call add up on the log scale (each depends on
-        its own issued width only), so their order does not matter."""
+        issued widths [P, L, U] (for the coverage count)."""
         iss = issued.transpose(1, 0, 2)  # [L, P, U]
         fin = np.isfinite(iss)
         alpha = self._alpha()[:, None, None]
         if len(set(hs.tolist())) == len(hs):  # the common case: one target per horizon
             q = self.q[:, hs]
             w = np.where(fin, iss, q)
-            err = s[None] > w
             self.n_scored[hs] += 1
-            self.n_covered[:, hs] += fin & ~err
+            self.n_covered[:, hs] += fin & ~(s[None] > w)
+            err = s[None] > q  # the step judges the band as it is now, see the module docstring
             # a missing or zero width restarts at the score it missed (or first saw)
-            restart = err | ~np.isfinite(w)
+            restart = err | ~np.isfinite(q)
             self.q[:, hs] = np.where(np.isfinite(q) & (q > 0), q * np.exp(self.rate * (err - alpha)),
                                      np.where(restart, s[None], q))
             self.recent[hs, :, self.recent_next[hs]] = s
             self.recent_next[hs] = (self.recent_next[hs] + 1) % self.memory
             return
-        q_now = self.q[:, hs]
-        w = np.where(fin, iss, q_now)
-        err = s[None] > w
-        np.add.at(self.n_scored, hs, 1)
-        np.add.at(self.n_covered, (slice(None), hs), fin & ~err)
-        expo = np.zeros(self.q.shape)
-        np.add.at(expo, (slice(None), hs), self.rate * (err - alpha))
-        restart = np.full(self.q.shape, -np.inf)
-        np.maximum.at(restart, (slice(None), hs), np.where(err | ~np.isfinite(w), s[None], -np.inf))
-        q = self.q
-        self.q = np.where(np.isfinite(q) & (q > 0), q * np.exp(expo), np.where(np.isfinite(restart), restart, q))
-        # the recent scores, in order within one call
+        # Several targets of one horizon: taken one after another (by their order in the call),
+        # each judged against the band its predecessors left, as if revealed one by one.
         order = np.argsort(hs, kind="stable")
         first = np.searchsorted(hs[order], hs[order])
         rank = np.empty(len(hs), np.int64)
         rank[order] = np.arange(len(hs)) - first
-        self.recent[hs, :, (self.recent_next[hs] + rank) % self.memory] = s
-        np.add.at(self.recent_next, hs, 1)
-        self.recent_next %= self.memory
+        for r in range(int(rank.max()) + 1):
+            at = rank == r
+            self._adapt(hs[at], s[at], issued[at])
 
     def close(self, series: Any, origin_time: float, horizon: np.ndarray | None = None) -> None:
         """Forget horizons (all when None) of a pending forecast whose targets can never be revealed."""
