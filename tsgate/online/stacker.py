@@ -13,9 +13,9 @@ outputs). A pair whose error, gain or update is not finite, or that would make `
 positive diagonal, is refused and counted; the horizon is left as it was.
 
 Cost: one call updates every horizon it is given at once (batched matrix products, rank-1
-outer products written straight into preallocated buffers). When more than a few horizons
-learn, the others ride along in place with zero features and a zero target, which is an exact
-no-op of the RLS update (gain 0), so no weights are copied in or out.
+outer products written straight into preallocated buffers, no temporary of P's size). When more
+than a few horizons learn, the others ride along in place with zero features and a zero target,
+which is an exact no-op of the RLS update (gain 0), so no weights are copied in or out.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class HorizonStacker:
         before = self.n_learned
         self.n_learned += int(ok.sum())
         if self.n_learned // 4096 > before // 4096:  # keep P symmetric over long streams
-            self.P = 0.5 * (self.P + np.transpose(self.P, (0, 2, 1)))
+            np.add(self.P, np.transpose(self.P, (0, 2, 1)), out=self._dP)
+            np.multiply(self._dP, 0.5, out=self.P)
         refused = m - int(ok.sum())
         if refused:
             self.n_refused += refused
