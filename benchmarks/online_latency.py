@@ -16,7 +16,7 @@ median and p99, their ratio to SnAp-1, and the analog model's targets (median <=
 
 Usage::
 
-    python benchmarks/online_latency.py                 # short default run (~2 min)
+    python benchmarks/online_latency.py                 # default run (~3 min on a loaded machine)
     python benchmarks/online_latency.py --steps 2000 --optimizer adam --json out.json
     python benchmarks/online_latency.py --stream-only --stream-rounds 5   # the 30 Hz table only
 

@@ -226,7 +226,7 @@ class PretrainedAnalogForecaster(StreamForecaster):
 
     def _consume_all(self, combined: IrregularSeries, last: dict[Any, float]) -> Consumed:
         """The stream loop of :class:`StreamForecaster`, with each step's revealed targets
-        gathered beforehand and learned in one call (the per-step cost stays far below 1 ms)."""
+        gathered beforehand and learned in one call (one ``learn_many`` and one ``apply`` per step)."""
         w = self._stream_windows(combined)
         k, H = len(self.targets_), len(self.horizons_)
         yhat = np.full((len(w), H, k), np.nan)
