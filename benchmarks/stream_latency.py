@@ -72,7 +72,7 @@ def _replay(cmd: list[str], header: str, lines: list[str], interval_s: float, ke
     assert proc.stdin is not None
     proc.stdin.write(header)
     proc.stdin.flush()
-    time.sleep(3.0)  # the stream loads the model (torch, weights) before the first sample
+    _wait_idle(proc.pid)  # the stream loads the model (torch, weights) before the first sample
     start = time.perf_counter()
     for i, line in enumerate(lines):
         due = start + i * interval_s
@@ -86,6 +86,31 @@ def _replay(cmd: list[str], header: str, lines: list[str], interval_s: float, ke
     reader.join(timeout=30)
     err = proc.stderr.read() if proc.stderr else ""
     return (got - sent) * 1e3, err
+
+
+def _wait_idle(pid: int, settle_s: float = 1.0, longest_s: float = 60.0) -> None:
+    """Wait until process ``pid`` has used no CPU for ``settle_s`` (it has loaded and waits for
+    input), at least 3 s; on a loaded machine loading can take longer, and samples sent before
+    would queue up and count as latency. Without /proc: 3 s."""
+    stat = Path(f"/proc/{pid}/stat")
+
+    def cpu() -> int | None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+        except (OSError, IndexError, ValueError):
+            return None
+
+    start = time.perf_counter()
+    time.sleep(3.0)
+    last, since = cpu(), time.perf_counter()
+    while last is not None and time.perf_counter() - start < longest_s:
+        time.sleep(0.1)
+        now = cpu()
+        if now != last:
+            last, since = now, time.perf_counter()
+        elif time.perf_counter() - since >= settle_s:
+            return
 
 
 def _stats(ms: np.ndarray) -> tuple[float, float, int]:

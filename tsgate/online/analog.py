@@ -226,7 +226,7 @@ class PretrainedAnalogForecaster(StreamForecaster):
 
     def _consume_all(self, combined: IrregularSeries, last: dict[Any, float]) -> Consumed:
         """The stream loop of :class:`StreamForecaster`, with each step's revealed targets
-        gathered beforehand and learned in one call (the per-step cost stays far below 1 ms)."""
+        gathered beforehand and learned in one call (one ``learn_many`` and one ``apply`` per step)."""
         w = self._stream_windows(combined)
         k, H = len(self.targets_), len(self.horizons_)
         yhat = np.full((len(w), H, k), np.nan)
@@ -274,6 +274,21 @@ class PretrainedAnalogForecaster(StreamForecaster):
         # seconds per new observation (forecast + learn) of the last update; not saved
         self.step_seconds_ = np.asarray(cost)
         return Consumed(Forecasts(w.inputs.select(is_new), yhat[is_new]), updates, refused)
+
+    def _stream_learn(self, series: Any, rev: Any) -> tuple[int, int]:
+        """Learn the targets one live observation revealed in one ``learn_many`` call (the same
+        pairs, in the same order, as one ``learn`` call each)."""
+        eng = self._engine(series)
+        n_up, n_ref = eng.n_updates, eng.n_refused
+        delay = np.asarray(rev.delay, dtype=np.int64)
+        ok = (delay >= 0) & (delay <= self.max_delay_)
+        self.n_skipped_targets_ += int(len(delay) - ok.sum())
+        if ok.any():
+            y, cur = np.asarray(rev.y, dtype=np.float64)[ok], np.asarray(rev.cur, dtype=np.float64)[ok]
+            eng.learn_many(delay[ok], (y - cur) / self.scale_, np.asarray(rev.horizon)[ok])
+            self.n_learned_ += int(ok.sum())
+            eng.apply()
+        return eng.n_updates - n_up, eng.n_refused - n_ref
 
     def _fit(self, data: IrregularSeries) -> None:
         super()._fit(data)

@@ -36,7 +36,7 @@ import numpy as np
 
 from tsgate.exceptions import ConfigError, DataError, ModelFileError
 from tsgate.online.analogs import AnalogLibrary
-from tsgate.online.network import GlobalNetwork, inputs_from_lags
+from tsgate.online.network import GlobalNetwork
 from tsgate.online.stacker import HorizonStacker
 from tsgate.online.timegrid import lag_offsets, lagged_at
 
@@ -96,6 +96,7 @@ class AnalogEngine:
         self._rev = np.zeros((L, H), bool)
         self._nrev = np.zeros(L, np.int64)  # horizons revealed per slot
         self._pending: list[tuple[int, int, np.ndarray]] = []
+        self._z = np.zeros((k, 2 * n_net))  # network input of the current origin
         self._t = 0
         self._t_first = math.nan
         self._last_lib = -math.inf
@@ -134,30 +135,31 @@ class AnalogEngine:
         self._push(t, x)
         th, xh = self._th[: self._nh], self._xh[: self._nh]
         amp = self._amplitude(t)
-        scale = float(np.sqrt(np.mean(amp * amp)))
+        scale = float(np.sqrt(np.add.reduce(amp * amp) / self.k))
         lead = self._lead_now(t, x)
-        lag = lagged_at(th, xh, t - self._offsets)  # [n_lags, k]
+        rel = lagged_at(th, xh, t - self._offsets)  # [n_lags, k]
+        rel -= x  # relative to the current value
         age = t - self._t_first
-        parts = []
+        net = ana = None
         if self.network is not None:
-            cfg = self.network.config
-            if age >= cfg.history - 1e-9:
-                z = inputs_from_lags(cfg, lag[None, : cfg.n_lags], x[None], amp[None], np.array([lead]))[0]
-                g = self.network.forward(z) * amp[:, None]  # [k, grid]
-                parts.append(self._M @ g.T)  # [H, k]
+            if age >= self.network.config.history - 1e-9:
+                g = self.network.forward(self._network_input(rel, amp, lead))
+                g *= amp[:, None]  # [k, grid]
+                net = self._M @ g.T  # [H, k]
             else:
                 self.counts["n_without_network"] += 1
-        window = (lag[: self.analog_lags] - x).reshape(-1)
-        analog = self.library.query(window)
-        if analog is not None:
-            parts.append(analog)
-        else:
+        window = rel[: self.analog_lags].reshape(-1)
+        ana = self.library.query(window)
+        if ana is None:
             self.counts["n_without_analogs"] += 1
-        comb = sum(parts) / len(parts) if parts else np.zeros((self.H, self.k))
+        if net is not None and ana is not None:
+            comb = (net + ana) / 2
+        else:
+            comb = net if net is not None else ana if ana is not None else np.zeros((self.H, self.k))
         slot = self._t % self._L
         F = self._F[slot]
-        F[:, : self.k] = comb / scale
-        F[:, self.k:-1] = ((lag[: self.stacker_lags] - x) / scale).reshape(-1)[None, :]
+        np.divide(comb, scale, out=F[:, : self.k])
+        F[:, self.k:-1] = (rel[: self.stacker_lags] / scale).reshape(-1)[None, :]
         F[:, -1] = 1.0
         self._S[slot] = scale
         self._KW[slot] = window
@@ -201,31 +203,53 @@ class AnalogEngine:
         """Learn the pending targets; returns their squared error (None if nothing was pending)."""
         if not self._pending:
             return None
-        slots = np.concatenate([p[0] for p in self._pending])
-        js = np.concatenate([p[1] for p in self._pending])
-        Y = np.concatenate([p[2] for p in self._pending])
+        if len(self._pending) == 1:
+            slots, js, Y = self._pending[0]
+        else:
+            slots = np.concatenate([p[0] for p in self._pending])
+            js = np.concatenate([p[1] for p in self._pending])
+            Y = np.concatenate([p[2] for p in self._pending])
         self._pending = []
-        # rounds with at most one pair per horizon (each horizon's RLS updates are sequential)
-        order = np.lexsort((np.arange(len(js)), js))
-        first = np.r_[True, js[order][1:] != js[order][:-1]]
-        rank = np.empty(len(js), np.int64)
-        rank[order] = np.arange(len(js)) - np.maximum.accumulate(np.where(first, np.arange(len(js)), 0))
+        n = len(js)
+        if n == 0:
+            return 0.0
+        count = np.bincount(js, minlength=self.H)
+        if count.max() <= 1:  # the usual step: at most one pair per horizon, one round
+            rounds = [slice(None)]
+        else:  # rounds with at most one pair per horizon (each horizon's RLS updates are sequential)
+            order = np.lexsort((np.arange(n), js))
+            first = np.r_[True, js[order][1:] != js[order][:-1]]
+            rank = np.empty(n, np.int64)
+            rank[order] = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+            rounds = [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
         loss = 0.0
-        for r in range(int(rank.max()) + 1):
-            sel = np.flatnonzero(rank == r)
+        for sel in rounds:
             sl, jr, yr = slots[sel], js[sel], Y[sel]
             loss += self.stacker.learn(self._F[sl, jr], jr, yr / self._S[sl][:, None])
             fresh = ~self._rev[sl, jr]
             self._Y[sl, jr] = yr
             self._rev[sl, jr] = True
-            np.add.at(self._nrev, sl[fresh], 1)
-        self.n_updates += len(js)
-        done = np.unique(slots[self._nrev[slots] == self.H])
-        for slot in done[np.argsort(self._T0[done], kind="stable")]:
+            self._nrev += np.bincount(sl[fresh], minlength=self._L)
+        self.n_updates += n
+        done = slots[self._nrev[slots] == self.H]
+        if len(done) > 1:
+            done = np.unique(done)
+            done = done[np.argsort(self._T0[done], kind="stable")]
+        for slot in done.tolist():
             self._maybe_add(int(slot))
         return loss
 
     # ---------------------------------------------------------------- internals
+    def _network_input(self, rel: np.ndarray, amp: np.ndarray, lead: int) -> np.ndarray:
+        """[k, 2 n_lags] network input of the current origin (as :func:`inputs_from_lags`, into a
+        reused buffer): each coordinate's lags, then the lead's, over its amplitude, clipped."""
+        cfg = self.network.config
+        n, z = cfg.n_lags, self._z
+        z[:, :n] = (rel[:n] / amp).T
+        z[:, n:] = z[lead, :n]
+        np.maximum(z, -cfg.input_clip, out=z)
+        return np.minimum(z, cfg.input_clip, out=z)
+
     def _stacked(self, slot: int, comb: np.ndarray, amp: np.ndarray | None, count: bool = True) -> np.ndarray:
         out = self.stacker.forecast(self._F[slot]) * self._S[slot]
         bound = _GUARD * (self._S[slot] if amp is None else float(amp.max()))

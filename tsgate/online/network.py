@@ -37,11 +37,26 @@ __all__ = ["NetworkConfig", "GlobalNetwork", "gelu", "lead_coordinates", "networ
 NETWORK_KIND = "tsgate-global-network"
 
 
-def gelu(x: np.ndarray) -> np.ndarray:
-    """The exact GELU of torch.nn.GELU: ``0.5 x (1 + erf(x / sqrt 2))``."""
-    from scipy.special import erf
+_erf = None
 
-    return 0.5 * x * (1.0 + erf(x * 0.7071067811865476))
+
+def _erf_ufunc() -> Any:
+    global _erf
+    if _erf is None:  # scipy.special loads on first use, once
+        from scipy.special import erf
+
+        _erf = erf
+    return _erf
+
+
+def gelu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The exact GELU of torch.nn.GELU: ``0.5 x (1 + erf(x / sqrt 2))``; ``out=x`` works in place."""
+    erf = _erf_ufunc()
+    e = erf(x * 0.7071067811865476)
+    e += 1.0
+    h = np.multiply(x, 0.5, out=out)
+    h *= e
+    return h
 
 
 @dataclass(frozen=True)
@@ -114,9 +129,10 @@ class GlobalNetwork:
         h = np.asarray(u, dtype=np.float64)
         last = len(self.layers) - 1
         for i, (W, b) in enumerate(self.layers):
-            h = h @ W + b
+            h = h @ W
+            h += b
             if i < last:
-                h = gelu(h)
+                gelu(h, out=h)
         return h
 
     def horizon_matrix(self, horizons_s: np.ndarray) -> np.ndarray:

@@ -11,6 +11,11 @@ that prior over every pair learned so far:
 updated one pair at a time (rank-1 RLS, ``P_j`` = inverse Gram matrix, d x d, shared by the k
 outputs). A pair whose error, gain or update is not finite, or that would make ``P_j`` lose its
 positive diagonal, is refused and counted; the horizon is left as it was.
+
+Cost: one call updates every horizon it is given at once (batched matrix products, rank-1
+outer products written straight into preallocated buffers, no temporary of P's size). When more
+than a few horizons learn, the others ride along in place with zero features and a zero target,
+which is an exact no-op of the RLS update (gain 0), so no weights are copied in or out.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from tsgate.exceptions import ModelFileError, OnlineUpdateWarning
 
 __all__ = ["HorizonStacker"]
 
+_GATHER_BELOW = 4  # fewer pairs than this: update copies of their horizons instead of all in place
+
 
 class HorizonStacker:
     """Multi-output RLS per horizon with an identity prior on the first ``n_targets`` features."""
@@ -36,10 +43,15 @@ class HorizonStacker:
         self.P = np.repeat((np.eye(self.d) / self.prior)[None], self.H, axis=0)
         self.n_learned = 0
         self.n_refused = 0
+        # work arrays of the all-horizon update (features and targets of the horizons that learn)
+        self._Fa = np.zeros((self.H, self.d))
+        self._Ya = np.zeros((self.H, self.k))
+        self._dP = np.empty((self.H, self.d, self.d))
+        self._dW = np.empty((self.H, self.d, self.k))
 
     def forecast(self, F: np.ndarray) -> np.ndarray:
         """[H, k] from features ``F`` [H, d] (row j = the features of horizon j)."""
-        return np.einsum("hd,hdk->hk", F, self.W)
+        return np.matmul(F[:, None, :], self.W)[:, 0, :]
 
     def learn(self, F: np.ndarray, j: np.ndarray, Y: np.ndarray) -> float:
         """Learn m pairs of distinct horizons ``j`` [m]: features ``F`` [m, d], targets ``Y`` [m, k].
@@ -47,34 +59,55 @@ class HorizonStacker:
         Returns the squared error of the learned pairs before the update; refused pairs are
         counted in ``n_refused`` and an :class:`~tsgate.exceptions.OnlineUpdateWarning` is issued.
         """
-        every = len(j) == self.H and bool((j == np.arange(self.H)).all())
-        P, W = (self.P, self.W) if every else (self.P[j], self.W[j])  # in place on the usual regular-clock step
+        j = np.asarray(j, dtype=np.int64)
+        m = len(j)
+        if m == 0:
+            return 0.0
+        if m >= _GATHER_BELOW:
+            if m == self.H and bool((j == np.arange(self.H)).all()):
+                Fa, Ya = F, Y
+            else:
+                Fa, Ya = self._Fa, self._Ya
+                Fa[...] = 0.0
+                Ya[...] = 0.0
+                Fa[j], Ya[j] = F, Y
+            ok, e = self._update(self.P, self.W, Fa, Ya, self._dP, self._dW)
+            ok, e = ok[j], e[j]
+        else:
+            P, W = self.P[j], self.W[j]
+            ok, e = self._update(P, W, F, Y, np.empty_like(P), np.empty_like(W))
+            self.P[j], self.W[j] = P, W
+        before = self.n_learned
+        self.n_learned += int(ok.sum())
+        if self.n_learned // 4096 > before // 4096:  # keep P symmetric over long streams
+            np.add(self.P, np.transpose(self.P, (0, 2, 1)), out=self._dP)
+            np.multiply(self._dP, 0.5, out=self.P)
+        refused = m - int(ok.sum())
+        if refused:
+            self.n_refused += refused
+            warnings.warn(f"stacker update refused for {refused} of {m} targets (non-finite or degenerate); "
+                          "those horizons are unchanged.", OnlineUpdateWarning, stacklevel=3)
+        return float((e[ok] ** 2).sum())
+
+    @staticmethod
+    def _update(P: np.ndarray, W: np.ndarray, F: np.ndarray, Y: np.ndarray, dP: np.ndarray,
+                dW: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One rank-1 RLS update of each row's ``P`` [m, d, d] and ``W`` [m, d, k] in place;
+        rows that would be refused are left exactly as they were. Returns (ok [m], error [m, k])."""
         Px = np.matmul(P, F[:, :, None])[:, :, 0]  # [m, d]
         with np.errstate(all="ignore"):
             g = 1.0 + np.einsum("md,md->m", F, Px)
             K = Px / g[:, None]
             e = Y - np.matmul(F[:, None, :], W)[:, 0, :]  # [m, k]
-            diag = np.diagonal(P, axis1=1, axis2=2) - K * Px  # the diagonal after the update
+            diag = np.einsum("mii->mi", P) - K * Px  # the diagonal after the update
         ok = (g > 0) & np.isfinite(K).all(axis=1) & np.isfinite(e).all(axis=1) & (diag > 0).all(axis=1)
-        if ok.all():
-            W += K[:, :, None] * e[:, None, :]
-            P -= K[:, :, None] * Px[:, None, :]
-            if not every:
-                self.W[j], self.P[j] = W, P
-        else:
-            jo = j[ok]
-            self.W[jo] = W[ok] + K[ok][:, :, None] * e[ok][:, None, :]
-            self.P[jo] = P[ok] - K[ok][:, :, None] * Px[ok][:, None, :]
-        before = self.n_learned
-        self.n_learned += int(ok.sum())
-        if self.n_learned // 4096 > before // 4096:  # keep P symmetric over long streams
-            self.P = 0.5 * (self.P + np.transpose(self.P, (0, 2, 1)))
-        refused = int((~ok).sum())
-        if refused:
-            self.n_refused += refused
-            warnings.warn(f"stacker update refused for {refused} of {len(j)} targets (non-finite or degenerate); "
-                          "those horizons are unchanged.", OnlineUpdateWarning, stacklevel=3)
-        return float((e[ok] ** 2).sum())
+        Ku, eu = K, e
+        if not ok.all():  # a zero gain leaves a row exactly as it was
+            Ku, eu = np.where(ok[:, None], K, 0.0), np.where(ok[:, None], e, 0.0)
+            Px = np.where(ok[:, None], Px, 0.0)
+        W += np.einsum("mi,mj->mij", Ku, eu, out=dW)
+        P -= np.einsum("mi,mj->mij", Ku, Px, out=dP)
+        return ok, e
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"W": self.W.copy(), "P": self.P.copy(), "counts": np.array([self.n_learned, self.n_refused], np.int64)}

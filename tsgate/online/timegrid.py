@@ -47,11 +47,18 @@ def lagged_at(t: np.ndarray, x: np.ndarray, t_query: np.ndarray) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     if len(t) == 1:
         return np.repeat(np.asarray(x, dtype=np.float64)[:1], len(t_query), axis=0)
-    hi = np.clip(np.searchsorted(t, t_query, side="right"), 1, len(t) - 1)
+    # np.minimum/np.maximum rather than np.clip: the same values at a fraction of the call
+    # overhead (this runs once per observation in the analog engine)
+    hi = np.minimum(np.maximum(np.searchsorted(t, t_query, side="right"), 1), len(t) - 1)
     lo = hi - 1
-    span = t[hi] - t[lo]
-    w = np.clip((t_query - t[lo]) / np.where(span > 0, span, 1.0), 0.0, 1.0)[:, None]
-    return x[lo] + w * (x[hi] - x[lo])
+    tlo = t[lo]
+    span = t[hi] - tlo
+    span[span <= 0] = 1.0
+    w = (t_query - tlo) / span
+    np.maximum(w, 0.0, out=w)
+    np.minimum(w, 1.0, out=w)
+    xlo = x[lo]
+    return xlo + w[:, None] * (x[hi] - xlo)
 
 
 def rolling_std(t: np.ndarray, x: np.ndarray, window: float, floor: np.ndarray | float) -> np.ndarray:
