@@ -58,6 +58,7 @@ def test_json_path_is_checked_before_any_model_is_fitted(tmp_path):
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_json_on_ais_tracks_holds_the_metre_table(tmp_path):
     out = tmp_path / "ais.json"
     res = cli("evaluate", "ais-nyharbor-mc", "--models", "dead-reckoning,persistence", "--horizon", "30s",
