@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             key = name if protocol == "series" else f"{name} (global cut)"
             out[key] = run(name, protocol, seeds, args)
     if args.json:
-        tmp = args.json.with_suffix(args.json.suffix + ".tmp")
-        tmp.write_text(json.dumps(out, indent=1))
-        tmp.replace(args.json)
+        from tsgate.fileio import write_text
+
+        write_text(args.json, json.dumps(out, indent=1) + "\n")  # atomic: a killed run leaves the old file
         print(f"\nwritten: {args.json}")
     return 0
 

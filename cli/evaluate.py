@@ -15,6 +15,7 @@ from tsgate.cli.evaluate_ais import evaluate_ais, failures
 from tsgate.cli.models import ParamOpt, parse_params, settings_for, spec_for
 from tsgate.cli.options import DataArg, DataOptions, HorizonOpt, LevelOpt, command
 from tsgate.cli.progress import BacktestProgress
+from tsgate.cli.results_json import backtest_json, check_json_path, write_json
 
 __all__ = ["evaluate", "build_models"]
 
@@ -31,6 +32,7 @@ def evaluate(
     models: Annotated[Optional[str], typer.Option("--models", metavar="LIST", help=f"Comma-separated model names (`tsgate models` lists them: gated, gated-lstm, online-uoro, online-rls, arima, linear, drift, persistence, dead-reckoning, ...) or model directories written by `tsgate fit` (refitted with their parameters; DATA is then read with their data schema). [default: {_DEFAULTS['models']}; ExtMarker data: {_EXTMARKER_DEFAULTS['models']}, refit online]")] = None,
     horizon: HorizonOpt = None,
     report: Annotated[Optional[Path], typer.Option("--report", metavar="DIR", help="Write the report (tables, plots, HTML) to this folder. [default: no report]")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", metavar="PATH", help="Also write the scores as JSON, replaced atomically: AIS tracks {dataset: {model: {horizon: mean_error_m}}}; other data {dataset: {model: {horizon: {target: mae}}}}. [default: none]")] = None,
     cell: Annotated[Optional[str], typer.Option("--cell", metavar="NAME", help="Cell of the gated model(s) named 'gated'. [default: wmc]")] = None,
     window: Annotated[Optional[int], typer.Option("--window", min=1, metavar="N", help="Input length (observations) of the gated, linear and drift models. [default: gated 32, linear chosen on validation, drift 10]")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, metavar="N", help="Maximum training epochs of the gated models. [default: 20]")] = None,
@@ -66,6 +68,8 @@ def evaluate(
     asked = list(horizon) if horizon else cfg.evaluate.get("horizons") or cfg.model.get("horizons")
     if asked:
         parse_horizons(asked)  # a bad --horizon is refused before any data is read
+    if json_path is not None:
+        check_json_path(json_path)  # and an unwritable --json before any model is fitted
     names_given = models if models is not None else cfg.evaluate.get("models")
     given = [m.strip() for m in str(names_given).split(",") if m.strip()] if names_given else []
     saved = _saved_models(given)
@@ -92,7 +96,7 @@ def evaluate(
     render.print_data_summary(series, flags)
     if ais:
         evaluate_ais(built, series, horizons, settings, stride=stride, max_gap=settings["max_gap"], cut=cut,
-                     report=report, flags=flags)
+                     report=report, flags=flags, json_path=json_path, dataset=_dataset_name(data, series))
         return
     if default_horizon and not flags.quiet:
         render.console().print("  horizons: 1 step ahead (the default: pass --horizon for others)", markup=False)
@@ -114,6 +118,10 @@ def evaluate(
         write_report(res, report, dataset=_dataset_name(data, series))
         if not flags.quiet:
             render.console().print(f"Report written to {report}")
+    if json_path is not None:
+        write_json(json_path, _dataset_name(data, series), backtest_json(res))
+        if not flags.quiet:
+            render.console().print(f"Scores written to {json_path}")
     failures(res, flags)
 
 

@@ -20,7 +20,8 @@ __all__ = ["evaluate_ais", "failures"]
 
 
 def evaluate_ais(models: dict[str, Any], series: Any, horizons: list[str], settings: dict[str, Any], *,
-                 stride: int | None, max_gap: str | None, cut: str | None, report: Path | None, flags: Flags) -> None:
+                 stride: int | None, max_gap: str | None, cut: str | None, report: Path | None, flags: Flags,
+                 json_path: Path | None = None, dataset: str = "data") -> None:
     from tsgate import ConfigError
     from tsgate.evaluation import write_report
     from tsgate.evaluation.positions import evaluate_positions
@@ -49,6 +50,12 @@ def evaluate_ais(models: dict[str, Any], series: Any, horizons: list[str], setti
         write_report(r.result, report)
         if not flags.quiet:
             render.console().print(f"Report written to {report}")
+    if json_path is not None:
+        from tsgate.cli.results_json import positions_json, write_json
+
+        write_json(json_path, dataset, positions_json(r))
+        if not flags.quiet:
+            render.console().print(f"Scores written to {json_path}")
     failures(r.result, flags)
 
 

@@ -47,18 +47,16 @@ def test_fit_on_ais_data_trains_the_vessel_model_by_default(tmp_path):
     assert "VesselLSTMForecaster" in (tmp_path / "m" / "model.json").read_text()
 
 
-def _other_waters(path, writer, step: float, n_vessels: int = 25, seed: int = 7) -> None:
-    """An hour of traffic in Danish waters (a layout and cadence the project was not tuned on)."""
+def _other_waters(path, writer, step: float, seed: int = 0) -> None:
+    """An hour of real traffic (the bundled Virginia file's busiest hour, 39 vessels) moved to
+    Danish waters and resampled to a fix every ``step`` s with 5 m GPS noise and reception jitter
+    (:func:`ais_files.resampled_bundled`), in a download layout: a cadence, place and layout the
+    model was not tuned on."""
     import numpy as np
 
-    from ais_files import WRITERS, ten_second_track
+    from ais_files import WRITERS, resampled_bundled
 
-    rng = np.random.default_rng(seed)
-    reports = []
-    for v in range(n_vessels):
-        reports += ten_second_track(219000000 + v, rng, n=int(3600 / step), step=step, jitter_s=min(3.0, step / 4))
-    reports.sort(key=lambda r: r.sec)
-    WRITERS[writer](path, reports)
+    WRITERS[writer](path, resampled_bundled(np.random.default_rng(seed), step=step))
 
 
 def _errors(stdout: str) -> dict[str, list[float]]:
@@ -80,13 +78,19 @@ def test_other_waters_load_never_collapse_quietly_and_keep_the_ranking(tmp_path,
     assert res.returncode == 0, res.stderr
     err = _errors(res.stdout)
     assert {"vessel", "dead-reckoning", "ctrv", "linear", "persistence"} <= set(err), res.stdout
-    # the vessel model is not worse than dead reckoning and CTRV at 30 s and 1 min (1 % slack for
-    # rounding). Linear AR is not in this bound: on these synthetic tracks (5 m GPS noise on every
-    # fix, SOG/COG rounded) its lag regression smooths the noisy origin and it is the best model
-    # (see benchmarks/results/ais.md, "other waters")
-    best = [min(err[m][k] for m in ("dead-reckoning", "ctrv")) for k in range(2)]
-    assert all(err["vessel"][k] <= 1.01 * best[k] for k in range(2)), res.stdout
-    if step == 60.0:
-        # 25 vessels x 30 training reports: below the vessel model's minimum -> dead reckoning, counted
+    # not worse than the best baseline of the run (dead reckoning, CTRV, linear AR) at 30 s and
+    # 1 min. Tolerance 2 %: on the 10-s file the paired standard error of the vessel model's
+    # mean error minus the best baseline's is about 1 % of it at 1 min (866 pairs), and the
+    # model's validated choices (base forecast, α) are made on a few hundred pairs; measured
+    # 0.81 / 0.99 of the best baseline (benchmarks/results/ais.md, "other waters").
+    best = [min(err[m][k] for m in ("dead-reckoning", "ctrv", "linear")) for k in range(2)]
+    assert all(err["vessel"][k] <= 1.02 * best[k] for k in range(2)), res.stdout
+    if step == 10.0:
+        # at 10-s cadence the validated linear base averages the GPS noise of the last fixes:
+        # clearly better than every baseline at 30 s
+        assert err["vessel"][0] < 0.95 * best[0], res.stdout
+    else:
+        # 28 vessels x 30 training reports: below the vessel model's minimum -> its validated
+        # base (dead reckoning here), counted
         assert "FewWindowsWarning" in res.stderr or "vessel: 1 warning" in res.stderr, res.stderr
         assert err["vessel"] == err["dead-reckoning"]

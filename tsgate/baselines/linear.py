@@ -42,7 +42,7 @@ from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError
 from tsgate.params import Boolean, Duration, Integral, Interval, Options, Real
 
-__all__ = ["LinearARForecaster", "AUTO_WINDOWS", "AUTO_ALPHAS"]
+__all__ = ["LinearARForecaster", "AUTO_WINDOWS", "AUTO_ALPHAS", "ridge_map"]
 
 #: windows (observations, origin included) and ridge penalties tried by ``"auto"``
 AUTO_WINDOWS = (2, 4, 8, 16, 32, 64)
@@ -174,22 +174,7 @@ class LinearARForecaster(WindowForecaster, baseline=True):
 
     @staticmethod
     def _solve(F: np.ndarray, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.linear_model import LinearRegression, Ridge
-        from sklearn.preprocessing import StandardScaler
-
-        # near-constant features (e.g. the Δt of resampled, almost regular data: 0.3003 s ±
-        # 1e-6) carry no information but get huge weights, and blow up on any later jitter
-        use = _informative(F)
-        coef = np.zeros((Y.shape[1], F.shape[1]))
-        if alpha == 0:
-            reg = LinearRegression().fit(F[:, use], Y)
-            coef[:, use], icpt = reg.coef_, reg.intercept_
-        else:
-            sc = StandardScaler().fit(F[:, use])
-            reg = Ridge(alpha=float(alpha)).fit(sc.transform(F[:, use]), Y)
-            coef[:, use] = reg.coef_ / sc.scale_[None, :]
-            icpt = reg.intercept_ - coef[:, use] @ sc.mean_
-        return np.atleast_2d(coef), np.atleast_1d(icpt)
+        return ridge_map(F, Y, alpha)
 
     def _candidates(self, data: IrregularSeries) -> list[tuple[int, bool]]:
         """(window, use_dt) pairs to try: the fixed ones, or the auto grid that the data can fill."""
@@ -253,6 +238,27 @@ class LinearARForecaster(WindowForecaster, baseline=True):
         self.intercept_ = np.asarray(arrays["intercept"], dtype=np.float64)
         self.n_train_windows_ = list(meta["n_train_windows"])
         self.window_, self.use_dt_, self.alpha_ = int(meta["window"]), bool(meta["use_dt"]), float(meta["alpha"])
+
+
+def ridge_map(F: np.ndarray, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients [k, F] and intercepts [k] of ``Y ≈ F @ coef.T + intercept``: ordinary least
+    squares for ``alpha == 0``, else ridge on standardised features (folded back to raw units)."""
+    from sklearn.linear_model import LinearRegression, Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    # near-constant features (e.g. the Δt of resampled, almost regular data: 0.3003 s ±
+    # 1e-6) carry no information but get huge weights, and blow up on any later jitter
+    use = _informative(F)
+    coef = np.zeros((Y.shape[1], F.shape[1]))
+    if alpha == 0:
+        reg = LinearRegression().fit(F[:, use], Y)
+        coef[:, use], icpt = reg.coef_, reg.intercept_
+    else:
+        sc = StandardScaler().fit(F[:, use])
+        reg = Ridge(alpha=float(alpha)).fit(sc.transform(F[:, use]), Y)
+        coef[:, use] = reg.coef_ / sc.scale_[None, :]
+        icpt = reg.intercept_ - coef[:, use] @ sc.mean_
+    return np.atleast_2d(coef), np.atleast_1d(icpt)
 
 
 def _informative(F: np.ndarray) -> np.ndarray:

@@ -1,21 +1,26 @@
-"""``VesselLSTMForecaster``: a gated (LSTM) model of vessel tracks that learns what dead reckoning misses.
+"""``VesselLSTMForecaster``: a gated (LSTM) model of vessel tracks that learns what its base forecast misses.
 
 One global model over all vessels forecasts, for every horizon at once, the residual of the
-position over SOG/COG dead reckoning in the along/cross-track frame (see
-:mod:`tsgate.vessel.features` and :mod:`tsgate.vessel.network`), trained through Lightning's
-Trainer (:func:`tsgate.training.trainer.train_module`, a fixed cosine schedule).
+position over a base forecast in the along/cross-track frame (see :mod:`tsgate.vessel.features`
+and :mod:`tsgate.vessel.network`), trained through Lightning's Trainer
+(:func:`tsgate.training.trainer.train_module`, a fixed cosine schedule).
 
-Fit, per seed: a time cut per vessel (:func:`tsgate.data.splits.validation_cut`: the last
-``val_fraction`` of each vessel's origins validate, training targets purged per horizon) trains a
-first network whose validation forecasts choose a per-horizon residual scale α ∈ {0, 0.1, …, 1.2}
-(α = 0 is dead reckoning: the learned correction is shrunk where it does not help); then the
-network is refitted on all training windows and its residual multiplied by α. Horizons with
-fewer than 50 validation pairs take the α of the longest validated horizon; with none
-validated, α = 0 and a warning. Forecasts average the seeds.
+Fit: a time cut per vessel (:func:`tsgate.data.splits.validation_cut`: the last ``val_fraction``
+of each vessel's origins validate, training targets purged per horizon). Per horizon the base
+is the baseline with the lowest validation error, by the one-standard-error rule, among SOG/COG
+dead reckoning, two-point dead reckoning and a linear autoregression fitted before the cut
+(:mod:`tsgate.vessel.bases`; dead reckoning where nothing validates). Then, per seed, a first
+network trained before the cut chooses a per-horizon residual scale α ∈ {0, 0.1, …, 1.2} on the
+validation part, again the smallest α within one standard error of the best (α = 0: the model
+is its base forecast, the learned correction shrunk where it does not clearly help); the
+bases and the network are refitted on all training windows and the residual multiplied by α.
+Horizons with fewer than 50 validation pairs take the α of the longest validated horizon;
+with none validated, α = 0 and a warning. Forecasts average the seeds. ``fit_report_`` lists
+the bases, their validation errors (m) and α per horizon.
 
 Collapse guards: a horizon with fewer than ``min_windows`` training windows, or a fit on fewer
-than ``min_series`` vessels, is not learned: that horizon is forecast by dead reckoning,
-listed in ``fallback_`` and warned about (:class:`~tsgate.exceptions.FewWindowsWarning`, kept in
+than ``min_series`` vessels, is not learned: that horizon is forecast by its base, listed in
+``fallback_`` and warned about (:class:`~tsgate.exceptions.FewWindowsWarning`, kept in
 ``fit_warnings_`` so a backtest counts it). Measured on the bundled files: 1,000 windows from 4
 vessels made the network 1.6× worse than dead reckoning at 15 min, 300 windows spread over 64
 vessels were harmless; hence the defaults 1,000 windows per horizon and 20 vessels.
@@ -35,8 +40,9 @@ from tsgate.data.series import IrregularSeries
 from tsgate.data.splits import validation_cut
 from tsgate.data.windows import Inputs, require_windows
 from tsgate.estimators.window import WindowForecaster
-from tsgate.exceptions import FewWindowsWarning, SchemaError
+from tsgate.exceptions import FewWindowsWarning, ModelFileError, SchemaError
 from tsgate.params import Duration, Integral, Interval, Names, Real
+from tsgate.vessel.bases import BASES, LinearBase, candidates, choose, simplest_within_one_se, two_point_velocity
 from tsgate.vessel.features import Area, Columns, Features, features, from_track, to_track
 
 __all__ = ["VesselLSTMForecaster", "ALPHA_GRID", "MIN_VALIDATION_PAIRS"]
@@ -62,12 +68,12 @@ class VesselLSTMForecaster(WindowForecaster):
         Networks averaged (seeds ``seed``, ``seed + 1``, …).
     val_fraction
         Share of each vessel's origin time span that calibrates α (0: α = 1 everywhere).
-    cell_m, min_cell_reports
+    cell_m, min_cell_reports, min_cell_vessels
         Grid cell size (metres) of the learned position embedding; cells with fewer training
-        reports share one "unknown" code.
+        reports, or reports from fewer vessels, share one "unknown" code.
     min_windows, min_series
         Fewest training windows per horizon and vessels for a horizon to be learned (else it
-        falls back to dead reckoning, with a warning).
+        is forecast by its validated base, dead reckoning without validation, with a warning).
     max_gap
         Training targets whose bracketing reports are further apart are not used.
     position_cols, sog_col, cog_col, heading_col
@@ -80,7 +86,8 @@ class VesselLSTMForecaster(WindowForecaster):
         "window": _POS_INT, "hidden_size": _POS_INT, "max_epochs": _POS_INT, "lr": _POS,
         "weight_decay": [Interval(Real, 0, None)], "batch_size": _POS_INT, "n_seeds": _POS_INT,
         "seed": [Interval(Integral, 0, None)], "val_fraction": [Interval(Real, 0, 1, closed="left")],
-        "cell_m": _POS, "min_cell_reports": _POS_INT, "min_windows": _POS_INT, "min_series": _POS_INT,
+        "cell_m": _POS, "min_cell_reports": _POS_INT, "min_cell_vessels": _POS_INT,
+        "min_windows": _POS_INT, "min_series": _POS_INT,
         "max_gap": [Duration(), None], "position_cols": [Names(2)],
     }
 
@@ -98,6 +105,7 @@ class VesselLSTMForecaster(WindowForecaster):
         val_fraction: float = 0.2,
         cell_m: float = 2000.0,
         min_cell_reports: int = 20,
+        min_cell_vessels: int = 5,
         min_windows: int = 1000,
         min_series: int = 20,
         max_gap: Any = "10min",
@@ -120,6 +128,7 @@ class VesselLSTMForecaster(WindowForecaster):
         self.val_fraction = val_fraction
         self.cell_m = cell_m
         self.min_cell_reports = min_cell_reports
+        self.min_cell_vessels = min_cell_vessels
         self.min_windows = min_windows
         self.min_series = min_series
         self.max_gap = max_gap
@@ -163,42 +172,89 @@ class VesselLSTMForecaster(WindowForecaster):
         require_windows(w, data, "training the vessel model")
         X = w.inputs
         col = self.columns_
-        self.area_ = Area.fit(X.x[:, -1, col.east], X.x[:, -1, col.north], float(self.cell_m), int(self.min_cell_reports))
+        self.area_ = Area.fit(X.x[:, -1, col.east], X.x[:, -1, col.north], float(self.cell_m), int(self.min_cell_reports),
+                              X.series_index, int(self.min_cell_vessels))
         F = features(X, col, self.area_)
         lead = lead_times(X, series_intervals(X, self.interval_s_))
-        base = self._dead_reckoning(F, lead)
         y = np.stack([w.y[:, :, col.east], w.y[:, :, col.north]], axis=2)
-        R = to_track(y - base, F.cos, F.sin)
-        known = np.isfinite(R).all(axis=2)
+        finite = np.isfinite(y).all(axis=2)
         labels = [h.label for h in self.horizons_]
-        per_h = known.sum(axis=0)
+        per_h = finite.sum(axis=0)
         n_series = int(len(np.unique(X.series_index)))
         active = (per_h >= int(self.min_windows)) & (n_series >= int(self.min_series))
         self.fallback_ = [lab for lab, a in zip(labels, active) if not a]
         self.train_counts_ = {"windows": len(w), "series": n_series, "per_horizon": dict(zip(labels, per_h.tolist()))}
+        fit_keep, val = self._cut(w, finite)
+        # the base forecast of every horizon: the baseline with the lowest validation error
+        base_cal, base = self._choose_bases(X, F, lead, y, finite, fit_keep, val)
         if self.fallback_:
-            self._warn(f"the vessel model forecasts horizon(s) {self.fallback_} by dead reckoning: training windows per "
-                       f"horizon {self.train_counts_['per_horizon']} from {n_series} vessels, below its minimum of "
-                       f"{self.min_windows} windows and {self.min_series} vessels")
-        known &= active[None, :]
+            self._warn(f"the vessel model forecasts horizon(s) {self.fallback_} by its validated base forecast "
+                       f"({', '.join(sorted({self.bases_[labels.index(h)] for h in self.fallback_}))}) without a learned "
+                       f"correction: training windows per horizon {self.train_counts_['per_horizon']} from {n_series} "
+                       f"vessels, below its minimum of {self.min_windows} windows and {self.min_series} vessels")
+        R = to_track(y - base, F.cos, F.sin)
+        known = np.isfinite(R).all(axis=2) & active[None, :]
         self.nets_: list[Any] = []
         self.alpha_ = np.zeros(len(labels))
         self.scale_ = np.ones(len(labels))
         self.net_kwargs_ = {"n_seq": int(F.seq.shape[2]), "n_static": int(F.static.shape[1]), "n_cells": self.area_.n_cells,
                             "n_horizons": len(labels), "hidden_size": int(self.hidden_size)}
         self.fit_time_s_ = 0.0
+        self.fit_report_.append({"bases": dict(zip(labels, self.bases_)), "validation_error_m": self.base_errors_})
         if not known.any():
             return
         t0 = time.perf_counter()
-        fit_keep, val = self._cut(w, known)
+        if fit_keep is not None and not (val[:, None] & known).any():
+            fit_keep = val = None
         ref = known & fit_keep if fit_keep is not None else known
         sc = np.array([np.mean(np.abs(R[ref[:, k], k])) if ref[:, k].any() else np.nan for k in range(len(labels))])
         self.scale_ = np.where(np.isfinite(sc) & (sc > 0), sc, 1.0)
         tensors = self._tensors(F, lead, R, known)
-        self.alpha_ = self._calibrate(tensors, F, R, known, fit_keep, val) if fit_keep is not None else active.astype(float)
+        if fit_keep is not None:
+            # calibration: the residual over the bases as fitted on the part before each vessel's cut
+            R_cal = to_track(y - base_cal, F.cos, F.sin)
+            self.alpha_ = self._calibrate(self._tensors(F, lead, R_cal, known), F, R_cal, known, fit_keep, val)
+        else:
+            self.alpha_ = active.astype(float)
+        self.fit_report_[-1]["alpha"] = dict(zip(labels, self.alpha_.tolist()))
         for i in range(int(self.n_seeds)):
             self.nets_.append(self._train(tensors, known, int(self.seed) + i))
         self.fit_time_s_ = time.perf_counter() - t0
+
+    def _base_args(self, X: Inputs, F: Features, lead: np.ndarray) -> tuple[Any, ...]:
+        return (X, self.columns_.east, self.columns_.north, F.cos, F.sin, np.hypot(F.velocity[:, 0], F.velocity[:, 1]), lead)
+
+    def _bases(self, X: Inputs, F: Features, lead: np.ndarray, linear: LinearBase | None) -> dict[str, np.ndarray]:
+        lin = linear.predict(*self._base_args(X, F, lead)) if linear is not None else None
+        return candidates(F.origin, F.velocity, two_point_velocity(X, self.columns_.east, self.columns_.north), lin, lead,
+                          F.cos, F.sin)
+
+    @staticmethod
+    def _pick(cands: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+        """[n, H, 2] the named base of every horizon."""
+        return np.stack([cands[nm][:, k] for k, nm in enumerate(names)], axis=1)
+
+    def _choose_bases(self, X: Inputs, F: Features, lead: np.ndarray, y: np.ndarray, finite: np.ndarray,
+                      fit_keep: np.ndarray | None, val: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Set ``bases_`` (one of :data:`~tsgate.vessel.bases.BASES` per horizon, chosen on the
+        validation part; dead reckoning without one), ``base_errors_`` and ``linear_``; return
+        the chosen bases as fitted before the cut (for calibration) and on all windows [n, H, 2]."""
+        H = y.shape[1]
+        self.bases_ = ["dead reckoning"] * H
+        self.base_errors_: dict[str, list[float | None]] = {}
+        self.linear_: LinearBase | None = None
+        disp = to_track(y - F.origin[:, None, :], F.cos, F.sin)
+        args = self._base_args(X, F, lead)
+        cal = None
+        if fit_keep is not None and val is not None:
+            lin_cal = LinearBase.fit(*args, disp, finite & fit_keep)
+            cal = self._bases(X, F, lead, lin_cal)
+            self.bases_, errs = choose(cal, y, finite & val[:, None], MIN_VALIDATION_PAIRS)
+            self.base_errors_ = {nm: [round(v, 3) if np.isfinite(v) else None for v in e] for nm, e in errs.items()}
+        if "linear AR" in self.bases_:
+            self.linear_ = LinearBase.fit(*args, disp, finite)
+        final = self._pick(self._bases(X, F, lead, self.linear_), self.bases_)
+        return (self._pick(cal, self.bases_) if cal is not None else final), final
 
     def _warn(self, msg: str) -> None:
         msg += "; use more data (vessels, hours) or shorter horizons."
@@ -213,10 +269,6 @@ class VesselLSTMForecaster(WindowForecaster):
         if not (val[:, None] & known).any() or not (keep & known).any():
             return None, None
         return keep, val
-
-    def _dead_reckoning(self, F: Features, lead: np.ndarray) -> np.ndarray:
-        """[n, H, 2] dead-reckoning positions (m)."""
-        return F.origin[:, None, :] + lead[:, :, None] * F.velocity[:, None, :]
 
     def _tensors(self, F: Features, lead: np.ndarray, R: np.ndarray | None, known: np.ndarray | None) -> dict[str, Any]:
         import torch
@@ -263,8 +315,8 @@ class VesselLSTMForecaster(WindowForecaster):
         for k in range(H):
             mk = known[vrows, k]
             if mk.sum() >= MIN_VALIDATION_PAIRS:
-                err = [np.linalg.norm(a * pv[mk, k] - rv[mk, k], axis=1).mean() for a in ALPHA_GRID]
-                alpha[k] = last = float(ALPHA_GRID[int(np.argmin(err))])
+                err = np.stack([np.linalg.norm(a * pv[mk, k] - rv[mk, k], axis=1) for a in ALPHA_GRID])
+                alpha[k] = last = float(ALPHA_GRID[simplest_within_one_se(err)])
             elif known[:, k].any():
                 alpha[k] = np.nan
         if last is None:
@@ -295,7 +347,7 @@ class VesselLSTMForecaster(WindowForecaster):
         col = self.columns_
         F = features(X, col, self.area_)
         lead = lead_times(X, series_intervals(X, self.interval_s_))
-        pos = self._dead_reckoning(F, lead)
+        pos = self._pick(self._bases(X, F, lead, self.linear_), self.bases_)
         if self.nets_:
             t = self._tensors(F, lead, None, None)
             r = np.mean([self._residual(net, t) for net in self.nets_], axis=0) * self.alpha_[None, :, None]
@@ -318,8 +370,11 @@ class VesselLSTMForecaster(WindowForecaster):
             "n_nets": len(self.nets_),
             "intervals": [[plain(s), v] for s, v in self.interval_s_.items()],
             "train_counts": self.train_counts_,
+            "bases": list(self.bases_),
         }
         arrays = {"area/known": self.area_.known.astype(np.uint8)}
+        if self.linear_ is not None:
+            arrays.update(self.linear_.to_arrays())
         for i, net in enumerate(self.nets_):
             arrays.update({f"net{i}/{k}": v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()})
         return meta, arrays
@@ -337,6 +392,14 @@ class VesselLSTMForecaster(WindowForecaster):
         self.net_kwargs_ = dict(meta["net_kwargs"])
         self.interval_s_ = {s: float(v) for s, v in meta["intervals"]}
         self.train_counts_ = meta.get("train_counts", {})
+        self.bases_ = [str(b) for b in meta.get("bases", ["dead reckoning"] * len(self.alpha_))]
+        unknown = sorted(set(self.bases_) - set(BASES))
+        if unknown:
+            raise ModelFileError(f"the model file names base forecast(s) {unknown} this tsgate does not know ({list(BASES)}); "
+                              "refit the model with this version.")
+        self.linear_ = LinearBase.from_arrays(arrays) if "linear/coef" in arrays else None
+        if "linear AR" in self.bases_ and self.linear_ is None:
+            raise ModelFileError("the model file uses the linear base forecast but holds no linear/coef arrays; refit the model.")
         self.nets_ = []
         for i in range(int(meta["n_nets"])):
             net = VesselNet(**self.net_kwargs_)
