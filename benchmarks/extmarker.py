@@ -22,11 +22,15 @@ distance between consecutive forecasts of a marker (mm). Tables average over hor
 over sequences; stochastic methods run ``--seeds`` seeds and the spread over seeds is shown.
 
 The published figures of Pohl et al. are NOT causal (their code learns y(t+h) at time t, before
-it is observed) and are shown apart, labelled so.
+it is observed) and are shown apart, labelled so. ``--protocol published`` reproduces them on
+tsgate's engines with that non-causal timing (``extmarker_published.py``); it writes its own
+section of the results file and its own JSON key, never the causal tables.
 
     python benchmarks/extmarker.py --quick            # 10 Hz, sequences 1-3, main methods
     python benchmarks/extmarker.py                    # all 9 sequences x 3 rates, every method
     python benchmarks/extmarker.py --rates 10hz --sequences 2,5 --methods persistence,linear-online --json out.json
+    python benchmarks/extmarker.py --protocol published --rates 10hz --seeds 1   # NON-CAUSAL reproduction
+    python benchmarks/extmarker.py --protocol published --rates 10hz --horizons quick --sequences 2
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -42,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+import extmarker_published as published
 from tsgate.adapters.extmarker import extmarker_split, load_extmarker
 from tsgate.evaluation.backtest import backtest
 
@@ -300,13 +307,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sequences", default="1-9", help="e.g. 1-9 or 2,5,7")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--seeds", type=int, default=2, help="seeds of the stochastic methods")
-    ap.add_argument("--quick", action="store_true", help="10 Hz, sequences 1-3, the main methods, 1 seed, 2 configs")
+    ap.add_argument("--quick", action="store_true", help="10 Hz, sequences 1-3, the main methods, 1 seed, 2 configs "
+                    "(published protocol: 10 Hz, sequences 1-3, horizons 1,5,...,21 samples, 1 seed)")
     ap.add_argument("--cost-steps", type=int, default=200, help="validation samples timed per run")
     ap.add_argument("--json", default=None, help="write {rate: {method: {nrmse, per_horizon, step_ms_*}}} here")
     ap.add_argument("--out", default=str(RESULTS), help="markdown tables (default benchmarks/results/extmarker.md)")
+    ap.add_argument("--protocol", choices=("causal", "published"), default="causal",
+                    help="published: the papers' NON-CAUSAL update timing (SnAp-1, UORO, LMS; own section and JSON key)")
+    ap.add_argument("--horizons", default=None,
+                    help="published protocol only: horizons in samples or durations, e.g. 1,5,9 or 100ms,2.1s; "
+                         "'quick' = 1,5,9,13,17,21 at 10 Hz (default: all)")
+    ap.add_argument("--published-grid", choices=("reduced", "authors"), default="reduced",
+                    help="published protocol: the authors' full grid or the reduced one (one SHL and hidden size)")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    cmd = "python benchmarks/extmarker.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if a.protocol == "published":
+        if a.quick:
+            a.rates, a.sequences, a.seeds, a.horizons = "10hz", "1-3", 1, a.horizons or "quick"
+        _published(ap, a, cmd.strip())
+        return
+    if a.horizons is not None:
+        ap.error("--horizons: the causal benchmark always scores every horizon of 0.1-2.1 s; "
+                 "use it with --protocol published")
     import torch
 
     torch.set_num_threads(1)  # batch-1 online work: a second thread does not help
@@ -331,14 +355,40 @@ def main(argv: list[str] | None = None) -> None:
                       f"({runs[seq]['seconds']:.0f} s, config {runs[seq]['config']})", flush=True)
             results[rate][method] = aggregate(runs)
     title = "quick subset (10 Hz, sequences 1-3, 1 seed)" if a.quick else f"rates {a.rates}, sequences {a.sequences}"
-    cmd = "python benchmarks/extmarker.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     text = markdown(results, title, cmd.strip())
     print(text)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    published.write_section(a.out, text, non_causal=False)
     if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=1))
+        _write_json(a.json, results)
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    tmp = Path(f"{path}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _published(ap: argparse.ArgumentParser, a: argparse.Namespace, cmd: str) -> None:
+    """``--protocol published``: the NON-CAUSAL reproduction, written apart from the causal tables."""
+    algos = list(published.ALGOS) if a.methods == ",".join(METHODS) else a.methods.split(",")
+    bad = [m for m in algos if m not in published.ALGOS]
+    if bad:
+        ap.error(f"--methods: {bad} not in the published (non-causal) protocol; choose from {list(published.ALGOS)}")
+    steps = {}
+    for rate in a.rates.split(","):
+        if rate not in RATES:
+            ap.error(f"--rates: unknown {rate!r}; choose from {list(RATES)}")
+        try:
+            steps[rate] = published.horizon_steps(rate, a.horizons)
+        except ValueError as e:
+            ap.error(str(e))
+    results = {rate: published.run(rate, algos, _ints(a.sequences), hs, list(range(a.seeds)), a.published_grid,
+                                   printer=lambda line: print(line, flush=True)) for rate, hs in steps.items()}
+    text = published.markdown(results, cmd)
+    print(text)
+    published.write_section(a.out, text, non_causal=True)
+    if a.json:
+        _write_json(a.json, {"published_protocol_non_causal": results})
 
 
 if __name__ == "__main__":
