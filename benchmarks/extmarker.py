@@ -234,7 +234,7 @@ def run_method(method: str, rate: str, seq: int, seeds: int, quick: bool, cost_s
     r = backtest(models, s, train=n_tr, val=n_val, **kw)
     seconds = time.perf_counter() - t0
     per_seed = [_scores(r, f"s{sd}") for sd in seed_list]
-    cost = _step_ms(_build(method, cfg, hs, 0, rate), s, n_tr, n_val, cost_steps)
+    cost = _step_ms(_build(method, cfg, hs, 0, rate), s, n_tr, n_val, cost_steps) if cost_steps else np.zeros(0)
     return {"config": cfg, "per_seed": per_seed, "step_ms": cost.tolist(), "seconds": seconds,
             "failures": [str(f) for f in getattr(r, "failures", [])]}
 
@@ -301,15 +301,37 @@ def _ints(text: str) -> list[int]:
     return out
 
 
+def _rate_sequences(ap: argparse.ArgumentParser, text: str, rate: str) -> list[int]:
+    """Sequences of ``rate`` from ``--sequences`` (one list for every rate, or ``rate=list;...``)."""
+    if "=" not in text:
+        spec = text
+    else:
+        per = dict(part.split("=", 1) for part in text.split(";") if part.strip())
+        bad = [r for r in per if r not in RATES]
+        if bad:
+            ap.error(f"--sequences: unknown rate {bad}; choose from {list(RATES)}")
+        spec = per.get(rate, "1-9")
+    try:
+        seqs = _ints(spec)
+    except ValueError:
+        ap.error(f"--sequences: {spec!r} is not a list such as 1-9 or 2,5,7")
+    if not seqs or any(q < 1 or q > 9 for q in seqs):
+        ap.error(f"--sequences: {spec!r}: the bundled sequences are 1 to 9")
+    return seqs
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="3.33hz,10hz,30hz")
-    ap.add_argument("--sequences", default="1-9", help="e.g. 1-9 or 2,5,7")
+    ap.add_argument("--sequences", default="1-9",
+                    help="e.g. 1-9 or 2,5,7; per rate: '3.33hz=1-9;10hz=1-9;30hz=2,8' (a rate not named: 1-9)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--seeds", type=int, default=2, help="seeds of the stochastic methods")
     ap.add_argument("--quick", action="store_true", help="10 Hz, sequences 1-3, the main methods, 1 seed, 2 configs "
                     "(published protocol: 10 Hz, sequences 1-3, horizons 1,5,...,21 samples, 1 seed)")
     ap.add_argument("--cost-steps", type=int, default=200, help="validation samples timed per run")
+    ap.add_argument("--cost-sequences", default=None,
+                    help="time the per-step cost on these sequences only, e.g. 2,8 (default: every sequence run)")
     ap.add_argument("--json", default=None, help="write {rate: {method: {nrmse, per_horizon, step_ms_*}}} here")
     ap.add_argument("--out", default=str(RESULTS), help="markdown tables (default benchmarks/results/extmarker.md)")
     ap.add_argument("--protocol", choices=("causal", "published"), default="causal",
@@ -342,18 +364,23 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         ap.error(f"--methods: unknown {unknown}; choose from {list(METHODS)}")
-    results: dict[str, dict[str, Any]] = {}
-    for rate in a.rates.split(","):
+    for rate in a.rates.split(","):  # every argument checked before hours of work
         if rate not in RATES:
             ap.error(f"--rates: unknown {rate!r}; choose from {list(RATES)}")
+        _rate_sequences(ap, a.sequences, rate)
+    results: dict[str, dict[str, Any]] = {}
+    for rate in a.rates.split(","):
         results[rate] = {}
         for method in methods:
             runs = {}
-            for seq in _ints(a.sequences):
-                runs[seq] = run_method(method, rate, seq, a.seeds, a.quick, a.cost_steps)
+            for seq in _rate_sequences(ap, a.sequences, rate):
+                timed = a.cost_sequences is None or seq in _ints(a.cost_sequences)
+                runs[seq] = run_method(method, rate, seq, a.seeds, a.quick, a.cost_steps if timed else 0)
                 print(f"[{rate}] {method} seq {seq}: nRMSE {np.mean([np.mean(p['nrmse']) for p in runs[seq]['per_seed']]):.3f} "
                       f"({runs[seq]['seconds']:.0f} s, config {runs[seq]['config']})", flush=True)
             results[rate][method] = aggregate(runs)
+            if a.json:  # what has run so far survives a run stopped later
+                _write_json(a.json, results)
     title = "quick subset (10 Hz, sequences 1-3, 1 seed)" if a.quick else f"rates {a.rates}, sequences {a.sequences}"
     text = markdown(results, title, cmd.strip())
     print(text)
@@ -374,16 +401,16 @@ def _published(ap: argparse.ArgumentParser, a: argparse.Namespace, cmd: str) -> 
     bad = [m for m in algos if m not in published.ALGOS]
     if bad:
         ap.error(f"--methods: {bad} not in the published (non-causal) protocol; choose from {list(published.ALGOS)}")
-    steps = {}
+    plan = {}
     for rate in a.rates.split(","):
         if rate not in RATES:
             ap.error(f"--rates: unknown {rate!r}; choose from {list(RATES)}")
         try:
-            steps[rate] = published.horizon_steps(rate, a.horizons)
+            plan[rate] = (published.horizon_steps(rate, a.horizons), _rate_sequences(ap, a.sequences, rate))
         except ValueError as e:
             ap.error(str(e))
-    results = {rate: published.run(rate, algos, _ints(a.sequences), hs, list(range(a.seeds)), a.published_grid,
-                                   printer=lambda line: print(line, flush=True)) for rate, hs in steps.items()}
+    results = {rate: published.run(rate, algos, seqs, hs, list(range(a.seeds)), a.published_grid,
+                                   printer=lambda line: print(line, flush=True)) for rate, (hs, seqs) in plan.items()}
     text = published.markdown(results, cmd)
     print(text)
     published.write_section(a.out, text, non_causal=True)

@@ -137,3 +137,18 @@ def test_published_protocol_refuses_a_bad_horizon_or_method(tmp_path):
     p = subprocess.run(base + ["--horizons", "1"], capture_output=True, text=True)
     assert p.returncode == 2 and "--protocol published" in p.stderr
     assert not (tmp_path / "r.md").exists()
+
+
+def test_sequences_can_differ_per_rate(capsys):
+    import argparse
+
+    import extmarker as bench
+
+    ap = argparse.ArgumentParser(prog="extmarker.py")
+    assert bench._rate_sequences(ap, "2,5-6", "30hz") == [2, 5, 6]
+    assert bench._rate_sequences(ap, "3.33hz=1-3;30hz=2,8", "30hz") == [2, 8]
+    assert bench._rate_sequences(ap, "3.33hz=1-3;30hz=2,8", "10hz") == list(range(1, 10))
+    for bad, words in (("10hz=0-2", "1 to 9"), ("40hz=1", "unknown rate"), ("a-b", "not a list")):
+        with pytest.raises(SystemExit):
+            bench._rate_sequences(ap, bad, "10hz")
+        assert words in capsys.readouterr().err
