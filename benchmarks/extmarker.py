@@ -260,6 +260,10 @@ def aggregate(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _ms(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{x:.2f}"  # "-": not timed (--cost-sequences)
+
+
 def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> str:
     lines = [f"# ExtMarker: causal forecasts on tsgate's backtest — {title}", "", f"Command: `{command}`", "",
              "Test parts, causal (refit=\"online\": a target is learned only once observed). nRMSE = mean over",
@@ -275,7 +279,7 @@ def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> st
             lo, hi = v["seed_spread"]
             spread = "-" if lo == hi else f"{lo:.3f}-{hi:.3f}"
             lines.append(f"| {LABELS[m]} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
-                         f"{v['max_error']:.1f} | {v['jitter']:.2f} | {v['step_ms_median']:.2f} | {v['step_ms_p99']:.2f} |")
+                         f"{v['max_error']:.1f} | {v['jitter']:.2f} | {_ms(v['step_ms_median'])} | {_ms(v['step_ms_p99'])} |")
         lines += ["", "nRMSE per horizon:", "", "| method | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
         for m, v in res.items():
             lines.append(f"| {m} | " + " | ".join(f"{x:.3f}" for x in v["per_horizon"]) + " |")
@@ -334,6 +338,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="time the per-step cost on these sequences only, e.g. 2,8 (default: every sequence run)")
     ap.add_argument("--json", default=None, help="write {rate: {method: {nrmse, per_horizon, step_ms_*}}} here")
     ap.add_argument("--out", default=str(RESULTS), help="markdown tables (default benchmarks/results/extmarker.md)")
+    ap.add_argument("--render", default=None, metavar="JSON",
+                    help="write the causal tables of a --json file of an earlier (possibly stopped) run; runs nothing")
     ap.add_argument("--protocol", choices=("causal", "published"), default="causal",
                     help="published: the papers' NON-CAUSAL update timing (SnAp-1, UORO, LMS; own section and JSON key)")
     ap.add_argument("--horizons", default=None,
@@ -349,6 +355,16 @@ def main(argv: list[str] | None = None) -> None:
         if a.quick:
             a.rates, a.sequences, a.seeds, a.horizons = "10hz", "1-3", 1, a.horizons or "quick"
         _published(ap, a, cmd.strip())
+        return
+    if a.render:
+        try:
+            stored = json.loads(Path(a.render).read_text())
+        except (OSError, ValueError) as e:
+            ap.error(f"--render: cannot read {a.render}: {e}")
+        if not isinstance(stored, dict) or not all(r in RATES and isinstance(v, dict) for r, v in stored.items()):
+            ap.error(f"--render: {a.render} is not a causal --json file ({{rate: {{method: ...}}}})")
+        title = f"rates {', '.join(stored)} (from {Path(a.render).name})"
+        published.write_section(a.out, markdown(stored, title, cmd.strip()), non_causal=False)
         return
     if a.horizons is not None:
         ap.error("--horizons: the causal benchmark always scores every horizon of 0.1-2.1 s; "

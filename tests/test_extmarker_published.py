@@ -152,3 +152,22 @@ def test_sequences_can_differ_per_rate(capsys):
         with pytest.raises(SystemExit):
             bench._rate_sequences(ap, bad, "10hz")
         assert words in capsys.readouterr().err
+
+
+def test_render_writes_the_causal_tables_of_a_stored_run_and_keeps_the_non_causal_section(tmp_path):
+    import extmarker as bench
+
+    out, js = tmp_path / "extmarker.md", tmp_path / "causal.json"
+    published.write_section(out, "# non-causal tables\n| SnAp-1 (non-causal) | 0.163 |", non_causal=True)
+    row = {"nrmse": 0.5252, "per_horizon": [0.1] * 21, "mae": 1.67, "rmse": 2.38, "max_error": 13.4, "jitter": 0.45,
+           "seed_spread": [0.5252, 0.5252], "per_sequence": {"2": 0.43, "7": 0.21}, "configs": {"2": {}, "7": {}},
+           "step_ms_median": float("nan"), "step_ms_p99": float("nan")}
+    js.write_text(json.dumps({"10hz": {"linear-online": row}}))
+    bench.main(["--render", str(js), "--out", str(out)])
+    text = out.read_text()
+    assert text.index("0.525") < text.index("SnAp-1 (non-causal) | 0.163")
+    assert "| online ridge (RLS on every revealed target, 5 s of relative lags) | 0.525 | - | 1.67 |" in text
+    assert "| 13.4 | 0.45 | - | - |" in text  # step cost not timed
+    js.write_text("[1, 2]")
+    with pytest.raises(SystemExit):
+        bench.main(["--render", str(js), "--out", str(out)])
