@@ -339,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", default=None, help="write {rate: {method: {nrmse, per_horizon, step_ms_*}}} here")
     ap.add_argument("--out", default=str(RESULTS), help="markdown tables (default benchmarks/results/extmarker.md)")
     ap.add_argument("--render", default=None, metavar="JSON",
-                    help="write the causal tables of a --json file of an earlier (possibly stopped) run; runs nothing")
+                    help="write the tables of a --json file of an earlier (possibly stopped) run, causal or "
+                         "non-causal (published protocol) into their own section of --out; runs nothing")
     ap.add_argument("--protocol", choices=("causal", "published"), default="causal",
                     help="published: the papers' NON-CAUSAL update timing (SnAp-1, UORO, LMS; own section and JSON key)")
     ap.add_argument("--horizons", default=None,
@@ -361,6 +362,10 @@ def main(argv: list[str] | None = None) -> None:
             stored = json.loads(Path(a.render).read_text())
         except (OSError, ValueError) as e:
             ap.error(f"--render: cannot read {a.render}: {e}")
+        if isinstance(stored, dict) and "published_protocol_non_causal" in stored:
+            text = published.markdown(stored["published_protocol_non_causal"], stored.get("command_non_causal", cmd))
+            published.write_section(a.out, text, non_causal=True)
+            return
         if not isinstance(stored, dict) or not all(r in RATES and isinstance(v, dict) for r, v in stored.items()):
             ap.error(f"--render: {a.render} is not a causal --json file ({{rate: {{method: ...}}}})")
         title = f"rates {', '.join(stored)} (from {Path(a.render).name})"
@@ -431,7 +436,7 @@ def _published(ap: argparse.ArgumentParser, a: argparse.Namespace, cmd: str) -> 
     print(text)
     published.write_section(a.out, text, non_causal=True)
     if a.json:
-        _write_json(a.json, {"published_protocol_non_causal": results})
+        _write_json(a.json, {"published_protocol_non_causal": results, "command_non_causal": cmd})
 
 
 if __name__ == "__main__":

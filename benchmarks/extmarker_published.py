@@ -233,13 +233,18 @@ def run(rate: str, algos: Sequence[str], sequences: Sequence[int], hs: Sequence[
                 "published_non_causal": pub,
                 "ratio_to_published_non_causal": None if pub is None else mean / pub,
                 "horizons_samples_non_causal": list(hs),
-                "grid_non_causal": which,
+                "grid_non_causal": "authors" if algo == "lms" else which,  # LMS: always their whole grid
                 "seeds_non_causal": [0] if algo == "lms" else list(seeds),
                 "runs_non_causal": sum(r["runs"] for r in per_seq.values()),
                 "diverged_non_causal": sum(r["diverged"] for r in per_seq.values()),
                 "seconds_non_causal": time.perf_counter() - t0,
             }
     return out
+
+
+def _grid_text(algo: str, rate: str, which: str) -> str:
+    cfgs = grid(algo, rate, which)
+    return ", ".join(f"{k} {'/'.join(str(v) for v in dict.fromkeys(c[k] for c in cfgs))}" for k in cfgs[0])
 
 
 def markdown(results: dict[str, dict[str, Any]], command: str) -> str:
@@ -267,7 +272,8 @@ def markdown(results: dict[str, dict[str, Any]], command: str) -> str:
             full = len(v["per_sequence_non_causal"]) == 9
             ratio = "-" if pub is None or not full else f"{v['ratio_to_published_non_causal']:.3f}"
             lines.append(f"| {name} (non-causal) | {v['nrmse_non_causal']:.3f} | {pub if pub is not None else '-'} | {ratio} "
-                         f"| {v['grid_non_causal']} | {','.join(map(str, v['seeds_non_causal']))} "
+                         f"| {v['grid_non_causal']}: {_grid_text(key.removesuffix('_non_causal'), rate, v['grid_non_causal'])} "
+                         f"| {','.join(map(str, v['seeds_non_causal']))} "
                          f"| {v['diverged_non_causal']}/{v['runs_non_causal']} |")
         lines += ["", "Non-causal nRMSE per horizon (samples):", "",
                   "| method (non-causal) | " + " | ".join(map(str, hs)) + " |", "|---" * (len(hs) + 1) + "|"]

@@ -103,13 +103,21 @@ def test_published_protocol_cli_labels_everything_non_causal(tmp_path):
     body = [ln for ln in section.splitlines() if ln.strip() and not set(ln) <= set("|-")]
     assert body and all("non-causal" in ln.lower() for ln in body)
     data = json.loads(js.read_text())
-    assert list(data) == ["published_protocol_non_causal"]
+    assert list(data) == ["published_protocol_non_causal", "command_non_causal"]
+    assert data["command_non_causal"].startswith("python benchmarks/extmarker.py --protocol published")
     block = data["published_protocol_non_causal"]["10hz"]
     assert set(block) == {"lms_non_causal", "snap1_non_causal"}
     for depth, key in _keys(block):
         if depth <= 1:  # method and metric keys (below: sequence numbers and hyperparameter names)
             assert "non_causal" in key, key
     lms = block["lms_non_causal"]
+    assert "| LMS (non-causal) |" in section and "authors: shl 12/24/36/48/60, lr 0.0001/0.0002/0.0005" in section
+    before = text
+    out.write_text(text.replace("| LMS (non-causal) |", "| edited |"))
+    again = subprocess.run([sys.executable, str(BENCH / "extmarker.py"), "--render", str(js), "--out", str(out)],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert out.read_text() == before  # the non-causal section re-rendered from its JSON, the causal part kept
     assert lms["horizons_samples_non_causal"] == [1, 2]
     assert len(lms["per_horizon_non_causal"]) == 2 and 0 < lms["nrmse_non_causal"] < 1
     assert lms["runs_non_causal"] == 2 * len(published.grid("lms", "10hz"))
