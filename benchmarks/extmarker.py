@@ -278,15 +278,20 @@ def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> st
         for m, v in res.items():
             lo, hi = v["seed_spread"]
             spread = "-" if lo == hi else f"{lo:.3f}-{hi:.3f}"
-            lines.append(f"| {LABELS[m]} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
+            own = sorted(v["per_sequence"], key=int)
+            label = LABELS[m] + ("" if own == seqs else f" (sequences {', '.join(own)} only)")
+            lines.append(f"| {label} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
                          f"{v['max_error']:.1f} | {v['jitter']:.2f} | {_ms(v['step_ms_median'])} | {_ms(v['step_ms_p99'])} |")
         lines += ["", "nRMSE per horizon:", "", "| method | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
         for m, v in res.items():
             lines.append(f"| {m} | " + " | ".join(f"{x:.3f}" for x in v["per_horizon"]) + " |")
         lines += ["", "nRMSE per sequence:", "", "| method | " + " | ".join(seqs) + " |", "|---" * (len(seqs) + 1) + "|"]
         for m, v in res.items():
-            lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" for q in seqs) + " |")
-        linear = [m for m in ("linear", "linear-online", "ols-paper") if m in res]
+            lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" if q in v["per_sequence"] else "-"
+                                                   for q in seqs) + " |")
+        # the ratio only against a linear regression run on the same sequences
+        linear = [m for m in ("linear", "linear-online", "ols-paper") if m in res and "analog" in res
+                  and set(res[m]["per_sequence"]) == set(res["analog"]["per_sequence"])]
         if "analog" in res and linear:
             bar = min(linear, key=lambda m: res[m]["nrmse"])
             ratio = np.asarray(res["analog"]["per_horizon"]) / np.asarray(res[bar]["per_horizon"])

@@ -170,9 +170,13 @@ def test_render_writes_the_causal_tables_of_a_stored_run_and_keeps_the_non_causa
     row = {"nrmse": 0.5252, "per_horizon": [0.1] * 21, "mae": 1.67, "rmse": 2.38, "max_error": 13.4, "jitter": 0.45,
            "seed_spread": [0.5252, 0.5252], "per_sequence": {"2": 0.43, "7": 0.21}, "configs": {"2": {}, "7": {}},
            "step_ms_median": float("nan"), "step_ms_p99": float("nan")}
-    js.write_text(json.dumps({"10hz": {"linear-online": row}}))
+    fewer = dict(row, nrmse=0.3, per_sequence={"2": 0.3})
+    js.write_text(json.dumps({"10hz": {"linear-online": row, "analog": fewer}}))
     bench.main(["--render", str(js), "--out", str(out)])
     text = out.read_text()
+    assert "PretrainedAnalogForecaster (network + analogs + RLS stacker) (sequences 2 only) | 0.300" in text
+    assert "| analog | 0.300 | - |" in text  # per sequence: not run on 7
+    assert "analog / best linear" not in text  # no ratio between different sequence sets
     assert text.index("0.525") < text.index("SnAp-1 (non-causal) | 0.163")
     assert "| online ridge (RLS on every revealed target, 5 s of relative lags) | 0.525 | - | 1.67 |" in text
     assert "| 13.4 | 0.45 | - | - |" in text  # step cost not timed
