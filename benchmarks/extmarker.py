@@ -22,11 +22,15 @@ distance between consecutive forecasts of a marker (mm). Tables average over hor
 over sequences; stochastic methods run ``--seeds`` seeds and the spread over seeds is shown.
 
 The published figures of Pohl et al. are NOT causal (their code learns y(t+h) at time t, before
-it is observed) and are shown apart, labelled so.
+it is observed) and are shown apart, labelled so. ``--protocol published`` reproduces them on
+tsgate's engines with that non-causal timing (``extmarker_published.py``); it writes its own
+section of the results file and its own JSON key, never the causal tables.
 
     python benchmarks/extmarker.py --quick            # 10 Hz, sequences 1-3, main methods
     python benchmarks/extmarker.py                    # all 9 sequences x 3 rates, every method
     python benchmarks/extmarker.py --rates 10hz --sequences 2,5 --methods persistence,linear-online --json out.json
+    python benchmarks/extmarker.py --protocol published --rates 10hz --seeds 1   # NON-CAUSAL reproduction
+    python benchmarks/extmarker.py --protocol published --rates 10hz --horizons quick --sequences 2
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -42,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+import extmarker_published as published
 from tsgate.adapters.extmarker import extmarker_split, load_extmarker
 from tsgate.evaluation.backtest import backtest
 
@@ -227,7 +234,7 @@ def run_method(method: str, rate: str, seq: int, seeds: int, quick: bool, cost_s
     r = backtest(models, s, train=n_tr, val=n_val, **kw)
     seconds = time.perf_counter() - t0
     per_seed = [_scores(r, f"s{sd}") for sd in seed_list]
-    cost = _step_ms(_build(method, cfg, hs, 0, rate), s, n_tr, n_val, cost_steps)
+    cost = _step_ms(_build(method, cfg, hs, 0, rate), s, n_tr, n_val, cost_steps) if cost_steps else np.zeros(0)
     return {"config": cfg, "per_seed": per_seed, "step_ms": cost.tolist(), "seconds": seconds,
             "failures": [str(f) for f in getattr(r, "failures", [])]}
 
@@ -253,6 +260,10 @@ def aggregate(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _ms(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{x:.2f}"  # "-": not timed (--cost-sequences)
+
+
 def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> str:
     lines = [f"# ExtMarker: causal forecasts on tsgate's backtest — {title}", "", f"Command: `{command}`", "",
              "Test parts, causal (refit=\"online\": a target is learned only once observed). nRMSE = mean over",
@@ -267,15 +278,20 @@ def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> st
         for m, v in res.items():
             lo, hi = v["seed_spread"]
             spread = "-" if lo == hi else f"{lo:.3f}-{hi:.3f}"
-            lines.append(f"| {LABELS[m]} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
-                         f"{v['max_error']:.1f} | {v['jitter']:.2f} | {v['step_ms_median']:.2f} | {v['step_ms_p99']:.2f} |")
+            own = sorted(v["per_sequence"], key=int)
+            label = LABELS[m] + ("" if own == seqs else f" (sequences {', '.join(own)} only)")
+            lines.append(f"| {label} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
+                         f"{v['max_error']:.1f} | {v['jitter']:.2f} | {_ms(v['step_ms_median'])} | {_ms(v['step_ms_p99'])} |")
         lines += ["", "nRMSE per horizon:", "", "| method | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
         for m, v in res.items():
             lines.append(f"| {m} | " + " | ".join(f"{x:.3f}" for x in v["per_horizon"]) + " |")
         lines += ["", "nRMSE per sequence:", "", "| method | " + " | ".join(seqs) + " |", "|---" * (len(seqs) + 1) + "|"]
         for m, v in res.items():
-            lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" for q in seqs) + " |")
-        linear = [m for m in ("linear", "linear-online", "ols-paper") if m in res]
+            lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" if q in v["per_sequence"] else "-"
+                                                   for q in seqs) + " |")
+        # the ratio only against a linear regression run on the same sequences
+        linear = [m for m in ("linear", "linear-online", "ols-paper") if m in res and "analog" in res
+                  and set(res[m]["per_sequence"]) == set(res["analog"]["per_sequence"])]
         if "analog" in res and linear:
             bar = min(linear, key=lambda m: res[m]["nrmse"])
             ratio = np.asarray(res["analog"]["per_horizon"]) / np.asarray(res[bar]["per_horizon"])
@@ -294,19 +310,75 @@ def _ints(text: str) -> list[int]:
     return out
 
 
+def _rate_sequences(ap: argparse.ArgumentParser, text: str, rate: str) -> list[int]:
+    """Sequences of ``rate`` from ``--sequences`` (one list for every rate, or ``rate=list;...``)."""
+    if "=" not in text:
+        spec = text
+    else:
+        per = dict(part.split("=", 1) for part in text.split(";") if part.strip())
+        bad = [r for r in per if r not in RATES]
+        if bad:
+            ap.error(f"--sequences: unknown rate {bad}; choose from {list(RATES)}")
+        spec = per.get(rate, "1-9")
+    try:
+        seqs = _ints(spec)
+    except ValueError:
+        ap.error(f"--sequences: {spec!r} is not a list such as 1-9 or 2,5,7")
+    if not seqs or any(q < 1 or q > 9 for q in seqs):
+        ap.error(f"--sequences: {spec!r}: the bundled sequences are 1 to 9")
+    return seqs
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="3.33hz,10hz,30hz")
-    ap.add_argument("--sequences", default="1-9", help="e.g. 1-9 or 2,5,7")
+    ap.add_argument("--sequences", default="1-9",
+                    help="e.g. 1-9 or 2,5,7; per rate: '3.33hz=1-9;10hz=1-9;30hz=2,8' (a rate not named: 1-9)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--seeds", type=int, default=2, help="seeds of the stochastic methods")
-    ap.add_argument("--quick", action="store_true", help="10 Hz, sequences 1-3, the main methods, 1 seed, 2 configs")
+    ap.add_argument("--quick", action="store_true", help="10 Hz, sequences 1-3, the main methods, 1 seed, 2 configs "
+                    "(published protocol: 10 Hz, sequences 1-3, horizons 1,5,...,21 samples, 1 seed)")
     ap.add_argument("--cost-steps", type=int, default=200, help="validation samples timed per run")
+    ap.add_argument("--cost-sequences", default=None,
+                    help="time the per-step cost on these sequences only, e.g. 2,8 (default: every sequence run)")
     ap.add_argument("--json", default=None, help="write {rate: {method: {nrmse, per_horizon, step_ms_*}}} here")
     ap.add_argument("--out", default=str(RESULTS), help="markdown tables (default benchmarks/results/extmarker.md)")
+    ap.add_argument("--render", default=None, metavar="JSON",
+                    help="write the tables of a --json file of an earlier (possibly stopped) run, causal or "
+                         "non-causal (published protocol) into their own section of --out; runs nothing")
+    ap.add_argument("--protocol", choices=("causal", "published"), default="causal",
+                    help="published: the papers' NON-CAUSAL update timing (SnAp-1, UORO, LMS; own section and JSON key)")
+    ap.add_argument("--horizons", default=None,
+                    help="published protocol only: horizons in samples or durations, e.g. 1,5,9 or 100ms,2.1s; "
+                         "'quick' = 1,5,9,13,17,21 at 10 Hz (default: all)")
+    ap.add_argument("--published-grid", choices=("reduced", "authors"), default="reduced",
+                    help="published protocol: the authors' full grid or the reduced one (one SHL and hidden size)")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    cmd = "python benchmarks/extmarker.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if a.protocol == "published":
+        if a.quick:
+            a.rates, a.sequences, a.seeds, a.horizons = "10hz", "1-3", 1, a.horizons or "quick"
+        _published(ap, a, cmd.strip())
+        return
+    if a.render:
+        try:
+            stored = json.loads(Path(a.render).read_text())
+        except (OSError, ValueError) as e:
+            ap.error(f"--render: cannot read {a.render}: {e}")
+        if isinstance(stored, dict) and "published_protocol_non_causal" in stored:
+            text = published.markdown(stored["published_protocol_non_causal"], stored.get("command_non_causal", cmd))
+            published.write_section(a.out, text, non_causal=True)
+            return
+        if not isinstance(stored, dict) or not all(r in RATES and isinstance(v, dict) for r, v in stored.items()):
+            ap.error(f"--render: {a.render} is not a causal --json file ({{rate: {{method: ...}}}})")
+        title = f"rates {', '.join(stored)} (from {Path(a.render).name})"
+        published.write_section(a.out, markdown(stored, title, cmd.strip()), non_causal=False)
+        return
+    if a.horizons is not None:
+        ap.error("--horizons: the causal benchmark always scores every horizon of 0.1-2.1 s; "
+                 "use it with --protocol published")
     import torch
 
     torch.set_num_threads(1)  # batch-1 online work: a second thread does not help
@@ -318,27 +390,58 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         ap.error(f"--methods: unknown {unknown}; choose from {list(METHODS)}")
-    results: dict[str, dict[str, Any]] = {}
-    for rate in a.rates.split(","):
+    for rate in a.rates.split(","):  # every argument checked before hours of work
         if rate not in RATES:
             ap.error(f"--rates: unknown {rate!r}; choose from {list(RATES)}")
+        _rate_sequences(ap, a.sequences, rate)
+    results: dict[str, dict[str, Any]] = {}
+    for rate in a.rates.split(","):
         results[rate] = {}
         for method in methods:
             runs = {}
-            for seq in _ints(a.sequences):
-                runs[seq] = run_method(method, rate, seq, a.seeds, a.quick, a.cost_steps)
+            for seq in _rate_sequences(ap, a.sequences, rate):
+                timed = a.cost_sequences is None or seq in _ints(a.cost_sequences)
+                runs[seq] = run_method(method, rate, seq, a.seeds, a.quick, a.cost_steps if timed else 0)
                 print(f"[{rate}] {method} seq {seq}: nRMSE {np.mean([np.mean(p['nrmse']) for p in runs[seq]['per_seed']]):.3f} "
                       f"({runs[seq]['seconds']:.0f} s, config {runs[seq]['config']})", flush=True)
             results[rate][method] = aggregate(runs)
+            if a.json:  # what has run so far survives a run stopped later
+                _write_json(a.json, results)
     title = "quick subset (10 Hz, sequences 1-3, 1 seed)" if a.quick else f"rates {a.rates}, sequences {a.sequences}"
-    cmd = "python benchmarks/extmarker.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     text = markdown(results, title, cmd.strip())
     print(text)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    published.write_section(a.out, text, non_causal=False)
     if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=1))
+        _write_json(a.json, results)
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    tmp = Path(f"{path}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _published(ap: argparse.ArgumentParser, a: argparse.Namespace, cmd: str) -> None:
+    """``--protocol published``: the NON-CAUSAL reproduction, written apart from the causal tables."""
+    algos = list(published.ALGOS) if a.methods == ",".join(METHODS) else a.methods.split(",")
+    bad = [m for m in algos if m not in published.ALGOS]
+    if bad:
+        ap.error(f"--methods: {bad} not in the published (non-causal) protocol; choose from {list(published.ALGOS)}")
+    plan = {}
+    for rate in a.rates.split(","):
+        if rate not in RATES:
+            ap.error(f"--rates: unknown {rate!r}; choose from {list(RATES)}")
+        try:
+            plan[rate] = (published.horizon_steps(rate, a.horizons), _rate_sequences(ap, a.sequences, rate))
+        except ValueError as e:
+            ap.error(str(e))
+    results = {rate: published.run(rate, algos, seqs, hs, list(range(a.seeds)), a.published_grid,
+                                   printer=lambda line: print(line, flush=True)) for rate, (hs, seqs) in plan.items()}
+    text = published.markdown(results, cmd)
+    print(text)
+    published.write_section(a.out, text, non_causal=True)
+    if a.json:
+        _write_json(a.json, {"published_protocol_non_causal": results, "command_non_causal": cmd})
 
 
 if __name__ == "__main__":
