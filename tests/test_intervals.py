@@ -129,10 +129,10 @@ def test_bad_levels_are_refused(bad):
 
 
 def test_a_regime_change_with_many_forecasts_in_flight_does_not_blow_the_band_up():
-    """Delayed feedback: 400 vessels' forecasts are pending when errors jump tenfold. Each late
-    miss must not widen the band again once it already covers the new errors (judged against
-    the issued width, 400 misses widened it by e^(0.05 * 0.9 * 400), about 10^7.8)."""
-    from tsgate.estimators.intervals import Calibrator
+    """Delayed feedback: 400 vessels' forecasts are pending when errors jump tenfold. Every late
+    miss widens the band (as adaptive conformal inference does), but never past CAP times the
+    largest recent score (without that bound, 400 misses widened it by e^(0.05 * 0.9 * 400), about 10^7.8)."""
+    from tsgate.estimators.intervals import CAP, Calibrator
 
     rng = np.random.default_rng(0)
     cal = Calibrator(["y"], [], n_horizons=1, levels=[90.0])
@@ -141,14 +141,20 @@ def test_a_regime_change_with_many_forecasts_in_flight_does_not_blow_the_band_up
     assert 1.4 < q0 < 1.9  # about the 90 % quantile of |N(0, 1)|, 1.645
     for v in range(400):
         cal.issue(v, 0.0, np.zeros((1, 1)))
+    new = rng.normal(0.0, 10.0, 400)
     for v in range(400):  # every pending forecast misses: the errors are now ~10 times larger
-        cal.reveal(v, np.array([0.0]), np.array([0]), rng.normal(0.0, 10.0, (1, 1)))
+        cal.reveal(v, np.array([0.0]), np.array([0]), new[v : v + 1, None])
     q = float(cal.q[0, 0, 0])
-    assert 10.0 < q < 40.0, q  # the new 90 % quantile is 16.4; widened to it, not past it
+    assert 16.4 < q <= CAP * np.abs(new).max() + 1e-12, q  # past the new 90 % quantile, bounded
     assert cal.n_scored[0, 0] == 400
-    # coverage is still counted against the width each forecast was issued with
-    # P(|N(0, 10)| < 1.645) = 0.13: the forecasts issued with the old band mostly missed
+    # coverage is counted against the width each forecast was issued with:
+    # P(|N(0, 10)| < 1.645) = 0.13, so the forecasts issued with the old band mostly missed
     assert float(cal.coverage()["coverage"][0, 0, 0]) < 0.25
+    # once the stale forecasts are scored, new ones covered by the wide band narrow it again
+    for t in range(1, 301):
+        cal.issue("later", float(t), np.zeros((1, 1)))
+        cal.reveal("later", np.array([float(t)]), np.array([0]), rng.normal(0.0, 10.0, (1, 1)))
+    assert float(cal.q[0, 0, 0]) < q
 
 
 def test_many_targets_of_one_horizon_in_one_call_are_taken_one_by_one():
