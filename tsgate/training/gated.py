@@ -253,10 +253,14 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         return net
 
     def _split_windows(self, w: Windows, data: IrregularSeries) -> tuple[Windows, Windows | None]:
+        from tsgate.data.splits import validation_cut_times
         from tsgate.training.guards import split_training
 
         sp = split_training(w, float(self.val_fraction), source=data.source, what=type(self).__name__)
         self.split_report_ = sp.report
+        self.validation_cuts_ = None if sp.val is None else {
+            w.series_ids[i]: t for i, t in validation_cut_times(w.origin_time, w.series_index,
+                                                                 float(self.val_fraction)).items()}
         if "warning" in sp.report:
             self.fit_warnings_.append({"error": "FewWindowsWarning", "message": sp.report["warning"]})
         return sp.train, sp.val
@@ -334,6 +338,9 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         self.n_steps_ = result.n_steps
         self.n_train_windows_ = n_train
         self.n_val_windows_ = n_val
+        if not validate:  # no held-out window: the cuts (if any) would hold out nothing
+            self.validation_cuts_ = None
+        self.in_sample_bands_ = self.validation_cuts_ is None
         self.log_dir_ = result.log_dir
         self.net_kwargs_ = net_kwargs
         self.statistics_ = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in stats.items()}
@@ -437,6 +444,30 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         self.n_online_updates_ += 1
         return True
 
+    # ------------------------------------------------------------------ intervals
+    def _calibration_cuts(self) -> dict[Any, float] | None:
+        # the fit's own cuts: calibration origins are exactly those it validated on, never trained on
+        return getattr(self, "validation_cuts_", None)
+
+    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
+        cuts = self._calibration_cuts()
+        if self.data_module != "stream" or cuts is None:
+            return super()._calibration_forecasts(data)
+        from tsgate.training.gated_stream import streamed_calibration
+
+        return streamed_calibration(self, data, cuts)
+
+    def _calibration_fraction(self) -> float | None:
+        # without validation cuts no origin is held out: the default rule (in-sample, see the note)
+        return None
+
+    def _calibration_note(self) -> str | None:
+        if not getattr(self, "in_sample_bands_", False):
+            return None
+        return ("it trained without validation windows (val_fraction=0 or too few windows for a cut), so its "
+                "prediction intervals are calibrated on windows it trained on and are likely too narrow; fit "
+                "with val_fraction > 0 on enough data for held-out bands.")
+
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = {f"net/{k}": v.detach().cpu().numpy().copy() for k, v in self.net_.state_dict().items()}
@@ -456,6 +487,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             "best_val_loss": getattr(self, "best_val_loss_", float("nan")),
             "n_online_updates": self.n_online_updates_,
             "optimizer": opt_meta,
+            "in_sample_bands": bool(getattr(self, "in_sample_bands_", False)),
         }
         return meta, arrays
 
@@ -471,6 +503,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         self.module_ = None
         self.best_val_loss_ = meta.get("best_val_loss", float("nan"))
         self.n_online_updates_ = int(meta.get("n_online_updates", 0))
+        self.in_sample_bands_ = bool(meta.get("in_sample_bands", False))
         self._online_opt = None
         opt = meta.get("optimizer", {})
         if opt.get("present"):
