@@ -22,6 +22,7 @@ from tsgate.data.windows import Inputs, Targets, Windows, require_windows
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError, OnlineUpdateWarning
 from tsgate.training.gated_params import CONSTRAINTS
+from tsgate.training.gated_split import HeldOutCalibration
 from tsgate.training.gated_stream import check_stream_options
 from tsgate.training.numeric import check_finite_result, check_series_range
 from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
@@ -31,7 +32,7 @@ __all__ = ["GatedLSTMForecaster", "OnlineUpdateWarning"]
 
 
 
-class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scratch=True):
+class GatedLSTMForecaster(HeldOutCalibration, WindowForecaster, learns_online=True, learns_from_scratch=True):
     """Gated recurrent forecaster for irregular series (offline fit + online updates).
 
     Parameters
@@ -252,19 +253,6 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         apply_statistics(net, net_kwargs["normalize"], stats)
         return net
 
-    def _split_windows(self, w: Windows, data: IrregularSeries) -> tuple[Windows, Windows | None]:
-        from tsgate.data.splits import validation_cut_times
-        from tsgate.training.guards import split_training
-
-        sp = split_training(w, float(self.val_fraction), source=data.source, what=type(self).__name__)
-        self.split_report_ = sp.report
-        self.validation_cuts_ = None if sp.val is None else {
-            w.series_ids[i]: t for i, t in validation_cut_times(w.origin_time, w.series_index,
-                                                                 float(self.val_fraction)).items()}
-        if "warning" in sp.report:
-            self.fit_warnings_.append({"error": "FewWindowsWarning", "message": sp.report["warning"]})
-        return sp.train, sp.val
-
     def _fit(self, data: IrregularSeries) -> None:
         import lightning as L
 
@@ -443,30 +431,6 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             return False
         self.n_online_updates_ += 1
         return True
-
-    # ------------------------------------------------------------------ intervals
-    def _calibration_cuts(self) -> dict[Any, float] | None:
-        # the fit's own cuts: calibration origins are exactly those it validated on, never trained on
-        return getattr(self, "validation_cuts_", None)
-
-    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
-        cuts = self._calibration_cuts()
-        if self.data_module != "stream" or cuts is None:
-            return super()._calibration_forecasts(data)
-        from tsgate.training.gated_stream import streamed_calibration
-
-        return streamed_calibration(self, data, cuts)
-
-    def _calibration_fraction(self) -> float | None:
-        # without validation cuts no origin is held out: the default rule (in-sample, see the note)
-        return None
-
-    def _calibration_note(self) -> str | None:
-        if not getattr(self, "in_sample_bands_", False):
-            return None
-        return ("it trained without validation windows (val_fraction=0 or too few windows for a cut), so its "
-                "prediction intervals are calibrated on windows it trained on and are likely too narrow; fit "
-                "with val_fraction > 0 on enough data for held-out bands.")
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

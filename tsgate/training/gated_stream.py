@@ -117,18 +117,20 @@ def _estimated_split(est: Any, sv: Any, fraction: float) -> tuple[Windows, bool,
     return train, validate, n_train, int(report["validation"])
 
 
-def streamed_calibration(est: Any, data: IrregularSeries, cuts: dict[Any, float]) -> tuple[np.ndarray, np.ndarray]:
+def streamed_calibration(est: Any, data: IrregularSeries, cuts: dict[Any, float], settings: Any,
+                         forecast: Callable[[Any], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The forecasts and truths of ``est``'s calibration pairs (the origins after each series'
     cut, :func:`~tsgate.estimators.calibration.calibration_mask`), the windows streamed a chunk
-    at a time as in training: each chunk's held-out windows are forecast and dropped, so only
-    the pairs' forecasts [m, H, k] and truths are held, never the windows."""
+    at a time as in training (``settings``: its StreamSettings, ``forecast``: [n, H, k]
+    forecasts of inputs): each chunk's held-out windows are forecast and dropped, so only the
+    pairs' forecasts and truths are held, never the windows."""
     from tsgate.data.window_stream import WindowStream, stream_windows
     from tsgate.estimators.calibration import calibration_mask, thin_mask
 
     opts = check_stream_options(est)
     source = SeriesChunks(data, rows=int(opts["rows"]))
-    ws = WindowStream(source.layout, est._window_length(), est.horizons_, max_gap=est._max_gap(),
-                      min_history=est._min_history(), targets="optional", evict_after=opts["evict_after"],
+    ws = WindowStream(source.layout, int(settings.window), settings.horizons, max_gap=settings.max_gap,
+                      min_history=settings.min_history, targets="optional", evict_after=opts["evict_after"],
                       source=data.source)
     pos = {sid: i for i, sid in enumerate(data.series_ids)}  # the in-memory series order
     values, truths, masks, times, series = [], [], [], [], []
@@ -138,7 +140,7 @@ def streamed_calibration(est: Any, data: IrregularSeries, cuts: dict[Any, float]
         if not rows.any():
             continue
         cal = w.select(rows)
-        values.append(est._values(cal.inputs))
+        values.append(forecast(cal.inputs))
         truths.append(cal.y)
         masks.append(mask[rows])
         times.append(cal.origin_time)
