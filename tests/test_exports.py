@@ -19,7 +19,7 @@ EXPECTED = {
     "PretrainedAnalogForecaster", "pretrain_network",
     "NumericRangeError", "LockBusyError", "model_lock",
     "SeriesChunks", "CsvChunks", "SeriesBlocks", "WindowStream", "stream_windows", "StreamSettings", "StreamWindowDataset",
-    "StreamDataModule",
+    "StreamDataModule", "Survey", "survey", "cut_windows",
 }
 
 

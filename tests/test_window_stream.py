@@ -71,7 +71,7 @@ def test_csv_read_in_small_chunks_gives_the_in_memory_windows(tmp_path, kw):
     ws = WindowStream(source.layout, 6, kw["horizons"], **{k: v for k, v in kw.items() if k != "horizons"})
     got = Windows.concat(list(stream_windows(source, 6, kw["horizons"], stream=ws)))
     assert_same(got, ref)
-    assert ws.stats == {**ref.stats, "series_without_windows": 0}
+    assert ws.stats == ref.stats
     assert ws.rows_held == 0 and ws.live_series == 0  # everything released at the end
 
 
@@ -164,12 +164,65 @@ def test_silent_series_are_released_after_evict_after():
         list(stream_windows(SeriesChunks(same, rows=20), 4, [2], evict_after=60.0))
 
 
-def test_blocks_of_validated_series_stream_as_separate_segments(tmp_path):
-    df = frame(n_series=4)
+def test_series_without_windows_are_counted():
+    df = frame(n_series=3)
+    short = pd.DataFrame({"id": "tiny", "time": [10.0, 11.0], "y": [0.0, 1.0], "c": 0.0, "seg": 0})
+    data = IrregularSeries.from_frame(pd.concat([df, short]).sort_values("time", kind="stable"), **OPTIONS)
+    ref = make_windows(data, 6, [1])
+    ws = WindowStream(SeriesChunks(data).layout, 6, [1])
+    got = Windows.concat(list(stream_windows(SeriesChunks(data, rows=11), 6, [1], stream=ws)))
+    assert_same(got, ref)
+    assert ref.stats["series_without_windows"] == 1 and ws.stats == ref.stats
+
+
+def test_evict_after_refuses_a_file_sorted_by_series():
+    t = np.arange(300.0)
+    df = pd.concat([pd.DataFrame({"id": s, "time": t, "y": np.sin(t + s)}) for s in (0, 1)])
+    data = IrregularSeries.from_frame(df, time_col="time", id_col="id", target_cols=["y"])
+    # the rows of series 0, then those of series 1, 50 at a time (a file sorted by series)
+    chunks = [list(data.take(np.arange(a, a + 50)).groups()) for a in range(0, 600, 50)]
+
+    class BySeries:
+        layout = SeriesChunks(data).layout
+        source = "by_series.csv"
+
+        def __iter__(self):
+            return iter(chunks)
+
+    with pytest.raises(ConfigError, match=r"by_series.csv.*evict_after needs rows sorted by time: series 1 has a row at 0 s"):
+        list(stream_windows(BySeries(), 4, [2], evict_after=60.0))
+    # without evict_after the same file streams the in-memory windows
+    assert_same(Windows.concat(list(stream_windows(BySeries(), 4, [2]))), make_windows(data, 4, [2]))
+
+
+def test_a_malformed_csv_row_is_a_data_error_naming_the_file(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("id,time,y\n" + "".join(f"a,{i},{i}\n" for i in range(10)) + "a,10,10,99\n")
+    source = CsvChunks(path, rows=4, time_col="time", id_col="id", target_cols=["y"])
+    with pytest.raises(DataError, match=r"bad.csv.*cannot be read as CSV.*line 12"):
+        list(stream_windows(source, 2, [1]))
+
+
+def two_days(tmp_path, n_series: int) -> tuple[pd.DataFrame, float, list]:
+    """``frame(n_series)`` written as two day files split at its median time."""
+    df = frame(n_series=n_series)
     cut = float(df["time"].median())
     paths = [tmp_path / "day1.csv", tmp_path / "day2.csv"]
     df[df["time"] < cut].to_csv(paths[0], index=False)
     df[df["time"] >= cut].to_csv(paths[1], index=False)
+    return df, cut, paths
+
+
+def test_blocks_out_of_time_order_are_refused_naming_the_block(tmp_path):
+    _, _, paths = two_days(tmp_path, 2)
+    opts = {**OPTIONS, "segment_col": None}
+    blocks = SeriesBlocks(lambda p: IrregularSeries.from_csv(p, **opts), paths[::-1], rows=9)
+    with pytest.raises(DataError, match=r"day1.csv.*not after its last row in the earlier blocks.*give the blocks in time order"):
+        list(stream_windows(blocks, 5, [1]))
+
+
+def test_blocks_of_validated_series_stream_as_separate_segments(tmp_path):
+    df, cut, paths = two_days(tmp_path, 4)
     opts = {**OPTIONS, "segment_col": None}
     # in memory: the same rows, a new segment where the second block starts
     whole = IrregularSeries.from_frame(df.assign(seg=(df["time"] >= cut).astype(int)), **OPTIONS)
@@ -243,15 +296,20 @@ def test_survey_sample_is_bounded_and_complete_when_small():
     assert sum(part.count.values()) == len(ref)
 
 
-def test_gated_estimator_fits_on_streamed_windows_through_the_trainer():
-    from tsgate.training.gated import GatedLSTMForecaster
-
+@pytest.fixture
+def data() -> IrregularSeries:
+    """Four irregular noisy sines of 250 rows (about one a second)."""
     rng = np.random.default_rng(0)
     parts = []
     for s in range(4):
         t = np.cumsum(rng.exponential(1.0, 250)) + rng.uniform(0, 30)
         parts.append(pd.DataFrame({"id": s, "time": t, "y": np.sin(t / 5) + 0.05 * rng.normal(size=250)}))
-    data = IrregularSeries.from_frame(pd.concat(parts), time_col="time", id_col="id", target_cols=["y"])
+    return IrregularSeries.from_frame(pd.concat(parts), time_col="time", id_col="id", target_cols=["y"])
+
+
+def test_gated_estimator_fits_on_streamed_windows_through_the_trainer(data):
+    from tsgate.training.gated import GatedLSTMForecaster
+
     kw = {"cell": "lstm", "hidden_size": 8, "window": 8, "horizons": [1, 3], "max_epochs": 2, "batch_size": 32}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -267,6 +325,39 @@ def test_gated_estimator_fits_on_streamed_windows_through_the_trainer():
     assert np.isfinite(f["y"]).all() and f["y"].std() > 0
 
 
+def test_a_partial_sample_keeps_the_in_memory_guards(data, monkeypatch):
+    import tsgate.training.guards as guards
+    from tsgate.exceptions import FewWindowsWarning
+    from tsgate.training.gated import GatedLSTMForecaster
+
+    kw = {"cell": "lstm", "hidden_size": 4, "window": 8, "horizons": [1, 3], "max_epochs": 1, "batch_size": 64}
+    stream = {"data_module": "stream", "stream_options": {"rows": 100, "sample": 200}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mem = GatedLSTMForecaster(**kw).fit(data)
+    # ~970 windows, a sample of 200: the split is estimated; held to a minimum of 1000 windows
+    real = guards.check_counts
+    monkeypatch.setattr(guards, "check_counts", lambda *a, **k: real(*a, **{**k, "min_windows": 1000}))
+    est = GatedLSTMForecaster(**kw, **stream)
+    with pytest.warns(FewWindowsWarning, match=r"trained on fewer than 1000 windows for horizon\(s\) 1: \d+, 3: \d+"):
+        est.fit(data)
+    rep = est.split_report_
+    assert not est.stream_report_["sample_complete"] and rep["estimated_from_sample"] == 200
+    assert abs(rep["train"] - mem.n_train_windows_) <= 0.1 * mem.n_train_windows_
+    assert abs(rep["validation"] - mem.n_val_windows_) <= 0.25 * mem.n_val_windows_
+    assert set(rep["per_horizon"]) == {"1", "3"} and rep["series"] == 4
+    assert [w["error"] for w in est.fit_warnings_] == ["FewWindowsWarning"]
+    assert est.validation_cuts_ is not None and not est.in_sample_bands_
+    # a cut that would leave too few windows training: no validation, as in memory
+    monkeypatch.setattr(guards, "check_counts", real)
+    few = GatedLSTMForecaster(**kw, **stream, val_fraction=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        few.fit(data)
+    assert "validation_skipped" in few.split_report_ and few.n_val_windows_ == 0
+    assert few.stream_report_["validation"] == 0 and few.validation_cuts_ is None and few.in_sample_bands_
+
+
 def test_stream_options_are_validated():
     from tsgate.training.gated import GatedLSTMForecaster
 
@@ -280,15 +371,9 @@ def test_stream_options_are_validated():
 
 
 @pytest.mark.slow
-def test_streamed_fit_with_two_dataloader_workers():
+def test_streamed_fit_with_two_dataloader_workers(data):
     from tsgate.training.gated import GatedLSTMForecaster
 
-    rng = np.random.default_rng(0)
-    parts = []
-    for s in range(4):
-        t = np.cumsum(rng.exponential(1.0, 250)) + rng.uniform(0, 30)
-        parts.append(pd.DataFrame({"id": s, "time": t, "y": np.sin(t / 5) + 0.05 * rng.normal(size=250)}))
-    data = IrregularSeries.from_frame(pd.concat(parts), time_col="time", id_col="id", target_cols=["y"])
     kw = {"cell": "lstm", "hidden_size": 8, "window": 8, "horizons": [1, 3], "max_epochs": 2, "batch_size": 32,
           "data_module": "stream", "stream_options": {"rows": 40}}
     with warnings.catch_warnings():

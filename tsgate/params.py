@@ -42,6 +42,7 @@ __all__ = [
     "Real",
     "check_value",
     "check_values",
+    "check_count",
 ]
 
 
@@ -222,3 +223,11 @@ def check_values(owner: str, table: dict[str, Sequence[Any]], values: dict[str, 
     """:func:`check_value` for every ``name: constraints`` of ``table`` (e.g. a constructor's ``locals()``)."""
     for name, constraints in table.items():
         check_value(name, values[name], constraints, owner)
+
+
+def check_count(name: str, value: Any, minimum: int = 1, unit: str = "") -> int:
+    """``value`` as an int when it is a whole number ≥ ``minimum`` (``unit``: what it counts, for
+    the message), else a ConfigError naming ``name``."""
+    if not _is_int(value) or value < minimum:
+        raise ConfigError(f"{name} must be a whole number{' of ' + unit if unit else ''} ≥ {minimum}, got {value!r}.")
+    return int(value)

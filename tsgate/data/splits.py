@@ -17,7 +17,7 @@ import numpy as np
 from tsgate.data.segments import runs
 from tsgate.exceptions import ConfigError
 
-__all__ = ["row_cut", "ChronologicalSplit", "chronological_split", "validation_cut"]
+__all__ = ["row_cut", "ChronologicalSplit", "chronological_split", "validation_cut", "validation_cut_times"]
 
 
 def row_cut(sizes: np.ndarray, x: Any, name: str) -> np.ndarray:
@@ -79,12 +79,20 @@ def validation_cut(origin_time: np.ndarray, reveal_time: np.ndarray, series_inde
     train = np.zeros(n, bool)
     keep = np.zeros((n, H), bool)
     val = np.zeros(n, bool)
-    for s in np.unique(series_index):
+    for s, cut in validation_cut_times(origin_time, series_index, fraction).items():
         idx = np.flatnonzero(series_index == s)
         t = origin_time[idx]
-        cut = t.max() - fraction * (t.max() - t.min())
         val[idx] = t > cut
         k = (reveal_time[idx] <= cut) & (t <= cut)[:, None]
         keep[idx] = k
         train[idx] = k.any(axis=1)
     return train, keep, val
+
+
+def validation_cut_times(origin_time: np.ndarray, series_index: np.ndarray, fraction: float) -> dict[int, float]:
+    """Per series index the cut time (seconds) of :func:`validation_cut`: origins after it validate."""
+    out: dict[int, float] = {}
+    for s in np.unique(series_index):
+        t = origin_time[series_index == s]
+        out[int(s)] = float(t.max() - fraction * (t.max() - t.min()))
+    return out

@@ -7,13 +7,14 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 
 from tsgate.exceptions import DataError, SchemaError
 
-__all__ = ["read_table", "is_parquet", "read_stdin_text", "read_csv_text", "STDIN"]
+__all__ = ["read_table", "read_csv_blocks", "is_parquet", "read_stdin_text", "read_csv_text", "STDIN"]
 
 #: how standard input is named in messages
 STDIN = "<stdin>"
@@ -86,6 +87,23 @@ def read_table(path: str | Path, **read_kw: Any) -> pd.DataFrame:
         raise
     _refuse_repeated_names(df, lambda: _header(p, read_kw), path)
     return df
+
+
+def read_csv_blocks(path: str | Path, rows: int, **read_kw: Any) -> Iterator[pd.DataFrame]:
+    """A CSV file ``rows`` rows at a time, with :func:`read_table`'s errors: a DataError naming the
+    file (and pandas' line) instead of a parser traceback, a header naming a column twice refused."""
+    p = Path(path)
+    first = True
+    try:
+        with pd.read_csv(p, chunksize=rows, **read_kw) as reader:
+            for df in reader:
+                if first:
+                    _refuse_repeated_names(df, lambda: _header(p, read_kw), path)
+                    first = False
+                yield df
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"cannot be read as CSV ({_last_line(exc)}); check that the file is complete and "
+                        "every row has the header's fields.", file=path) from None
 
 
 def _last_line(exc: BaseException) -> str:

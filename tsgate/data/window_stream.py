@@ -26,7 +26,9 @@ daily file).
   is given: once the stream has passed a series' last row by more than that, its windows are
   completed and its rows released. That is exact when the data starts a new segment after such
   a gap (the AIS adapter starts a new voyage after ``max_gap``); a later row that would continue
-  the released segment is refused.
+  the released segment is refused. The stream's clock is the newest time seen in any series, so
+  ``evict_after`` needs the rows sorted by time across series: a chunk with a row more than
+  ``evict_after`` behind the clock (a file sorted by series) is refused with a ConfigError.
 
 ``stride`` other than 1 is not offered: its origins count back from each segment's newest
 origin, which is only known at the end.
@@ -45,8 +47,10 @@ import pandas as pd
 
 from tsgate.data.columns import ID, SEGMENT, plain
 from tsgate.data.series import IrregularSeries, SeriesArrays
+from tsgate.data.tables import read_csv_blocks
 from tsgate.data.windows import Windows, assemble_windows, check_window_settings, series_windows
 from tsgate.exceptions import ConfigError, DataError
+from tsgate.params import check_count
 
 __all__ = ["RowLayout", "SeriesChunks", "CsvChunks", "SeriesBlocks", "WindowStream", "stream_windows", "owner"]
 
@@ -80,8 +84,7 @@ class SeriesChunks:
     a file sorted by time would be read; iterating again starts again."""
 
     def __init__(self, series: IrregularSeries, rows: int = 100_000) -> None:
-        if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
-            raise ConfigError(f"rows must be a whole number of rows ≥ 1 per chunk, got {rows!r}.")
+        check_count("rows", rows, 1, "rows per chunk")
         self.series = series
         self.rows = int(rows)
         self.layout = RowLayout.of(series)
@@ -116,8 +119,7 @@ class CsvChunks:
     """
 
     def __init__(self, path: str | Path, rows: int = 100_000, **options: Any) -> None:
-        if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
-            raise ConfigError(f"rows must be a whole number of rows ≥ 1 per chunk, got {rows!r}.")
+        check_count("rows", rows, 1, "rows per chunk")
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError("file not found; check the path.", file=str(path))
@@ -131,10 +133,9 @@ class CsvChunks:
 
     def _blocks(self) -> Iterator[IrregularSeries]:
         line = 2  # the header is line 1
-        with pd.read_csv(self.path, chunksize=self.rows) as reader:
-            for df in reader:
-                yield IrregularSeries.from_frame(df, source=self.source, first_row=line, **self.options)
-                line += len(df)
+        for df in read_csv_blocks(self.path, self.rows):
+            yield IrregularSeries.from_frame(df, source=self.source, first_row=line, **self.options)
+            line += len(df)
 
     def __iter__(self) -> Iterator[list[SeriesArrays]]:
         for block in self._blocks():
@@ -156,8 +157,7 @@ class SeriesBlocks:
     """
 
     def __init__(self, load: Any, items: Sequence[Any], rows: int = 100_000) -> None:
-        if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
-            raise ConfigError(f"rows must be a whole number of rows ≥ 1 per chunk, got {rows!r}.")
+        check_count("rows", rows, 1, "rows per chunk")
         self.rows = int(rows)
         if not callable(load):
             raise ConfigError(f"load must be a function of one item returning an IrregularSeries, got {load!r}.")
@@ -182,15 +182,23 @@ class SeriesBlocks:
 
     def __iter__(self) -> Iterator[list[SeriesArrays]]:
         offset: dict[Any, int] = {}  # per series: the first segment number free for the next block
+        last: dict[Any, float] = {}  # per series: the time of its last row so far (seconds)
         for item in self.items:
             block = self._block(item)
             if RowLayout.of(block) != self.layout:
                 raise DataError(f"has columns {RowLayout.of(block)} where the first block has {self.layout}; "
                                 "give every block the same targets, covariates and time kind.",
                                 file=block.source or str(item))
-            self.source = block.source
+            self.source = block.source or str(item)
             pieces = []
             for g in block.groups():
+                before = last.get(g.series_id)
+                if before is not None and len(g.time_s) and g.time_s[0] <= before:
+                    raise DataError(f"series {plain(g.series_id)!r} starts at {g.time_s[0]:.6g} s, not after its last "
+                                    f"row in the earlier blocks ({before:.6g} s); give the blocks in time order.",
+                                    file=self.source)
+                if len(g.time_s):
+                    last[g.series_id] = float(g.time_s[-1])
                 base = offset.get(g.series_id, 0)
                 seg = g.segment.astype(np.int64) - int(g.segment.min()) + base
                 offset[g.series_id] = int(seg.max()) + 1
@@ -272,18 +280,30 @@ class WindowStream:
         self._closed: dict[Any, tuple[float, int, int]] = {}  # released series: last time, segment, rows
         #: every series seen, in the order of its first row
         self.first_seen: dict[Any, None] = {}
+        self._emitted: set[Any] = set()  # series that gave at least one window
         self._clock = -np.inf
         self.stats = {"origins": 0, "dropped_target_gap": 0, "dropped_target_end": 0, "series_without_windows": 0}
 
     # ------------------------------------------------------------------ feeding
-    def feed(self, pieces: Iterable[SeriesArrays]) -> Windows | None:
-        """Add one chunk's rows; the windows they complete."""
+    def feed(self, pieces: Iterable[SeriesArrays], source: str | None = None) -> Windows | None:
+        """Add one chunk's rows (read from ``source``, the file errors name); the windows they complete."""
+        if source is not None:
+            self.source = source
         touched = []
+        clock = self._clock
         for p in pieces:
             if len(p.time_s) == 0:
                 continue
+            if self.evict_after is not None and p.time_s[0] + self.evict_after < self._clock:
+                # series released at the clock may still have rows to come: eviction needs time order
+                raise ConfigError(
+                    f"{self.source + ': ' if self.source else ''}evict_after needs rows sorted by time: series {plain(p.series_id)!r} has a row at "
+                    f"{p.time_s[0]:.6g} s after the stream reached {self._clock:.6g} s, more than "
+                    f"evict_after={self.evict_after} s back. Sort the file by time, or use evict_after=None "
+                    "(a file sorted by series, then time).")
             touched.append(self._append(p))
-            self._clock = max(self._clock, float(p.time_s[-1]))
+            clock = max(clock, float(p.time_s[-1]))
+        self._clock = clock
         parts = [self._emit(sid, ended=False) for sid in touched]
         if self.evict_after is not None:
             silent = [sid for sid, b in self._live.items() if b.t[-1] + self.evict_after < self._clock]
@@ -292,7 +312,9 @@ class WindowStream:
 
     def finish(self) -> Windows | None:
         """The end of the stream: every remaining window (targets beyond the data are unknown)."""
-        return self._windows([self._release(sid) for sid in list(self._live)])
+        parts = [self._release(sid) for sid in list(self._live)]
+        self.stats["series_without_windows"] = sum(sid not in self._emitted for sid in self.first_seen)
+        return self._windows(parts)
 
     def _append(self, p: SeriesArrays) -> Any:
         sid = p.series_id
@@ -354,6 +376,7 @@ class WindowStream:
             part = series_windows(g, 0, int(self.window), self._hs, self._gap, self._min_hist, 1, self.targets,
                                    "all", self.stats, bounds=(lo, hi))
             if part is not None:
+                self._emitted.add(sid)
                 part["origin_row"] += b.row0
                 part["series_id"] = sid  # type: ignore[assignment]
         b.pending = b.row0 + hi
@@ -416,7 +439,7 @@ def stream_windows(
     for chunk in source:
         if n > 1:
             chunk = [p for p in chunk if owner(p.series_id, n) == k]
-        w = ws.feed(chunk)
+        w = ws.feed(chunk, getattr(source, "source", None))
         if w is not None:
             yield w
     w = ws.finish()

@@ -134,6 +134,15 @@ class BaseForecaster(ParamsMixin):
         (the windows it validates on and never trains on), else the default rule's."""
         return getattr(self, "val_fraction", None)
 
+    def _calibration_cuts(self) -> dict[Any, float] | None:
+        """Per series id the time (seconds) after which the fitted model's origins are held out
+        and calibrate intervals, or None (the fraction rule)."""
+        return None
+
+    def _calibration_note(self) -> str | None:
+        """Why this model's bands may not hold (None: no reason), told with the calibration warning."""
+        return None
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {}, {}
 
@@ -179,20 +188,25 @@ class BaseForecaster(ParamsMixin):
         self._remember(series)
         self.calibrator_ = self._new_calibrator(series)
         self.calibrator_.calibrate(*self._calibration_forecasts(series))
-        self.calibration_warning_ = self._few_calibration_scores()
         self._calibration_warned = False
         return self
 
-    def _few_calibration_scores(self) -> str | None:
-        """The warning for horizons whose bands rest on few calibration errors (None if none):
-        given once, by the first call that asks for intervals."""
-        n = self.calibrator_.n_calibration
-        low = [f"{h.label}: {int(c)}" for h, c in zip(self.horizons_, n) if c < MIN_CALIBRATION_SCORES]
-        if not low:
+    @property
+    def calibration_warning_(self) -> str | None:
+        """The warning about the fitted bands (None if none): horizons whose bands rest on few
+        calibration errors (from the calibrator, so a loaded model gives it too) and the model's
+        own note; given once, by the first call that asks for intervals."""
+        cal = getattr(self, "calibrator_", None)
+        if cal is None:
             return None
-        return (f"{type(self).__name__}: the prediction intervals of horizon(s) {', '.join(low)} are calibrated on "
+        low = [f"{h.label}: {int(c)}" for h, c in zip(self.horizons_, cal.n_calibration) if c < MIN_CALIBRATION_SCORES]
+        msgs = [f"{type(self).__name__}: the prediction intervals of horizon(s) {', '.join(low)} are calibrated on "
                 f"fewer than {MIN_CALIBRATION_SCORES} forecast errors, so their coverage is uncertain (none: no "
-                "band); use more training data per series or shorter horizons.")
+                "band); use more training data per series or shorter horizons."] if low else []
+        note = self._calibration_note()
+        if note:
+            msgs.append(f"{type(self).__name__}: {note}")
+        return " ".join(msgs) or None
 
     def _new_calibrator(self, series: IrregularSeries) -> Calibrator:
         return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_))
@@ -248,6 +262,8 @@ class BaseForecaster(ParamsMixin):
             self.history_ = None
             self.last_time_ = {}
             self.calibrator_ = self._new_calibrator(new)
+            # the bands start empty and adapt online: no fitted calibration to warn about
+            self._calibration_warned = True
         self._check_series(new)
         last = dict(self.last_time_)
         self._check_newer(new, last)

@@ -5,9 +5,12 @@ The rule, the same for every model (applied by :class:`~tsgate.estimators.base.B
 - **calibration origins**, per horizon: per series, the newest ``CALIBRATION_FRACTION`` (20 %)
   of the training origins whose target at that horizon is known (so each horizon calibrates on
   every origin it could be scored at, and a long horizon on a short track still gets some) —
-  or, for a model that holds out a validation part (a ``val_fraction`` parameter, the gated
-  LSTM), exactly those validation windows, which it never trained on, at every horizon whose
-  target they know. Of more than ``MAX_CALIBRATION_ORIGINS`` per horizon, that many are kept,
+  or, for the gated LSTM, which holds out a validation part, the origins after each series'
+  validation cut as its fit set it (``validation_cuts_``), which it never trained on, at every
+  horizon whose target they know (a model with a ``val_fraction`` but no cuts of its own gets
+  the cut of ``validation_cut`` on the windows with any target known). A gated model that
+  trained without validation has no held-out origins: it takes the default rule, its bands are
+  in-sample and it says so with the calibration warning. Of more than ``MAX_CALIBRATION_ORIGINS`` per horizon, that many are kept,
   evenly spaced through each series' calibration origins (every series keeps its share). A
   horizon with fewer than ``MIN_CALIBRATION_SCORES`` gets a warning (``calibration_warning_``,
   given by the first call that asks for intervals);
@@ -34,18 +37,25 @@ from tsgate.data.windows import Windows, make_windows
 from tsgate.estimators.forecasts import Forecasts
 from tsgate.estimators.intervals import CALIBRATION_FRACTION, MAX_CALIBRATION_ORIGINS, Calibrator
 
-__all__ = ["calibration_mask", "calibration_pairs", "online_bands", "with_bands"]
+__all__ = ["calibration_mask", "thin_mask", "calibration_pairs", "online_bands", "with_bands"]
 
 
-def calibration_mask(w: Windows, fraction: float | None) -> np.ndarray:
+def calibration_mask(w: Windows, fraction: float | None, cuts: dict[Any, float] | None = None, *,
+                     thin: bool = True) -> np.ndarray:
     """[n, H] the calibration (origin, horizon) pairs among windows ``w`` (see the module
-    docstring); a pair needs its target known."""
+    docstring); a pair needs its target known. ``cuts`` (series id -> time, seconds): the
+    origins after their series' cut calibrate (a series without a cut: none). ``thin=False``
+    leaves out the thinning to ``MAX_CALIBRATION_ORIGINS`` (:func:`thin_mask`, for windows
+    that come a part at a time)."""
     n, H = w.y.shape[:2]
     known = np.isfinite(w.y).all(axis=2)
     out = np.zeros((n, H), bool)
     if n == 0:
         return out
-    if fraction:
+    if cuts is not None:
+        cut = np.array([cuts.get(s, np.inf) for s in w.series_ids], dtype=np.float64)[w.series_index]
+        out = (w.origin_time > cut)[:, None] & known
+    elif fraction:
         # the model's own validation windows: one origin-time cut per series, all horizons
         *_, val = validation_cut(w.origin_time, w.reveal_time, w.series_index, float(fraction))
         out = val[:, None] & known
@@ -59,12 +69,19 @@ def calibration_mask(w: Windows, fraction: float | None) -> np.ndarray:
                 *_, val = validation_cut(w.origin_time[idx], w.reveal_time[idx, h : h + 1], w.series_index[idx],
                                          CALIBRATION_FRACTION)
                 out[idx[val], h] = True
-    for h in range(H):
-        out[:, h] = _spread(out[:, h], w)
+    return thin_mask(out, w.origin_time, w.series_index) if thin else out
+
+
+def thin_mask(mask: np.ndarray, origin_time: np.ndarray, series_index: np.ndarray) -> np.ndarray:
+    """[n, H] ``mask`` with each horizon thinned to ``MAX_CALIBRATION_ORIGINS`` origins when it has
+    more (origins: their times [n], seconds, and series positions [n])."""
+    out = mask.copy()
+    for h in range(mask.shape[1]):
+        out[:, h] = _spread(mask[:, h], origin_time, series_index)
     return out
 
 
-def _spread(mask: np.ndarray, w: Windows) -> np.ndarray:
+def _spread(mask: np.ndarray, origin_time: np.ndarray, series_index: np.ndarray) -> np.ndarray:
     """``mask`` thinned to ``MAX_CALIBRATION_ORIGINS`` origins when it has more."""
     idx = np.flatnonzero(mask)
     if len(idx) <= MAX_CALIBRATION_ORIGINS:
@@ -72,7 +89,7 @@ def _spread(mask: np.ndarray, w: Windows) -> np.ndarray:
     # evenly spaced through the origins in (series, time) order, so that every series keeps
     # its share: the globally newest ones would come from the few series whose training
     # data ends last, a regime the test origins of the other series need not share
-    order = idx[np.lexsort((w.origin_time[idx], w.series_index[idx]))]
+    order = idx[np.lexsort((origin_time[idx], series_index[idx]))]
     pick = np.unique(np.round(np.linspace(0, len(order) - 1, MAX_CALIBRATION_ORIGINS)).astype(np.int64))
     out = np.zeros(len(mask), bool)
     out[order[pick]] = True

@@ -63,8 +63,14 @@ class WindowForecaster(BaseForecaster, register=False, style="window"):
 
     def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
         """The fitted model's forecasts at the calibration origins (see tsgate.estimators.calibration)."""
-        w = self._windows(data, "all", targets="optional")
-        mask = calibration_mask(w, self._calibration_fraction())
+        cuts = self._calibration_cuts()
+        if cuts is None:
+            w = self._windows(data, "all", targets="optional")
+        else:
+            # only the origins after each series' cut are built: the held-out part, not every window
+            w = self._windows(data, {g.series_id: g.time_s[g.time_s > cuts[g.series_id]]
+                                     for g in data.groups() if g.series_id in cuts}, targets="optional")
+        mask = calibration_mask(w, self._calibration_fraction(), cuts)
         cal = w.select(mask.any(axis=1))
         return calibration_pairs(self._values(cal.inputs), cal, mask[mask.any(axis=1)])
 

@@ -22,6 +22,7 @@ from tsgate.data.windows import Inputs, Targets, Windows, require_windows
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import ConfigError, OnlineUpdateWarning
 from tsgate.training.gated_params import CONSTRAINTS
+from tsgate.training.gated_split import HeldOutCalibration
 from tsgate.training.gated_stream import check_stream_options
 from tsgate.training.numeric import check_finite_result, check_series_range
 from tsgate.training.scaling import apply_statistics, horizon_lead_s, window_statistics
@@ -31,7 +32,7 @@ __all__ = ["GatedLSTMForecaster", "OnlineUpdateWarning"]
 
 
 
-class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scratch=True):
+class GatedLSTMForecaster(HeldOutCalibration, WindowForecaster, learns_online=True, learns_from_scratch=True):
     """Gated recurrent forecaster for irregular series (offline fit + online updates).
 
     Parameters
@@ -252,15 +253,6 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         apply_statistics(net, net_kwargs["normalize"], stats)
         return net
 
-    def _split_windows(self, w: Windows, data: IrregularSeries) -> tuple[Windows, Windows | None]:
-        from tsgate.training.guards import split_training
-
-        sp = split_training(w, float(self.val_fraction), source=data.source, what=type(self).__name__)
-        self.split_report_ = sp.report
-        if "warning" in sp.report:
-            self.fit_warnings_.append({"error": "FewWindowsWarning", "message": sp.report["warning"]})
-        return sp.train, sp.val
-
     def _fit(self, data: IrregularSeries) -> None:
         import lightning as L
 
@@ -334,6 +326,9 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         self.n_steps_ = result.n_steps
         self.n_train_windows_ = n_train
         self.n_val_windows_ = n_val
+        if not validate:  # no held-out window: the cuts (if any) would hold out nothing
+            self.validation_cuts_ = None
+        self.in_sample_bands_ = self.validation_cuts_ is None
         self.log_dir_ = result.log_dir
         self.net_kwargs_ = net_kwargs
         self.statistics_ = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in stats.items()}
@@ -456,6 +451,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
             "best_val_loss": getattr(self, "best_val_loss_", float("nan")),
             "n_online_updates": self.n_online_updates_,
             "optimizer": opt_meta,
+            "in_sample_bands": bool(getattr(self, "in_sample_bands_", False)),
         }
         return meta, arrays
 
@@ -471,6 +467,7 @@ class GatedLSTMForecaster(WindowForecaster, learns_online=True, learns_from_scra
         self.module_ = None
         self.best_val_loss_ = meta.get("best_val_loss", float("nan"))
         self.n_online_updates_ = int(meta.get("n_online_updates", 0))
+        self.in_sample_bands_ = bool(meta.get("in_sample_bands", False))
         self._online_opt = None
         opt = meta.get("optimizer", {})
         if opt.get("present"):

@@ -26,7 +26,7 @@ from tsgate.data.splits import validation_cut
 from tsgate.data.windows import Windows
 from tsgate.exceptions import FewWindowsWarning, TooShortError
 
-__all__ = ["MIN_TRAIN_WINDOWS", "TrainingSplit", "split_training", "masked_targets"]
+__all__ = ["MIN_TRAIN_WINDOWS", "TrainingSplit", "split_training", "check_counts", "masked_targets"]
 
 #: fewest training windows per horizon a gated model is trusted with (below: FewWindowsWarning)
 MIN_TRAIN_WINDOWS = 100
@@ -69,16 +69,26 @@ def split_training(w: Windows, fraction: float, *, min_windows: int = MIN_TRAIN_
             report["validation_skipped"] = (f"a validation cut would leave {int(tr.sum())} of {len(w)} windows "
                                             "for training; trained on all windows without validation")
     per_h = np.isfinite(train.y).all(axis=2).sum(axis=0)
-    n_series = int(len(np.unique(train.series_index)))
-    report.update(train=len(train), per_horizon=dict(zip(labels, per_h.tolist())), series=n_series)
+    report.update(train=len(train))
+    check_counts(report, labels, per_h, int(len(np.unique(train.series_index))), min_windows=min_windows,
+                 min_series=min_series, what=what)
+    return TrainingSplit(train, val, report)
+
+
+def check_counts(report: dict[str, Any], labels: list[str], per_horizon: Any, n_series: int, *,
+                 min_windows: int = MIN_TRAIN_WINDOWS, min_series: int = 1, what: str = "the gated model") -> None:
+    """Hold a split's training counts (``report`` has ``windows`` and ``validation``) to the
+    minimums: adds ``per_horizon``, ``series`` and, below them, ``warning`` (also issued as a
+    FewWindowsWarning)."""
+    per_h = np.asarray(per_horizon, dtype=np.int64)
+    report.update(per_horizon=dict(zip(labels, per_h.tolist())), series=n_series)
     low = [f"{lab}: {int(c)}" for lab, c in zip(labels, per_h) if c < min_windows]
     msgs = []
     if low:
         msgs.append(f"{what} trained on fewer than {min_windows} windows for horizon(s) {', '.join(low)} "
-                    f"(of {len(w)} windows, {report['validation']} validating)")
+                    f"(of {report['windows']} windows, {report['validation']} validating)")
     if n_series < min_series:
         msgs.append(f"{what} trained on {n_series} series, fewer than its minimum of {min_series}")
     if msgs:
         report["warning"] = "; ".join(msgs) + ": forecasts may be no better than a baseline; use more data or shorter horizons."
-        warnings.warn(FewWindowsWarning(report["warning"]), stacklevel=3)
-    return TrainingSplit(train, val, report)
+        warnings.warn(FewWindowsWarning(report["warning"]), stacklevel=4)

@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tsgate.data.window_stream import WindowStream, stream_windows
 from tsgate.data.windows import Windows
 from tsgate.exceptions import ConfigError
+from tsgate.params import check_count
 from tsgate.training.batch import windows_to_tensors
 
 __all__ = ["StreamSettings", "StreamWindowDataset", "StreamDataModule", "Survey", "survey", "cut_windows"]
@@ -116,10 +117,8 @@ class StreamWindowDataset(IterableDataset):
                  seed: int = 0, part: Literal["train", "val", "all"] = "all",
                  cuts: dict[Any, float] | None = None) -> None:
         super().__init__()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a whole number ≥ 1, got {batch_size!r}.")
-        if isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, (int, np.integer)) or shuffle_buffer < 0:
-            raise ConfigError(f"shuffle_buffer must be a whole number of windows ≥ 0, got {shuffle_buffer!r}.")
+        check_count("batch_size", batch_size, 1)
+        check_count("shuffle_buffer", shuffle_buffer, 0, "windows")
         if part not in ("train", "val", "all"):
             raise ConfigError(f"part must be 'train', 'val' or 'all', got {part!r}.")
         self.source, self.settings, self.part, self.cuts = source, settings, part, cuts
@@ -180,8 +179,7 @@ class StreamDataModule(L.LightningDataModule):
                  num_workers: int = 0, seed: int = 0, cuts: dict[Any, float] | None = None,
                  validate: bool = False) -> None:
         super().__init__()
-        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-            raise ConfigError(f"num_workers must be a whole number ≥ 0, got {num_workers!r}.")
+        check_count("num_workers", num_workers, 0)
         if validate and cuts is None:
             raise ConfigError("validate=True needs cuts (per series cut times, e.g. from survey()).")
         self.train_ds = StreamWindowDataset(source, settings, batch_size=batch_size, shuffle_buffer=shuffle_buffer,
@@ -223,8 +221,7 @@ class Survey:
 
 def survey(source: Any, settings: StreamSettings, *, sample: int = 50_000, seed: int = 0) -> Survey:
     """One streaming pass: counts, per-series origin spans and a bounded uniform sample of windows."""
-    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
-        raise ConfigError(f"sample must be a whole number of windows ≥ 1, got {sample!r}.")
+    check_count("sample", sample, 1, "windows")
     rng = np.random.default_rng(seed)
     span: dict[Any, tuple[float, float]] = {}
     count: dict[Any, int] = {}
