@@ -317,8 +317,7 @@ class Calibrator:
             grew = (new > q).any(axis=(0, 2))
             if grew.any():  # never wider than every recent score (module docstring)
                 rows = np.flatnonzero(grew)
-                with np.errstate(invalid="ignore"):
-                    cap = CAP * np.nanmax(self.recent[hs[rows]], axis=-1)  # [r, U]
+                cap = CAP * np.fmax.reduce(self.recent[hs[rows]], axis=-1)  # [r, U]; fmax skips empty (NaN) slots
                 new[:, rows] = np.fmin(new[:, rows], cap[None])
             self.q[:, hs] = new
             return
