@@ -82,7 +82,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     on stderr and exit 2, like every other bad argument.
     """
     import sys
+    import warnings
 
+    # a warning is one line for the user, not a source location inside tsgate
+    warnings.formatwarning = _one_line_warning
     try:
         code = app(args=list(argv) if argv is not None else None, prog_name="tsgate", standalone_mode=False)
     except typer.Abort:
@@ -91,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except typer.TyperException as exc:
         code = usage_error(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    return f"tsgate: warning: {' '.join(str(message).split())} ({category.__name__})\n"
 
 
 def usage_error(exc: Exception) -> int:
