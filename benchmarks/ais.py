@@ -69,6 +69,11 @@ def run(name: str, protocol: str, seeds: list[int], args: argparse.Namespace) ->
     if seed_rows:
         sr = ratio.loc[seed_rows]
         print("vessel LSTM seeds: mean ratio", sr.mean().round(3).to_dict(), "spread (max-min)", (sr.max() - sr.min()).round(3).to_dict())
+        for m in seed_rows:
+            rep = (r.result.info.get("fit_report", {}).get(m) or [{}])[-1]
+            if "choice" in rep:
+                print(f"{m} forecast per horizon (chosen on validation; α of the correction):",
+                      {h: f"{c} ({rep['alpha'][h]:.1f})" if c.endswith("correction") else c for h, c in rep["choice"].items()})
     print("pairs with a truth but no forecast (removed from every score), per model:", r.dropped_pairs)
     if len(r.failures):
         print("failures/warnings:", r.failures.groupby(["model", "kind", "error"]).size().to_dict())

@@ -1,5 +1,6 @@
 """The vessel model's base forecasts: chosen per horizon on its validation part, the linear base
-kept off reception gaps, the one-standard-error rule, and the choice saved with the model."""
+kept off reception gaps, the one-standard-error rule among the bases and the corrected dead
+reckoning, and the choice saved with the model."""
 
 from __future__ import annotations
 
@@ -75,3 +76,44 @@ def test_without_validation_the_base_is_dead_reckoning(tmp_path):
         warnings.simplefilter("ignore")
         m = _base_only(val_fraction=0.0).fit(d)
     assert m.bases_ == ["dead reckoning", "dead reckoning"] and m.linear_ is None
+
+
+def test_the_corrected_dead_reckoning_wins_only_when_clearly_better_than_every_base():
+    from tsgate.vessel.bases import CORRECTED, choose
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.zeros((n, 2, 2))
+    e = rng.gamma(2.0, 50.0, size=(n, 2))
+    # every candidate sits straight east of the truth at its error (m)
+    at = lambda err: np.stack([err, np.zeros_like(err)], axis=2)  # noqa: E731
+    noise = rng.normal(0.0, 5.0, size=n)
+    cands = {"dead reckoning": at(e), "two-point": at(1.2 * e), "linear AR": at(0.9 * e),
+             CORRECTED: at(np.stack([0.7 * e[:, 0], 0.9 * e[:, 1] + noise - noise.mean()], axis=1))}
+    chosen, errors = choose(cands, y, np.ones((n, 2), bool), 50)
+    # horizon 0: the correction is 22 % better than the linear base; horizon 1: a tie within
+    # one standard error, so the simpler linear base
+    assert chosen == [CORRECTED, "linear AR"], chosen
+    assert errors[CORRECTED][0] < errors["linear AR"][0] < errors["dead reckoning"][0]
+    few = choose(cands, y, np.zeros((n, 2), bool), 50)[0]
+    assert few == ["dead reckoning", "dead reckoning"]
+
+
+def test_a_model_file_without_the_choice_still_loads_and_forecasts_the_same(tmp_path):
+    import json
+
+    from tsgate.estimators.base import load
+    from tsgate.vessel import VesselLSTMForecaster
+
+    d = _fleet(tmp_path, gps_m=2.0, n_vessels=4)
+    m = VesselLSTMForecaster(horizons=["30s", "1min"], window=6, hidden_size=8, max_epochs=1, min_windows=50,
+                             min_series=2, val_fraction=0.0).fit(d)
+    assert m.choice_ == ["dead reckoning + correction"] * 2 and m.bases_ == ["dead reckoning"] * 2 and m.nets_
+    m.save(tmp_path / "m")
+    manifest = tmp_path / "m" / "model.json"
+    desc = json.loads(manifest.read_text())
+    del desc["fitted"]["state"]["choice"]  # as written before the choice was recorded
+    manifest.write_text(json.dumps(desc))
+    back = load(tmp_path / "m")
+    assert back.choice_ == back.bases_ == m.bases_
+    np.testing.assert_allclose(back.predict(d, origins="all")["east_m"], m.predict(d, origins="all")["east_m"], atol=1e-9)

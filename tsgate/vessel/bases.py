@@ -28,9 +28,11 @@ import numpy as np
 
 from tsgate.data.windows import Inputs
 
-__all__ = ["BASES", "LinearBase", "two_point_velocity", "candidates", "choose", "simplest_within_one_se"]
+__all__ = ["BASES", "CORRECTED", "LinearBase", "two_point_velocity", "candidates", "choose", "simplest_within_one_se"]
 
 BASES = ("dead reckoning", "two-point", "linear AR")
+#: the candidate "dead reckoning + α × the network's correction", the most complex of all
+CORRECTED = "dead reckoning + correction"
 #: reports the linear base regresses on (the origin included); ridge penalty on standardised features
 LAGS = 6
 RIDGE = 1.0
@@ -153,13 +155,13 @@ def simplest_within_one_se(errors: np.ndarray) -> int:
 
 
 def choose(cands: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray, min_pairs: int) -> tuple[list[str], dict[str, list[float]]]:
-    """Per horizon, the base of :data:`BASES` chosen on ``rows`` [n, H] (known validation targets;
+    """Per horizon, the candidate of :data:`BASES` (and :data:`CORRECTED`, last) chosen on ``rows`` [n, H] (known validation targets;
     ``y`` [n, H, 2]) by the mean Euclidean error (m) with the one-standard-error rule
-    (:func:`simplest_within_one_se`, simplest = the order of :data:`BASES`); dead reckoning where
+    (:func:`simplest_within_one_se`, simplest first); dead reckoning where
     fewer than ``min_pairs`` pairs. Also returns each base's validation error per horizon (NaN
     where not validated)."""
     H = y.shape[1]
-    names = [nm for nm in BASES if nm in cands]
+    names = [nm for nm in (*BASES, CORRECTED) if nm in cands]
     errors = {name: [float("nan")] * H for name in names}
     chosen = []
     for k in range(H):

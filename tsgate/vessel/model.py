@@ -1,22 +1,26 @@
-"""``VesselLSTMForecaster``: a gated (LSTM) model of vessel tracks that learns what its base forecast misses.
+"""``VesselLSTMForecaster``: a gated (LSTM) model of vessel tracks that learns what dead reckoning misses.
 
 One global model over all vessels forecasts, for every horizon at once, the residual of the
-position over a base forecast in the along/cross-track frame (see :mod:`tsgate.vessel.features`
-and :mod:`tsgate.vessel.network`), trained through Lightning's Trainer
-(:func:`tsgate.training.trainer.train_module`, a fixed cosine schedule).
+position over SOG/COG dead reckoning in the along/cross-track frame (see
+:mod:`tsgate.vessel.features` and :mod:`tsgate.vessel.network`), trained through Lightning's
+Trainer (:func:`tsgate.training.trainer.train_module`, a fixed cosine schedule).
 
 Fit: a time cut per vessel (:func:`tsgate.data.splits.validation_cut`: the last ``val_fraction``
-of each vessel's origins validate, training targets purged per horizon). Per horizon the base
-is the baseline with the lowest validation error, by the one-standard-error rule, among SOG/COG
-dead reckoning, two-point dead reckoning and a linear autoregression fitted before the cut
-(:mod:`tsgate.vessel.bases`; dead reckoning where nothing validates). Then, per seed, a first
-network trained before the cut chooses a per-horizon residual scale α ∈ {0, 0.1, …, 1.2} on the
-validation part, again the smallest α within one standard error of the best (α = 0: the model
-is its base forecast, the learned correction shrunk where it does not clearly help); the
-bases and the network are refitted on all training windows and the residual multiplied by α.
-Horizons with fewer than 50 validation pairs take the α of the longest validated horizon;
-with none validated, α = 0 and a warning. Forecasts average the seeds. ``fit_report_`` lists
-the bases, their validation errors (m) and α per horizon.
+of each vessel's origins validate, training targets purged per horizon). Per seed a first
+network trained before the cut gives, per horizon, the residual scale α ∈ {0, 0.1, …, 1.2} with
+the lowest validation error. Then per horizon the forecast is chosen on the validation part by
+the one-standard-error rule (the simplest within one standard error of the best) among, simplest
+first, SOG/COG dead reckoning, two-point dead reckoning, a linear autoregression fitted before
+the cut (:mod:`tsgate.vessel.bases`) and dead reckoning + α × the network's correction. So the
+learned correction is kept at its fitted α wherever it is clearly better than every base, and
+a base wins where it is not (at 10-s cadence with GPS noise, the linear autoregression). The
+networks and the linear base are refitted on all training windows (networks only when some
+horizon keeps the correction). Learned horizons with fewer than 50 validation pairs take the
+choice of the longest validated horizon before them when that is the correction, else dead
+reckoning; with none validated, dead reckoning and a warning. Without a validation part
+(``val_fraction=0``): dead reckoning + the full correction. Forecasts average the seeds.
+``fit_report_`` lists the choice, the base, every candidate's validation error (m) and α per
+horizon.
 
 Collapse guards: a horizon with fewer than ``min_windows`` training windows, or a fit on fewer
 than ``min_series`` vessels, is not learned: that horizon is forecast by its base, listed in
@@ -42,7 +46,7 @@ from tsgate.data.windows import Inputs, require_windows
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import FewWindowsWarning, ModelFileError, SchemaError
 from tsgate.params import Duration, Integral, Interval, Names, Real
-from tsgate.vessel.bases import BASES, LinearBase, candidates, choose, simplest_within_one_se, two_point_velocity
+from tsgate.vessel.bases import BASES, CORRECTED, LinearBase, candidates, choose, two_point_velocity
 from tsgate.vessel.features import Area, Columns, Features, features, from_track, to_track
 
 __all__ = ["VesselLSTMForecaster", "ALPHA_GRID", "MIN_VALIDATION_PAIRS"]
@@ -185,41 +189,72 @@ class VesselLSTMForecaster(WindowForecaster):
         self.fallback_ = [lab for lab, a in zip(labels, active) if not a]
         self.train_counts_ = {"windows": len(w), "series": n_series, "per_horizon": dict(zip(labels, per_h.tolist()))}
         fit_keep, val = self._cut(w, finite)
-        # the base forecast of every horizon: the baseline with the lowest validation error
-        base_cal, base = self._choose_bases(X, F, lead, y, finite, fit_keep, val)
+        # the network learns the residual over SOG/COG dead reckoning on every horizon
+        args = self._base_args(X, F, lead)
+        disp = to_track(y - F.origin[:, None, :], F.cos, F.sin)  # true (cross, along) displacement, for the linear base
+        dr = self._bases(X, F, lead, None)["dead reckoning"]
+        R = to_track(y - dr, F.cos, F.sin)
+        known = np.isfinite(R).all(axis=2) & active[None, :]
+        self.nets_: list[Any] = []
+        self.alpha_ = np.zeros(len(labels))
+        self.scale_ = np.ones(len(labels))
+        self.bases_ = ["dead reckoning"] * len(labels)
+        self.choice_ = list(self.bases_)
+        self.base_errors_: dict[str, list[float | None]] = {}
+        self.linear_: LinearBase | None = None
+        self.net_kwargs_ = {"n_seq": int(F.seq.shape[2]), "n_static": int(F.static.shape[1]), "n_cells": self.area_.n_cells,
+                            "n_horizons": len(labels), "hidden_size": int(self.hidden_size)}
+        self.fit_time_s_ = 0.0
+        t0 = time.perf_counter()
+        ref = known & fit_keep if fit_keep is not None else known
+        sc = np.array([np.mean(np.abs(R[ref[:, k], k])) if ref[:, k].any() else np.nan for k in range(len(labels))])
+        self.scale_ = np.where(np.isfinite(sc) & (sc > 0), sc, 1.0)
+        tensors = self._tensors(F, lead, R, known) if known.any() else None
+        if fit_keep is not None and val is not None:
+            cands = self._bases(X, F, lead, LinearBase.fit(*args, disp, finite & fit_keep))
+            alpha_fit = np.zeros(len(labels))
+            if tensors is not None and (val[:, None] & known).any():
+                alpha_fit, cands[CORRECTED] = self._calibrate(tensors, F, R, dr, known, fit_keep, val)
+            self._choose(cands, y, finite & val[:, None], alpha_fit, active)
+        elif tensors is not None:
+            self.alpha_ = active.astype(float)
+            self.choice_ = [CORRECTED if a else "dead reckoning" for a in active]
+        if "linear AR" in self.bases_:
+            self.linear_ = LinearBase.fit(*args, disp, finite)
+        self.fit_report_.append({"bases": dict(zip(labels, self.bases_)), "choice": dict(zip(labels, self.choice_)),
+                                 "validation_error_m": self.base_errors_, "alpha": dict(zip(labels, self.alpha_.tolist()))})
         if self.fallback_:
             self._warn(f"the vessel model forecasts horizon(s) {self.fallback_} by its validated base forecast "
                        f"({', '.join(sorted({self.bases_[labels.index(h)] for h in self.fallback_}))}) without a learned "
                        f"correction: training windows per horizon {self.train_counts_['per_horizon']} from {n_series} "
                        f"vessels, below its minimum of {self.min_windows} windows and {self.min_series} vessels")
-        R = to_track(y - base, F.cos, F.sin)
-        known = np.isfinite(R).all(axis=2) & active[None, :]
-        self.nets_: list[Any] = []
-        self.alpha_ = np.zeros(len(labels))
-        self.scale_ = np.ones(len(labels))
-        self.net_kwargs_ = {"n_seq": int(F.seq.shape[2]), "n_static": int(F.static.shape[1]), "n_cells": self.area_.n_cells,
-                            "n_horizons": len(labels), "hidden_size": int(self.hidden_size)}
-        self.fit_time_s_ = 0.0
-        self.fit_report_.append({"bases": dict(zip(labels, self.bases_)), "validation_error_m": self.base_errors_})
-        if not known.any():
+        if tensors is None or not (self.alpha_ > 0).any():
             return
-        t0 = time.perf_counter()
-        if fit_keep is not None and not (val[:, None] & known).any():
-            fit_keep = val = None
-        ref = known & fit_keep if fit_keep is not None else known
-        sc = np.array([np.mean(np.abs(R[ref[:, k], k])) if ref[:, k].any() else np.nan for k in range(len(labels))])
-        self.scale_ = np.where(np.isfinite(sc) & (sc > 0), sc, 1.0)
-        tensors = self._tensors(F, lead, R, known)
-        if fit_keep is not None:
-            # calibration: the residual over the bases as fitted on the part before each vessel's cut
-            R_cal = to_track(y - base_cal, F.cos, F.sin)
-            self.alpha_ = self._calibrate(self._tensors(F, lead, R_cal, known), F, R_cal, known, fit_keep, val)
-        else:
-            self.alpha_ = active.astype(float)
-        self.fit_report_[-1]["alpha"] = dict(zip(labels, self.alpha_.tolist()))
         for i in range(int(self.n_seeds)):
             self.nets_.append(self._train(tensors, known, int(self.seed) + i))
         self.fit_time_s_ = time.perf_counter() - t0
+
+    def _choose(self, cands: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray, alpha_fit: np.ndarray,
+                active: np.ndarray) -> None:
+        """Per horizon, the forecast with the lowest validation error by the one-standard-error rule
+        among dead reckoning, two-point, linear AR and dead reckoning + α · the network's
+        correction (in this order of complexity); sets ``choice_``, ``bases_``, ``alpha_`` and
+        ``base_errors_``. A learned horizon with too few validation pairs takes the choice of the
+        longest validated horizon before it if that was the correction, else dead reckoning."""
+        self.choice_, errs = choose(cands, y, rows, MIN_VALIDATION_PAIRS)
+        self.base_errors_ = {nm: [round(v, 3) if np.isfinite(v) else None for v in e] for nm, e in errs.items()}
+        validated = np.array([np.isfinite(errs["dead reckoning"][k]) for k in range(len(self.choice_))])
+        last: float | None = None
+        for k, nm in enumerate(self.choice_):
+            if validated[k]:
+                last = float(alpha_fit[k]) if nm == CORRECTED else 0.0
+            elif active[k] and last:
+                self.choice_[k] = CORRECTED
+            self.alpha_[k] = (alpha_fit[k] if validated[k] else (last or 0.0)) if self.choice_[k] == CORRECTED else 0.0
+        if CORRECTED in cands and not validated.any() and active.any():
+            self._warn(f"no horizon has {MIN_VALIDATION_PAIRS} validation pairs to calibrate the vessel model's "
+                       "correction: it forecasts dead reckoning")
+        self.bases_ = ["dead reckoning" if nm == CORRECTED else nm for nm in self.choice_]
 
     def _base_args(self, X: Inputs, F: Features, lead: np.ndarray) -> tuple[Any, ...]:
         return (X, self.columns_.east, self.columns_.north, F.cos, F.sin, np.hypot(F.velocity[:, 0], F.velocity[:, 1]), lead)
@@ -233,28 +268,6 @@ class VesselLSTMForecaster(WindowForecaster):
     def _pick(cands: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
         """[n, H, 2] the named base of every horizon."""
         return np.stack([cands[nm][:, k] for k, nm in enumerate(names)], axis=1)
-
-    def _choose_bases(self, X: Inputs, F: Features, lead: np.ndarray, y: np.ndarray, finite: np.ndarray,
-                      fit_keep: np.ndarray | None, val: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Set ``bases_`` (one of :data:`~tsgate.vessel.bases.BASES` per horizon, chosen on the
-        validation part; dead reckoning without one), ``base_errors_`` and ``linear_``; return
-        the chosen bases as fitted before the cut (for calibration) and on all windows [n, H, 2]."""
-        H = y.shape[1]
-        self.bases_ = ["dead reckoning"] * H
-        self.base_errors_: dict[str, list[float | None]] = {}
-        self.linear_: LinearBase | None = None
-        disp = to_track(y - F.origin[:, None, :], F.cos, F.sin)
-        args = self._base_args(X, F, lead)
-        cal = None
-        if fit_keep is not None and val is not None:
-            lin_cal = LinearBase.fit(*args, disp, finite & fit_keep)
-            cal = self._bases(X, F, lead, lin_cal)
-            self.bases_, errs = choose(cal, y, finite & val[:, None], MIN_VALIDATION_PAIRS)
-            self.base_errors_ = {nm: [round(v, 3) if np.isfinite(v) else None for v in e] for nm, e in errs.items()}
-        if "linear AR" in self.bases_:
-            self.linear_ = LinearBase.fit(*args, disp, finite)
-        final = self._pick(self._bases(X, F, lead, self.linear_), self.bases_)
-        return (self._pick(cal, self.bases_) if cal is not None else final), final
 
     def _warn(self, msg: str) -> None:
         msg += "; use more data (vessels, hours) or shorter horizons."
@@ -302,32 +315,26 @@ class VesselLSTMForecaster(WindowForecaster):
         train_module(module, dm, settings, validate=False)
         return module.net.to("cpu").eval()
 
-    def _calibrate(self, tensors: dict[str, Any], F: Features, R: np.ndarray, known: np.ndarray, keep: np.ndarray,
-                   val: np.ndarray) -> np.ndarray:
-        """Per-horizon α from networks trained on the part before each vessel's cut."""
+    def _calibrate(self, tensors: dict[str, Any], F: Features, R: np.ndarray, dr: np.ndarray, known: np.ndarray,
+                   keep: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Networks trained on the part before each vessel's cut: per horizon the α of
+        :data:`ALPHA_GRID` with the lowest mean validation error (0 where fewer than
+        :data:`MIN_VALIDATION_PAIRS` pairs) and the corrected dead reckoning [n, H, 2] on the
+        validation rows (dead reckoning elsewhere)."""
         H = known.shape[1]
         vrows = np.flatnonzero(val & known.any(axis=1))
         pv = np.mean([self._residual(net, {k: v[vrows] for k, v in tensors.items()})
                       for net in [self._train(tensors, known & keep, int(self.seed) + i) for i in range(int(self.n_seeds))]], axis=0)
         rv = R[vrows]
         alpha = np.zeros(H)
-        last: float | None = None
         for k in range(H):
             mk = known[vrows, k]
             if mk.sum() >= MIN_VALIDATION_PAIRS:
                 err = np.stack([np.linalg.norm(a * pv[mk, k] - rv[mk, k], axis=1) for a in ALPHA_GRID])
-                alpha[k] = last = float(ALPHA_GRID[simplest_within_one_se(err)])
-            elif known[:, k].any():
-                alpha[k] = np.nan
-        if last is None:
-            self._warn(f"no horizon has {MIN_VALIDATION_PAIRS} validation pairs to calibrate the vessel model's "
-                       "correction: it forecasts dead reckoning")
-            return np.zeros(H)
-        # an unvalidated horizon takes the α of the longest validated one before it
-        for k in range(H):
-            if np.isnan(alpha[k]):
-                alpha[k] = next((alpha[j] for j in range(k - 1, -1, -1) if not np.isnan(alpha[j])), last)
-        return alpha
+                alpha[k] = float(ALPHA_GRID[int(np.argmin(err.mean(axis=1)))])
+        corrected = dr.copy()
+        corrected[vrows] += from_track(pv * alpha[None, :, None], F.cos[vrows], F.sin[vrows])
+        return alpha, corrected
 
     def _residual(self, net: Any, tensors: dict[str, Any]) -> np.ndarray:
         """[n, H, 2] the network's (cross, along) residual in metres."""
@@ -371,6 +378,7 @@ class VesselLSTMForecaster(WindowForecaster):
             "intervals": [[plain(s), v] for s, v in self.interval_s_.items()],
             "train_counts": self.train_counts_,
             "bases": list(self.bases_),
+            "choice": list(self.choice_),
         }
         arrays = {"area/known": self.area_.known.astype(np.uint8)}
         if self.linear_ is not None:
@@ -393,6 +401,7 @@ class VesselLSTMForecaster(WindowForecaster):
         self.interval_s_ = {s: float(v) for s, v in meta["intervals"]}
         self.train_counts_ = meta.get("train_counts", {})
         self.bases_ = [str(b) for b in meta.get("bases", ["dead reckoning"] * len(self.alpha_))]
+        self.choice_ = [str(c) for c in meta.get("choice", self.bases_)]
         unknown = sorted(set(self.bases_) - set(BASES))
         if unknown:
             raise ModelFileError(f"the model file names base forecast(s) {unknown} this tsgate does not know ({list(BASES)}); "
