@@ -65,10 +65,6 @@ class CTRVForecaster(DeadReckoningForecaster):
         self.max_turn_deg_s = max_turn_deg_s
         self.max_turn_gap = max_turn_gap
 
-    @classmethod
-    def _unit_test_params(cls) -> dict[str, Any]:
-        return {"method": "two_points", "horizons": ["30s", "2min"]}
-
     def _window_length(self) -> int:
         return 3
 
