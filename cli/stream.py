@@ -191,6 +191,19 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _step_lines(step: Any, kind: str) -> str:
+    """The CSV lines of one step's forecasts (one per horizon), formatted as :func:`_fmt` does."""
+    nums = step.numbers()
+    head = f"{_fmt(step.series)},{_fmt_time(step.time_s, kind)},"
+    tt = step.target_time().tolist()
+    if (nums == nums).all():  # no NaN: one C-level format per line ('%.10g' is format(v, '.10g'))
+        body = ",".join(["%.10g"] * nums.shape[1])
+        rows = [body % tuple(r) for r in nums.tolist()]
+    else:
+        rows = [",".join(_fmt(v) for v in r) for r in nums.tolist()]
+    return "".join(f"{head}{hz.label},{_fmt_time(t, kind)},{r}\n" for hz, t, r in zip(step.horizons, tt, rows))
+
+
 @command()
 def stream(
     model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory; saved back atomically as the stream goes.")],
@@ -273,10 +286,7 @@ def _run(est: Any, model: Path, rows: _Rows, sink: Any, sig: _Signals, stats: di
                 if not header_done:
                     sink.write(",".join(step.columns()) + "\n")
                     header_done = True
-                kind = est.time_kind_
-                for r in step.table():
-                    sink.write(",".join([_fmt(r[0]), _fmt_time(r[1], kind), r[2], _fmt_time(r[3], kind),
-                                         *(_fmt(v) for v in r[4:])]) + "\n")
+                sink.write(_step_lines(step, est.time_kind_))
                 sink.flush()
                 stats["lat"].append(time.perf_counter() - arrived)
                 n += 1

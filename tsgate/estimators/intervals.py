@@ -155,6 +155,66 @@ def _key(t: float) -> int:
     return int(round(float(t) * 1e6))
 
 
+class _Pending:
+    """The forecasts of one series whose targets are still to come, as arrays (one slot each).
+
+    ``slot`` maps an origin key (:func:`_key`) to its slot; ``values`` [n, H, k] are the
+    forecasts, ``widths`` [n, L, H, U] the widths they were issued with, ``open`` [n, H] the
+    horizons still to be revealed, ``keys`` [n] the origin keys and ``seq`` [n] the order of
+    issue (the order of a model file).
+    Freed slots are reused, so the arrays stay as long as the most forecasts ever in flight.
+    """
+
+    def __init__(self, n_horizons: int, k: int, n_levels: int, n_units: int) -> None:
+        self.slot: dict[int, int] = {}
+        self.free: list[int] = []
+        self.values = np.zeros((0, n_horizons, k))
+        self.widths = np.zeros((0, n_levels, n_horizons, n_units))
+        self.open = np.zeros((0, n_horizons), bool)
+        self.seq = np.zeros(0, np.int64)
+        self.keys = np.zeros(0, np.int64)
+        self.n_issued = 0
+
+    def __len__(self) -> int:
+        return len(self.slot)
+
+    def put(self, key: int, values: np.ndarray, widths: np.ndarray, open_: np.ndarray | None = None) -> None:
+        """Store a forecast; one issued again at the same origin replaces it (keeping its place)."""
+        i = self.slot.get(key)
+        if i is None:
+            if not self.free:
+                n = len(self.open)
+                grow = max(8, n)
+                self.values = np.concatenate([self.values, np.zeros((grow, *self.values.shape[1:]))])
+                self.widths = np.concatenate([self.widths, np.full((grow, *self.widths.shape[1:]), np.nan)])
+                self.open = np.concatenate([self.open, np.zeros((grow, self.open.shape[1]), bool)])
+                self.seq = np.concatenate([self.seq, np.zeros(grow, np.int64)])
+                self.keys = np.concatenate([self.keys, np.zeros(grow, np.int64)])
+                self.free = list(range(n + grow - 1, n - 1, -1))
+            i = self.free.pop()
+            self.slot[key] = i
+            self.keys[i] = key
+            self.seq[i] = self.n_issued
+            self.n_issued += 1
+        self.values[i] = values
+        self.widths[i] = widths
+        self.open[i] = True if open_ is None else open_
+
+    def drop(self, slots: Any) -> None:
+        """Forget the forecasts in ``slots`` (distinct)."""
+        for i in np.asarray(slots, np.int64).tolist():
+            del self.slot[int(self.keys[i])]
+            self.free.append(i)
+
+    def add_levels(self, n_new: int) -> None:
+        pad = np.full((len(self.widths), n_new, *self.widths.shape[2:]), np.nan)
+        self.widths = np.concatenate([self.widths, pad], axis=1)
+
+    def entries(self) -> list[tuple[int, int]]:
+        """(key, slot) in the order of issue."""
+        return sorted(self.slot.items(), key=lambda kv: self.seq[kv[1]])
+
+
 class Calibrator:
     """Conformal bands per horizon and error unit, calibrated in ``fit`` and tracked online.
 
@@ -184,8 +244,10 @@ class Calibrator:
         self.n_calibration = np.zeros(H, np.int64)
         self.n_scored = np.zeros((H, U), np.int64)
         self.n_covered = np.zeros((L, H, U), np.int64)
-        # series id -> {origin time in µs: [values [H, k], issued widths [L, H, U], open [H]]}
-        self.pending: dict[Any, dict[int, list[np.ndarray]]] = {}
+        # series id -> its forecasts still waiting for targets
+        self.pending: dict[Any, _Pending] = {}
+        self._alpha_of: tuple[tuple[float, ...], np.ndarray] | None = None
+        self._top: np.ndarray | None = None
 
     # ------------------------------------------------------------------ shape
     @property
@@ -200,11 +262,26 @@ class Calibrator:
     def scores(self, pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
         """[..., U] absolute errors per column, then Euclidean distances per position group."""
         d = np.asarray(truth, dtype=np.float64) - np.asarray(pred, dtype=np.float64)
+        if not self.groups:
+            return np.abs(d)
+        if len({len(g) for g in self.groups}) == 1:  # groups of one size (x/y/z markers): one gather
+            sq = (d[..., np.array(self.groups)] ** 2).sum(axis=-1)
+            return np.concatenate([np.abs(d), np.sqrt(sq)], axis=-1)
         parts = [np.abs(d)] + [np.sqrt((d[..., list(g)] ** 2).sum(axis=-1, keepdims=True)) for g in self.groups]
         return np.concatenate(parts, axis=-1)
 
+    def _recent_max(self) -> np.ndarray:
+        """[H, U] the largest of the recent scores (NaN where none yet); computed once, then
+        updated by each step."""
+        if self._top is None or self._top.shape != self.recent.shape[:2]:
+            self._top = np.fmax.reduce(self.recent, axis=-1)
+        return self._top
+
     def _alpha(self) -> np.ndarray:
-        return 1.0 - np.asarray(self.levels) / 100.0
+        """[L, 1, 1] the miss rates α of the tracked levels."""
+        if self._alpha_of is None or self._alpha_of[0] != self.levels:
+            self._alpha_of = (self.levels, (1.0 - np.asarray(self.levels) / 100.0)[:, None, None])
+        return self._alpha_of[1]
 
     # ------------------------------------------------------------------ calibration
     def calibrate(self, pred: np.ndarray, truth: np.ndarray) -> None:
@@ -221,6 +298,7 @@ class Calibrator:
             self.recent[h, :, : len(tail)] = tail.T
             self.recent_next[h] = len(tail) % self.memory
             self.q[:, h] = self._split_quantile(sh, self.levels)
+        self._top = None
 
     @staticmethod
     def _split_quantile(s: np.ndarray, levels: Sequence[float]) -> np.ndarray:
@@ -246,9 +324,8 @@ class Calibrator:
             self.levels = self.levels + tuple(new)
             self.q = np.concatenate([self.q, q_new])
             self.n_covered = np.concatenate([self.n_covered, np.zeros((len(new), H, U), np.int64)])
-            for entries in self.pending.values():
-                for e in entries.values():
-                    e[1] = np.concatenate([e[1], np.full((len(new), H, U), np.nan)])
+            for book in self.pending.values():
+                book.add_levels(len(new))
         return [self.levels.index(lv) for lv in levels]
 
     def current(self, levels: Sequence[float]) -> np.ndarray:
@@ -256,101 +333,114 @@ class Calibrator:
         return self.q[self.track(levels)].copy()
 
     # ------------------------------------------------------------------ online
+    def _book(self, series: Any) -> _Pending:
+        book = self.pending.get(series)
+        if book is None:
+            book = self.pending[series] = _Pending(self.n_horizons, len(self.targets), len(self.levels), self.n_units)
+        return book
+
     def issue(self, series: Any, origin_time: float, values: np.ndarray) -> np.ndarray:
         """Record the forecast [H, k] made at ``origin_time`` and return its widths [L, H, U]
         (every tracked level); a forecast with NaN is not recorded (widths NaN)."""
         if not np.isfinite(values).all():
             return np.full_like(self.q, np.nan)
-        widths = self.q.copy()
-        self.pending.setdefault(series, {})[_key(origin_time)] = [
-            np.array(values, dtype=np.float64), widths, np.ones(self.n_horizons, bool)]
-        return widths
+        self._book(series).put(_key(origin_time), values, self.q)
+        return self.q.copy()
 
     def reveal(self, series: Any, origin_time: np.ndarray, horizon: np.ndarray, truth: np.ndarray) -> int:
         """Score the revealed targets ``truth`` [P, k] of the forecasts issued at ``origin_time``
         [P] for the horizon indices ``horizon`` [P], and adapt; returns how many were scored.
 
-        Targets of forecasts this calibrator did not issue (e.g. made by ``fit``) are ignored."""
+        Targets are taken one after another in the order given; a target of a forecast this
+        calibrator did not issue (e.g. made by ``fit``), one with NaN, one already scored or
+        closed, and a second mention of one target in the same call are ignored."""
         book = self.pending.get(series)
         if not book:
             return 0
         truth = np.atleast_2d(np.asarray(truth, dtype=np.float64))
-        fin = np.isfinite(truth).all(axis=1).tolist()
-        rows, hs, sel = [], [], []
-        for i, (t, h) in enumerate(zip(np.atleast_1d(origin_time).tolist(), np.atleast_1d(horizon).tolist())):
-            key = _key(t)
-            e = book.get(key)
-            if e is None or not fin[i] or not e[2][h]:
-                continue
-            e[2][h] = False
-            rows.append(e)
-            hs.append(h)
-            sel.append(i)
-            if not e[2].any():
-                del book[key]
-        if not rows:
+        get = book.slot.get
+        slots = np.array([get(_key(t), -1) for t in np.atleast_1d(origin_time).tolist()], np.int64)
+        hs = np.atleast_1d(np.asarray(horizon)).astype(np.int64, copy=False)
+        at = np.flatnonzero((slots >= 0) & np.isfinite(truth).all(axis=1))
+        at = at[book.open[slots[at], hs[at]]]
+        if len(at) == 0:
             return 0
-        ys = truth[sel]
-        pred = np.stack([e[0][h] for e, h in zip(rows, hs)])
-        issued = np.stack([e[1][:, h] for e, h in zip(rows, hs)])  # [P, L, U]
-        self._adapt(np.asarray(hs), self.scores(pred, np.asarray(ys)), issued)
-        return len(rows)
+        sl, h = slots[at], hs[at]
+        pair = (sl * self.n_horizons + h).tolist()
+        if len(set(pair)) < len(pair):  # the same target named twice: scored at its first mention only
+            first = sorted({p: i for i, p in reversed(list(enumerate(pair)))}.values())
+            at, sl, h = at[first], sl[first], h[first]
+        book.open[sl, h] = False
+        pred, issued = book.values[sl, h], book.widths[sl, :, h]  # [P, k], [P, L, U]
+        done = {int(i) for i, still in zip(sl.tolist(), book.open[sl].any(axis=1).tolist()) if not still}
+        if done:
+            book.drop(sorted(done))
+        self._adapt(h, self.scores(pred, truth[at]), issued)
+        return len(at)
 
     def _adapt(self, hs: np.ndarray, s: np.ndarray, issued: np.ndarray) -> None:
         """Quantile-tracking steps for horizons ``hs`` [P] (repeats allowed), scores [P, U],
         issued widths [P, L, U] (for the coverage count)."""
+        if len(hs) > 1 and len(set(hs.tolist())) < len(hs):
+            # Several targets of one horizon: taken one after another (by their order in the
+            # call), each judged against the band its predecessors left, as if revealed one by one.
+            order = np.argsort(hs, kind="stable")
+            first = np.searchsorted(hs[order], hs[order])
+            rank = np.empty(len(hs), np.int64)
+            rank[order] = np.arange(len(hs)) - first
+            for r in range(int(rank.max()) + 1):
+                at = rank == r
+                self._adapt(hs[at], s[at], issued[at])
+            return
+        # one target per horizon: the horizons' states are disjoint, so one step does them all
         iss = issued.transpose(1, 0, 2)  # [L, P, U]
         fin = np.isfinite(iss)
-        alpha = self._alpha()[:, None, None]
-        if len(set(hs.tolist())) == len(hs):  # the common case: one target per horizon
-            q = self.q[:, hs]
-            w = np.where(fin, iss, q)
-            err = s[None] > w
-            self.n_scored[hs] += 1
-            self.n_covered[:, hs] += fin & ~err
-            self.recent[hs, :, self.recent_next[hs]] = s
-            self.recent_next[hs] = (self.recent_next[hs] + 1) % self.memory
-            # a missing or zero width restarts at the score it missed (or first saw)
-            restart = err | ~np.isfinite(w)
-            new = np.where(np.isfinite(q) & (q > 0), q * np.exp(self.rate * (err - alpha)),
-                           np.where(restart, s[None], q))
-            grew = (new > q).any(axis=(0, 2))
-            if grew.any():  # never wider than every recent score (module docstring)
-                rows = np.flatnonzero(grew)
-                cap = CAP * np.fmax.reduce(self.recent[hs[rows]], axis=-1)  # [r, U]; fmax skips empty (NaN) slots
-                new[:, rows] = np.fmin(new[:, rows], cap[None])
-            self.q[:, hs] = new
-            return
-        # Several targets of one horizon: taken one after another (by their order in the call),
-        # each judged against the band its predecessors left, as if revealed one by one.
-        order = np.argsort(hs, kind="stable")
-        first = np.searchsorted(hs[order], hs[order])
-        rank = np.empty(len(hs), np.int64)
-        rank[order] = np.arange(len(hs)) - first
-        for r in range(int(rank.max()) + 1):
-            at = rank == r
-            self._adapt(hs[at], s[at], issued[at])
+        q = self.q[:, hs]
+        w = np.where(fin, iss, q)
+        err = s[None] > w
+        self.n_scored[hs] += 1
+        self.n_covered[:, hs] += fin & ~err
+        nxt = self.recent_next[hs]
+        top = self._recent_max()
+        mx, gone = top[hs], self.recent[hs, :, nxt]
+        self.recent[hs, :, nxt] = s
+        self.recent_next[hs] = (nxt + 1) % self.memory
+        # the largest recent score, kept up to date: rescanned only where it was the one pushed out
+        stale = (gone >= mx).any(axis=1)
+        mx = np.fmax(mx, s)
+        if stale.any():
+            mx[stale] = np.fmax.reduce(self.recent[hs[stale]], axis=-1)
+        top[hs] = mx
+        # a missing or zero width restarts at the score it missed (or first saw)
+        restart = err | ~np.isfinite(w)
+        new = np.where(np.isfinite(q) & (q > 0), q * np.exp(self.rate * (err - self._alpha())),
+                       np.where(restart, s[None], q))
+        grew = (new > q).any(axis=(0, 2))
+        if grew.any():  # never wider than CAP times every recent score (module docstring)
+            new[:, grew] = np.fmin(new[:, grew], CAP * mx[grew][None])
+        self.q[:, hs] = new
 
     def close(self, series: Any, origin_time: float, horizon: np.ndarray | None = None) -> None:
         """Forget horizons (all when None) of a pending forecast whose targets can never be revealed."""
         book = self.pending.get(series)
-        e = book.get(_key(origin_time)) if book else None
-        if e is None:
+        i = book.slot.get(_key(origin_time)) if book else None
+        if i is None:
             return
         if horizon is None:
-            e[2][:] = False
+            book.open[i] = False
         else:
-            e[2][horizon] = False
-        if not e[2].any():
-            del book[_key(origin_time)]
+            book.open[i, horizon] = False
+        if not book.open[i].any():
+            book.drop([i])
 
     def prune(self, first_time: dict[Any, float]) -> None:
         """Forget pending forecasts older than their series' ``first_time`` (seconds): origins no
         longer in the model's recent history have every target revealed or out of reach."""
         for sid, book in self.pending.items():
             cut = first_time.get(sid)
-            for k in [k for k in book if cut is None or k < _key(cut)]:
-                del book[k]
+            old = [i for k, i in book.slot.items() if cut is None or k < _key(cut)]
+            if old:
+                book.drop(old)
 
     def coverage(self) -> dict[str, Any]:
         """What the online tracking measured: per level, [H, U] fractions of the revealed
@@ -365,14 +455,14 @@ class Calibrator:
         """JSON metadata and arrays for a model file; :meth:`from_state` restores it exactly."""
         ids, codes, times, vals, widths, opens = [], [], [], [], [], []
         for sid, book in self.pending.items():
-            for k, (v, w, o) in book.items():
+            for k, i in book.entries():
                 if sid not in ids:
                     ids.append(sid)
                 codes.append(ids.index(sid))
                 times.append(k)
-                vals.append(v)
-                widths.append(w)
-                opens.append(o)
+                vals.append(book.values[i])
+                widths.append(book.widths[i])
+                opens.append(book.open[i])
         H, U, L, k = self.n_horizons, self.n_units, len(self.levels), len(self.targets)
         meta = {"targets": list(self.targets), "groups": [list(g) for g in self.groups], "n_horizons": H,
                 "levels": list(self.levels), "rate": self.rate, "memory": self.memory,
@@ -398,7 +488,7 @@ class Calibrator:
             ids = meta["pending_series"]
             for c, k, v, w, o in zip(arrays["pending_series"], arrays["pending_time_us"], arrays["pending_values"],
                                      arrays["pending_widths"], arrays["pending_open"]):
-                cal.pending.setdefault(ids[int(c)], {})[int(k)] = [np.array(v), np.array(w), np.array(o, bool)]
+                cal._book(ids[int(c)]).put(int(k), v, w, np.asarray(o, bool))
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ModelFileError(f"the interval calibration in the model file is incomplete ({exc!r}); refit.") from None
         if cal.q.shape != (len(cal.levels), cal.n_horizons, cal.n_units):

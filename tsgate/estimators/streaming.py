@@ -54,23 +54,49 @@ def stack_inputs(parts: Sequence[Inputs]) -> Inputs:
     return replace(parts[0], **{f: np.concatenate([getattr(p, f) for p in parts]) for f in _INPUT_ARRAYS})
 
 
-@dataclass
 class Revealed:
     """The targets one observation reveals for one series.
 
     Per (origin, horizon) pair, in origin order then horizon order: ``delay`` (observations
     since the origin), ``horizon`` (index), ``y`` [P, k] and ``cur`` [P, k] (the targets' values
     at the origin). Per distinct origin: ``inputs`` (its input window, for window models that
-    learn), ``mask`` [O, H] (which horizons this observation reveals) and ``targets``.
+    learn), ``mask`` [O, H] (which horizons this observation reveals) and ``targets``; these
+    are built on first use (models that learn pair by pair never need them).
     """
 
-    delay: np.ndarray
-    horizon: np.ndarray
-    y: np.ndarray
-    cur: np.ndarray
-    inputs: Inputs | None
-    mask: np.ndarray
-    targets: Targets
+    def __init__(self, delay: np.ndarray, horizon: np.ndarray, y: np.ndarray, cur: np.ndarray,
+                 inputs_of: list[Inputs] | None, pair_origin: np.ndarray, n_horizons: int, time_s: float) -> None:
+        self.delay, self.horizon, self.y, self.cur = delay, horizon, y, cur
+        # inputs_of: the input window of every open origin (indexed as pair_origin), when kept
+        self._inputs_of, self._pair_origin, self._n_horizons, self._time_s = inputs_of, pair_origin, n_horizons, time_s
+        self._origins: tuple[np.ndarray, np.ndarray] | None = None
+        self._inputs: Inputs | None = None
+
+    def _by_origin(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._origins is None:
+            self._origins = np.unique(self._pair_origin, return_inverse=True)
+        return self._origins
+
+    @property
+    def inputs(self) -> Inputs | None:
+        if self._inputs is None and self._inputs_of is not None:
+            self._inputs = stack_inputs([self._inputs_of[o] for o in self._by_origin()[0]])
+        return self._inputs
+
+    @property
+    def mask(self) -> np.ndarray:
+        origins, pos = self._by_origin()
+        mask = np.zeros((len(origins), self._n_horizons), bool)
+        mask[pos, self.horizon] = True
+        return mask
+
+    @property
+    def targets(self) -> Targets:
+        origins, pos = self._by_origin()
+        y_full = np.full((len(origins), self._n_horizons, self.y.shape[1]), np.nan)
+        y_full[pos, self.horizon] = self.y
+        when = np.where(self.mask, self._time_s, np.nan)
+        return Targets(y_full, when, when)
 
 
 @dataclass
@@ -114,22 +140,26 @@ class StreamStep:
             cols += band_columns(self.targets, self.groups, lv)
         return cols
 
+    def numbers(self) -> np.ndarray:
+        """[H, m] the numeric columns of :meth:`columns` after ``target_time``: the forecasts,
+        then per level each target's lower and upper bound and each group's radius."""
+        v = self.values
+        if v is None:
+            return np.zeros((0, 0))
+        H, k = v.shape
+        parts = [v]
+        for li in range(len(self.levels)):
+            hw = self.halfwidth[li] if self.halfwidth is not None else np.full((H, k + len(self.groups)), np.nan)
+            parts += [np.stack([v - hw[:, :k], v + hw[:, :k]], axis=2).reshape(H, 2 * k), hw[:, k:]]
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else v
+
     def table(self) -> list[list[Any]]:
         """One list per horizon, in :meth:`columns` order (times as float seconds)."""
         if self.values is None:
             return []
-        k = len(self.targets)
         tt = self.target_time().tolist()
-        out = []
-        for h, hz in enumerate(self.horizons):
-            row: list[Any] = [self.series, self.time_s, hz.label, tt[h], *self.values[h].tolist()]
-            for li in range(len(self.levels)):
-                hw = self.halfwidth[li, h] if self.halfwidth is not None else np.full(k, np.nan)
-                for j in range(k):
-                    row += [self.values[h, j] - hw[j], self.values[h, j] + hw[j]]
-                row += hw[k:].tolist()
-            out.append(row)
-        return out
+        return [[self.series, self.time_s, hz.label, tt[h], *row]
+                for h, (hz, row) in enumerate(zip(self.horizons, self.numbers().tolist()))]
 
     def rows(self) -> list[dict[str, Any]]:
         """The forecast rows as ``predict`` frames have them (times in the series' kind)."""
@@ -371,10 +401,10 @@ class LiveStream:
         )
 
     def _open(self, tr: _Track, r: int, t: float, vals: np.ndarray, inputs: Inputs) -> None:
-        tr.o_row = np.r_[tr.o_row, r]
-        tr.o_t = np.r_[tr.o_t, t]
-        tr.o_open = np.vstack([tr.o_open, np.ones((1, self.Hn), bool)])
-        tr.o_cur = np.vstack([tr.o_cur, vals[None, : self.k]])
+        tr.o_row = np.append(tr.o_row, r)
+        tr.o_t = np.append(tr.o_t, t)
+        tr.o_open = np.concatenate([tr.o_open, np.ones((1, self.Hn), bool)])
+        tr.o_cur = np.concatenate([tr.o_cur, vals[None, : self.k]])
         if self.hooks.keep_inputs:
             tr.o_inputs.append(inputs)
 
@@ -428,15 +458,8 @@ class LiveStream:
         return learned
 
     def _revealed(self, tr: _Track, r: int, t: float, o_idx: np.ndarray, h_idx: np.ndarray, y: np.ndarray) -> Revealed:
-        origins, pos = np.unique(o_idx, return_inverse=True)
-        mask = np.zeros((len(origins), self.Hn), bool)
-        y_full = np.full((len(origins), self.Hn, self.k), np.nan)
-        mask[pos, h_idx] = True
-        y_full[pos, h_idx] = y
-        when = np.where(mask, t, np.nan)
-        inputs = stack_inputs([tr.o_inputs[o] for o in origins]) if self.hooks.keep_inputs else None
-        return Revealed(delay=r - tr.o_row[o_idx], horizon=h_idx, y=y, cur=tr.o_cur[o_idx], inputs=inputs,
-                        mask=mask, targets=Targets(y_full, when, when))
+        kept = tr.o_inputs if self.hooks.keep_inputs else None  # a list the track replaces, never changes
+        return Revealed(r - tr.o_row[o_idx], h_idx, y, tr.o_cur[o_idx], kept, o_idx, self.Hn, t)
 
     def _trim(self, tr: _Track) -> None:
         """Keep the rows a model file keeps (the rule of tsgate.estimators.history.recent_rows)."""
