@@ -125,3 +125,44 @@ def test_each_horizon_calibrates_on_every_track_that_knows_its_target():
     assert r.failures["message"].str.contains("prediction intervals of horizon").sum() == 1
     # the noisy short tracks widen the 1-step band well beyond the long track's own 90 % error (1.645)
     assert est.calibrator_.q[est.calibrator_.levels.index(90.0), 0, 0] > 3.0
+
+
+def test_a_horizon_with_few_calibration_errors_starts_from_the_nearest_well_calibrated_one():
+    """Errors that grow in proportion to the lead time on 1/5/15 min: the 30-min horizon, with 2
+    calibration errors of its own, starts at twice the 15-min band (the fitted growth is 1)."""
+    from tsgate.estimators.intervals import Calibrator
+
+    rng = np.random.default_rng(3)
+    leads = [60.0, 300.0, 900.0, 1800.0]
+    base = np.abs(rng.normal(0.0, 1.0, (400, 1)))
+    truth = np.full((400, 4, 1), np.nan)
+    truth[:, :3] = base[:, None, :] * np.array(leads[:3])[None, :, None]
+    truth[-2:, 3] = 0.01  # two tiny errors: their own quantile would be a 0.01 band
+    scaled = Calibrator(["y"], [], 4, leads=leads)
+    scaled.calibrate(np.zeros_like(truth), truth)
+    plain = Calibrator(["y"], [], 4)
+    plain.calibrate(np.zeros_like(truth), truth)
+    assert scaled.n_calibration.tolist() == [400, 400, 400, 2]
+    np.testing.assert_allclose(scaled.q[:, 3], 2.0 * scaled.q[:, 2], rtol=1e-9)
+    np.testing.assert_array_equal(scaled.q[:, :3], plain.q[:, :3])  # the well-calibrated horizons are untouched
+    assert (plain.q[:, 3] == 0.01).all()  # without lead times: the 2-error band
+    # a level asked for later starts the same way; the lead times survive a model file
+    scaled.track([99.0])
+    np.testing.assert_allclose(scaled.q[-1, 3], 2.0 * scaled.q[-1, 2], rtol=1e-9)
+    again = Calibrator.from_state(*scaled.get_state())
+    assert again.leads == tuple(leads)
+    # only one well-calibrated horizon: the band grows in proportion to the lead time (GROWTH = 1)
+    one = Calibrator(["y"], [], 2, leads=[60.0, 600.0])
+    t1 = np.full((400, 2, 1), np.nan)
+    t1[:, 0] = base
+    one.calibrate(np.zeros_like(t1), t1)
+    np.testing.assert_allclose(one.q[:, 1], 10.0 * one.q[:, 0], rtol=1e-12)
+
+
+def test_fitted_models_give_their_calibrator_the_lead_times():
+    data = IrregularSeries.from_frame(pd.DataFrame({"time": np.arange(900.0), "y": np.arange(900.0) % 7}), time_col="time")
+    est = tsgate.PersistenceForecaster(horizons=["1s", "500s"]).fit(data)  # 180 and 80 calibration errors
+    assert est.calibrator_.leads == (1.0, 500.0)
+    assert tsgate.PersistenceForecaster(horizons=[1, 3]).fit(data).calibrator_.leads == (1.0, 3.0)
+    assert est.calibrator_.n_calibration[1] < 100 and np.isfinite(est.calibrator_.q[:, 1]).all()
+    assert "scaled from the nearest horizon" in est.calibration_warning_

@@ -199,17 +199,22 @@ class BaseForecaster(ParamsMixin):
         cal = getattr(self, "calibrator_", None)
         if cal is None:
             return None
+        few = cal.n_calibration < MIN_CALIBRATION_SCORES
         low = [f"{h.label}: {int(c)}" for h, c in zip(self.horizons_, cal.n_calibration) if c < MIN_CALIBRATION_SCORES]
+        how = ("their bands are scaled from the nearest horizon with enough errors by the ratio of the lead times"
+               if cal.leads is not None and not few.all() else "none: no band")
         msgs = [f"{type(self).__name__}: the prediction intervals of horizon(s) {', '.join(low)} are calibrated on "
-                f"fewer than {MIN_CALIBRATION_SCORES} forecast errors, so their coverage is uncertain (none: no "
-                "band); use more training data per series or shorter horizons."] if low else []
+                f"fewer than {MIN_CALIBRATION_SCORES} forecast errors, so their coverage is uncertain ({how}); "
+                "use more training data per series or shorter horizons."] if low else []
         note = self._calibration_note()
         if note:
             msgs.append(f"{type(self).__name__}: {note}")
         return " ".join(msgs) or None
 
     def _new_calibrator(self, series: IrregularSeries) -> Calibrator:
-        return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_))
+        kinds = {h.kind for h in self.horizons_}
+        leads = [h.value for h in self.horizons_] if len(kinds) == 1 else None
+        return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_), leads=leads)
 
     def forecast(self, data: Any, *, origins: Any = "last", level: Any = None) -> Forecasts:
         """Forecasts of every horizon from the chosen origins of ``data``, as arrays.

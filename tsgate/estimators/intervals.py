@@ -45,9 +45,19 @@ each step against the band as it is now, instead of the issued one, also stops t
 that band lags the errors by the delay: it covered about 87 % instead of 90 % at ExtMarker's
 2 s horizons. A zero-width band that misses restarts at the missed score.
 
+Horizons with few calibration errors. A horizon longer than most of the training tracks has
+few calibration errors (a one-hour AIS file: 2 at 30 min against 415 at 15 min), and online
+tracking cannot repair its band where, as there, no target of that horizon is revealed before
+the forecasts are scored. When the calibrator knows the horizons' lead times (seconds, or steps;
+every fitted model gives them), a horizon with fewer than ``MIN_CALIBRATION_SCORES`` recent
+scores starts from the nearest horizon with enough, scaled by (lead / its lead)^b, where b is
+the slope of log q against log lead over the horizons with enough scores (per level and unit,
+clipped to [0, 2]; ``GROWTH`` = 1, errors in proportion to the lead time, when only one horizon
+has enough). Such a band is still warned about (``calibration_warning_``).
+
 Levels 80, 90 and 95 % are tracked from ``fit`` on; another level is tracked from the first
 call that asks for it, started from the split-conformal quantile of the last ``MEMORY``
-scores of each (h, u).
+scores of each (h, u) (scaled as above for horizons with few).
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from tsgate.data.columns import plain
+from tsgate.estimators.pending import PendingForecasts, origin_key
 from tsgate.exceptions import ConfigError, ModelFileError
 
 __all__ = [
@@ -91,6 +102,8 @@ RATE = 0.05
 MEMORY = 500
 #: a tracked band is never wider than CAP times the largest of the recent scores of its (horizon, unit)
 CAP = 4.0
+#: growth of the band with the lead time (q ∝ lead^GROWTH) assumed when only one horizon is well calibrated
+GROWTH = 1.0
 
 
 def parse_levels(level: Any) -> tuple[float, ...]:
@@ -150,71 +163,6 @@ def band_columns(targets: Sequence[str], groups: Sequence[Sequence[str]], level:
     return cols + [f"{'_'.join(g)}_radius_{lab}" for g in groups]
 
 
-def _key(t: float) -> int:
-    """A time as whole microseconds: the key of a pending forecast (robust to saved-time rounding)."""
-    return int(round(float(t) * 1e6))
-
-
-class _Pending:
-    """The forecasts of one series whose targets are still to come, as arrays (one slot each).
-
-    ``slot`` maps an origin key (:func:`_key`) to its slot; ``values`` [n, H, k] are the
-    forecasts, ``widths`` [n, L, H, U] the widths they were issued with, ``open`` [n, H] the
-    horizons still to be revealed, ``keys`` [n] the origin keys and ``seq`` [n] the order of
-    issue (the order of a model file).
-    Freed slots are reused, so the arrays stay as long as the most forecasts ever in flight.
-    """
-
-    def __init__(self, n_horizons: int, k: int, n_levels: int, n_units: int) -> None:
-        self.slot: dict[int, int] = {}
-        self.free: list[int] = []
-        self.values = np.zeros((0, n_horizons, k))
-        self.widths = np.zeros((0, n_levels, n_horizons, n_units))
-        self.open = np.zeros((0, n_horizons), bool)
-        self.seq = np.zeros(0, np.int64)
-        self.keys = np.zeros(0, np.int64)
-        self.n_issued = 0
-
-    def __len__(self) -> int:
-        return len(self.slot)
-
-    def put(self, key: int, values: np.ndarray, widths: np.ndarray, open_: np.ndarray | None = None) -> None:
-        """Store a forecast; one issued again at the same origin replaces it (keeping its place)."""
-        i = self.slot.get(key)
-        if i is None:
-            if not self.free:
-                n = len(self.open)
-                grow = max(8, n)
-                self.values = np.concatenate([self.values, np.zeros((grow, *self.values.shape[1:]))])
-                self.widths = np.concatenate([self.widths, np.full((grow, *self.widths.shape[1:]), np.nan)])
-                self.open = np.concatenate([self.open, np.zeros((grow, self.open.shape[1]), bool)])
-                self.seq = np.concatenate([self.seq, np.zeros(grow, np.int64)])
-                self.keys = np.concatenate([self.keys, np.zeros(grow, np.int64)])
-                self.free = list(range(n + grow - 1, n - 1, -1))
-            i = self.free.pop()
-            self.slot[key] = i
-            self.keys[i] = key
-            self.seq[i] = self.n_issued
-            self.n_issued += 1
-        self.values[i] = values
-        self.widths[i] = widths
-        self.open[i] = True if open_ is None else open_
-
-    def drop(self, slots: Any) -> None:
-        """Forget the forecasts in ``slots`` (distinct)."""
-        for i in np.asarray(slots, np.int64).tolist():
-            del self.slot[int(self.keys[i])]
-            self.free.append(i)
-
-    def add_levels(self, n_new: int) -> None:
-        pad = np.full((len(self.widths), n_new, *self.widths.shape[2:]), np.nan)
-        self.widths = np.concatenate([self.widths, pad], axis=1)
-
-    def entries(self) -> list[tuple[int, int]]:
-        """(key, slot) in the order of issue."""
-        return sorted(self.slot.items(), key=lambda kv: self.seq[kv[1]])
-
-
 class Calibrator:
     """Conformal bands per horizon and error unit, calibrated in ``fit`` and tracked online.
 
@@ -231,8 +179,9 @@ class Calibrator:
     """
 
     def __init__(self, targets: Sequence[str], groups: Sequence[Sequence[int]], n_horizons: int,
-                 levels: Sequence[float] = DEFAULT_LEVELS) -> None:
+                 levels: Sequence[float] = DEFAULT_LEVELS, leads: Sequence[float] | None = None) -> None:
         self.targets = tuple(targets)
+        self.leads = None if leads is None else tuple(float(v) for v in leads)
         self.groups = tuple(tuple(int(c) for c in g) for g in groups)
         self.n_horizons = int(n_horizons)
         self.levels: tuple[float, ...] = tuple(float(v) for v in levels)
@@ -245,7 +194,7 @@ class Calibrator:
         self.n_scored = np.zeros((H, U), np.int64)
         self.n_covered = np.zeros((L, H, U), np.int64)
         # series id -> its forecasts still waiting for targets
-        self.pending: dict[Any, _Pending] = {}
+        self.pending: dict[Any, PendingForecasts] = {}
         self._alpha_of: tuple[tuple[float, ...], np.ndarray] | None = None
         self._top: np.ndarray | None = None
 
@@ -299,6 +248,33 @@ class Calibrator:
             self.recent_next[h] = len(tail) % self.memory
             self.q[:, h] = self._split_quantile(sh, self.levels)
         self._top = None
+        self.q = self._scale_sparse(self.q)
+
+    def _scale_sparse(self, q: np.ndarray) -> np.ndarray:
+        """``q`` [L, H, U] with the bands of the horizons that have fewer than
+        MIN_CALIBRATION_SCORES recent scores scaled from the nearest horizon that has enough,
+        by (lead / its lead)^b: b fitted to log q against log lead over those horizons (per
+        level and unit, within [0, 2]), GROWTH where only one has enough (module docstring)."""
+        if self.leads is None:
+            return q
+        lead = np.asarray(self.leads)
+        good = (np.isfinite(self.recent).all(axis=1).sum(axis=1) >= MIN_CALIBRATION_SCORES) & (lead > 0)
+        sparse = np.flatnonzero(~good & (lead > 0))
+        gi = np.flatnonzero(good)
+        if len(gi) == 0 or len(sparse) == 0:
+            return q
+        q = q.copy()
+        b = np.full((q.shape[0], q.shape[2]), GROWTH)
+        if len(gi) >= 2:
+            for li in range(q.shape[0]):
+                for u in range(q.shape[2]):
+                    ok = np.isfinite(q[li, gi, u]) & (q[li, gi, u] > 0)
+                    if ok.sum() >= 2:
+                        b[li, u] = np.clip(np.polyfit(np.log(lead[gi][ok]), np.log(q[li, gi[ok], u]), 1)[0], 0.0, 2.0)
+        for h in sparse:
+            ref = gi[np.argmin(np.abs(np.log(lead[gi] / lead[h])))]
+            q[:, h] = q[:, ref] * (lead[h] / lead[ref]) ** b
+        return q
 
     @staticmethod
     def _split_quantile(s: np.ndarray, levels: Sequence[float]) -> np.ndarray:
@@ -321,6 +297,7 @@ class Calibrator:
                 r = self.recent[h].T  # [memory, U]
                 r = r[np.isfinite(r).all(axis=1)]
                 q_new[:, h] = self._split_quantile(r, new)
+            q_new = self._scale_sparse(q_new)
             self.levels = self.levels + tuple(new)
             self.q = np.concatenate([self.q, q_new])
             self.n_covered = np.concatenate([self.n_covered, np.zeros((len(new), H, U), np.int64)])
@@ -333,10 +310,10 @@ class Calibrator:
         return self.q[self.track(levels)].copy()
 
     # ------------------------------------------------------------------ online
-    def _book(self, series: Any) -> _Pending:
+    def _book(self, series: Any) -> PendingForecasts:
         book = self.pending.get(series)
         if book is None:
-            book = self.pending[series] = _Pending(self.n_horizons, len(self.targets), len(self.levels), self.n_units)
+            book = self.pending[series] = PendingForecasts(self.n_horizons, len(self.targets), len(self.levels), self.n_units)
         return book
 
     def issue(self, series: Any, origin_time: float, values: np.ndarray) -> np.ndarray:
@@ -344,7 +321,7 @@ class Calibrator:
         (every tracked level); a forecast with NaN is not recorded (widths NaN)."""
         if not np.isfinite(values).all():
             return np.full_like(self.q, np.nan)
-        self._book(series).put(_key(origin_time), values, self.q)
+        self._book(series).put(origin_key(origin_time), values, self.q)
         return self.q.copy()
 
     def reveal(self, series: Any, origin_time: np.ndarray, horizon: np.ndarray, truth: np.ndarray) -> int:
@@ -359,7 +336,7 @@ class Calibrator:
             return 0
         truth = np.atleast_2d(np.asarray(truth, dtype=np.float64))
         get = book.slot.get
-        slots = np.array([get(_key(t), -1) for t in np.atleast_1d(origin_time).tolist()], np.int64)
+        slots = np.array([get(origin_key(t), -1) for t in np.atleast_1d(origin_time).tolist()], np.int64)
         hs = np.atleast_1d(np.asarray(horizon)).astype(np.int64, copy=False)
         at = np.flatnonzero((slots >= 0) & np.isfinite(truth).all(axis=1))
         at = at[book.open[slots[at], hs[at]]]
@@ -423,7 +400,7 @@ class Calibrator:
     def close(self, series: Any, origin_time: float, horizon: np.ndarray | None = None) -> None:
         """Forget horizons (all when None) of a pending forecast whose targets can never be revealed."""
         book = self.pending.get(series)
-        i = book.slot.get(_key(origin_time)) if book else None
+        i = book.slot.get(origin_key(origin_time)) if book else None
         if i is None:
             return
         if horizon is None:
@@ -438,7 +415,7 @@ class Calibrator:
         longer in the model's recent history have every target revealed or out of reach."""
         for sid, book in self.pending.items():
             cut = first_time.get(sid)
-            old = [i for k, i in book.slot.items() if cut is None or k < _key(cut)]
+            old = [i for k, i in book.slot.items() if cut is None or k < origin_key(cut)]
             if old:
                 book.drop(old)
 
@@ -466,6 +443,7 @@ class Calibrator:
         H, U, L, k = self.n_horizons, self.n_units, len(self.levels), len(self.targets)
         meta = {"targets": list(self.targets), "groups": [list(g) for g in self.groups], "n_horizons": H,
                 "levels": list(self.levels), "rate": self.rate, "memory": self.memory,
+                "leads": None if self.leads is None else list(self.leads),
                 "pending_series": [plain(s) for s in ids]}
         arrays = {
             "q": self.q, "recent": self.recent, "recent_next": self.recent_next,
@@ -481,7 +459,7 @@ class Calibrator:
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Calibrator:
         try:
-            cal = cls(meta["targets"], meta["groups"], int(meta["n_horizons"]), meta["levels"])
+            cal = cls(meta["targets"], meta["groups"], int(meta["n_horizons"]), meta["levels"], meta.get("leads"))
             cal.rate, cal.memory = float(meta["rate"]), int(meta["memory"])
             for name in ("q", "recent", "recent_next", "n_calibration", "n_scored", "n_covered"):
                 setattr(cal, name, np.array(arrays[name]))
