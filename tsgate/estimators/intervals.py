@@ -369,25 +369,28 @@ class Calibrator:
                 at = rank == r
                 self._adapt(hs[at], s[at], issued[at])
             return
-        # one target per horizon: the horizons' states are disjoint, so one step does them all
+        # one target per horizon: the horizons' states are disjoint, so one step does them all;
+        # consecutive horizons (every horizon of one observation, the usual case) as a slice
+        h0 = int(hs[0])
+        at: Any = slice(h0, h0 + len(hs)) if hs.tolist() == list(range(h0, h0 + len(hs))) else hs
         iss = issued.transpose(1, 0, 2)  # [L, P, U]
         fin = np.isfinite(iss)
-        q = self.q[:, hs]
+        q = self.q[:, at]
         w = np.where(fin, iss, q)
         err = s[None] > w
-        self.n_scored[hs] += 1
-        self.n_covered[:, hs] += fin & ~err
+        self.n_scored[at] += 1
+        self.n_covered[:, at] += fin & ~err
         nxt = self.recent_next[hs]
         top = self._recent_max()
-        mx, gone = top[hs], self.recent[hs, :, nxt]
+        mx, gone = top[at], self.recent[hs, :, nxt]
         self.recent[hs, :, nxt] = s
-        self.recent_next[hs] = (nxt + 1) % self.memory
+        self.recent_next[at] = (nxt + 1) % self.memory
         # the largest recent score, kept up to date: rescanned only where it was the one pushed out
         stale = (gone >= mx).any(axis=1)
         mx = np.fmax(mx, s)
         if stale.any():
             mx[stale] = np.fmax.reduce(self.recent[hs[stale]], axis=-1)
-        top[hs] = mx
+        top[at] = mx
         # a missing or zero width restarts at the score it missed (or first saw)
         restart = err | ~np.isfinite(w)
         new = np.where(np.isfinite(q) & (q > 0), q * np.exp(self.rate * (err - self._alpha())),
@@ -395,7 +398,7 @@ class Calibrator:
         grew = (new > q).any(axis=(0, 2))
         if grew.any():  # never wider than CAP times every recent score (module docstring)
             new[:, grew] = np.fmin(new[:, grew], CAP * mx[grew][None])
-        self.q[:, hs] = new
+        self.q[:, at] = new
 
     def close(self, series: Any, origin_time: float, horizon: np.ndarray | None = None) -> None:
         """Forget horizons (all when None) of a pending forecast whose targets can never be revealed."""
