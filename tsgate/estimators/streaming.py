@@ -458,7 +458,8 @@ class LiveStream:
         return learned
 
     def _revealed(self, tr: _Track, r: int, t: float, o_idx: np.ndarray, h_idx: np.ndarray, y: np.ndarray) -> Revealed:
-        kept = tr.o_inputs if self.hooks.keep_inputs else None  # a list the track replaces, never changes
+        # the track appends to this list or replaces it, so the positions o_idx stay valid
+        kept = tr.o_inputs if self.hooks.keep_inputs else None
         return Revealed(r - tr.o_row[o_idx], h_idx, y, tr.o_cur[o_idx], kept, o_idx, self.Hn, t)
 
     def _trim(self, tr: _Track) -> None:
