@@ -81,6 +81,7 @@ __all__ = [
     "RATE",
     "MEMORY",
     "CAP",
+    "GROWTH",
     "Calibrator",
     "parse_levels",
     "level_label",
