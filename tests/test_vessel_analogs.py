@@ -214,3 +214,30 @@ def test_bands_calibrate_on_the_held_out_validation_forecasts_not_the_refitted_m
     from tsgate.estimators.base import load
 
     assert "trained on" in load(tmp_path / "m0").calibration_warning_
+
+
+def test_the_analog_base_wins_only_by_more_than_one_standard_error_over_the_others_choice():
+    from tsgate.vessel.bases import CORRECTED, choose
+
+    rng = np.random.default_rng(1)
+    n = 400
+    y = rng.normal(0, 100, (n, 1, 2))
+    rows = np.ones((n, 1), bool)
+
+    def at(err_m: np.ndarray) -> np.ndarray:
+        ang = rng.uniform(0, 2 * np.pi, n)
+        return y + (err_m[:, None] * np.stack([np.cos(ang), np.sin(ang)], axis=1))[:, None, :]
+
+    base = rng.gamma(4.0, 25.0, n)
+    cands = {"dead reckoning": at(base), CORRECTED: at(0.8 * base)}
+    # an analog base as good on average but far noisier: the choice among the others stands
+    noisy = at(np.abs(0.8 * base + rng.normal(0, 200, n)))
+    chosen, errors = choose({**cands, "track analogs": noisy}, y, rows, 50)
+    assert chosen == [CORRECTED] and np.isfinite(errors["track analogs"][0])
+    # clearly better where it has neighbours, NaN (the others' choice) elsewhere: chosen
+    good = at(0.4 * base)
+    good[: n // 2] = np.nan
+    chosen, errors = choose({**cands, "track analogs": good}, y, rows, 50)
+    assert chosen == ["track analogs"]
+    expect = np.r_[np.linalg.norm(cands[CORRECTED][: n // 2, 0] - y[: n // 2, 0], axis=1), 0.4 * base[n // 2:]].mean()
+    assert errors["track analogs"][0] == pytest.approx(expect, rel=1e-9)

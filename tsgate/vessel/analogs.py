@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ANALOGS", "AnalogLibrary", "library", "coverage"]
+__all__ = ["ANALOGS", "AnalogLibrary", "library", "displacements", "coverage"]
 
 #: the base's name among the vessel model's candidates
 ANALOGS = "track analogs"
@@ -167,11 +167,20 @@ def library(F: Any, y: np.ndarray, allowed: np.ndarray, X: Any) -> AnalogLibrary
     return AnalogLibrary.build(F.origin, F.velocity, y - F.origin[:, None, :], allowed, X.series_index, X.origin_time)
 
 
-def coverage(lib: AnalogLibrary, F: Any, X: Any, lead: np.ndarray, rows: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    """How many of the origins ``rows`` [n] the analog base forecast per horizon, and how many
-    it left to the fallback (no earlier vessel matched), for the fit report."""
-    idx = np.flatnonzero(rows)
-    disp, _ = lib.predict(F.origin[idx], F.velocity[idx], lead[idx], X.origin_time[idx])
-    ok = np.isfinite(disp).all(axis=2).sum(axis=0)
-    return {"validation_origins": int(len(idx)), "forecast": dict(zip(labels, ok.tolist())),
-            "fallback": dict(zip(labels, (len(idx) - ok).tolist()))}
+def displacements(lib: AnalogLibrary, F: Any, X: Any, lead: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """[n, H, 2] the analog displacements (m) of the vessel model's windows (features ``F``,
+    inputs ``X``, lead times [n, H] s) on ``rows`` (all without); NaN elsewhere and where no
+    earlier vessel matched."""
+    idx = np.arange(len(X)) if rows is None else np.flatnonzero(rows)
+    out = np.full(lead.shape + (2,), np.nan)
+    out[idx] = lib.predict(F.origin[idx], F.velocity[idx], lead[idx], X.origin_time[idx])[0]
+    return out
+
+
+def coverage(disp: np.ndarray, rows: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """How many of the origins ``rows`` [n] the analog base forecast per horizon (``disp``
+    [n, H, 2] finite), and how many it left to the fallback, for the fit report."""
+    ok = np.isfinite(disp[rows]).all(axis=2).sum(axis=0)
+    n = int(rows.sum())
+    return {"validation_origins": n, "forecast": dict(zip(labels, ok.tolist())),
+            "fallback": dict(zip(labels, (n - ok).tolist()))}

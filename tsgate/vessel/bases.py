@@ -166,14 +166,17 @@ def simplest_within_one_se(errors: np.ndarray) -> int:
 
 
 def choose(cands: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray, min_pairs: int) -> tuple[list[str], dict[str, list[float]]]:
-    """Per horizon, the candidate of :data:`ORDER` chosen on ``rows`` [n, H] (known validation targets;
-    ``y`` [n, H, 2]) by the mean Euclidean error (m) with the one-standard-error rule
-    (:func:`simplest_within_one_se`, simplest first); dead reckoning where
-    fewer than ``min_pairs`` pairs. Also returns each base's validation error per horizon (NaN
-    where not validated)."""
+    """Per horizon, the candidate of :data:`ORDER` chosen on ``rows`` [n, H] (known validation
+    targets; ``y`` [n, H, 2]) by the mean Euclidean error (m) with the one-standard-error rule
+    (:func:`simplest_within_one_se`, simplest first); dead reckoning where fewer than
+    ``min_pairs`` pairs. The analog base competes only with the choice among the others, and
+    wins only by more than one standard error of their paired difference (so a noisy analog
+    base never changes the choice among the others); where it is NaN (no earlier vessel
+    matched) it is that choice. Also returns each candidate's validation error per horizon
+    (NaN where not validated)."""
     H = y.shape[1]
-    names = [nm for nm in ORDER if nm in cands]
-    errors = {name: [float("nan")] * H for name in names}
+    names = [nm for nm in ORDER if nm in cands and nm != ANALOGS]
+    errors = {name: [float("nan")] * H for name in (*names, *([ANALOGS] if ANALOGS in cands else []))}
     chosen = []
     for k in range(H):
         m = rows[:, k]
@@ -183,5 +186,13 @@ def choose(cands: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray, min_pa
         per_pair = np.stack([np.linalg.norm(cands[nm][m, k] - y[m, k], axis=1) for nm in names])
         for nm, e in zip(names, per_pair):
             errors[nm][k] = float(e.mean())
-        chosen.append(names[simplest_within_one_se(per_pair)])
+        i = simplest_within_one_se(per_pair)
+        chosen.append(names[i])
+        if ANALOGS in cands:
+            a = cands[ANALOGS][m, k]
+            a = np.where(np.isfinite(a), a, cands[names[i]][m, k])
+            e = np.linalg.norm(a - y[m, k], axis=1)
+            errors[ANALOGS][k] = float(e.mean())
+            if simplest_within_one_se(np.stack([per_pair[i], e])) == 1:
+                chosen[k] = ANALOGS
     return chosen, errors

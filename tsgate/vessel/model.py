@@ -20,7 +20,11 @@ choice of the longest validated horizon before them when that is the correction,
 reckoning; with none validated, dead reckoning and a warning. Without a validation part
 (``val_fraction=0``): dead reckoning + the full correction. Forecasts average the seeds.
 ``fit_report_`` lists the choice, the base, every candidate's validation error (m) and α per
-horizon.
+horizon. With ``track_analogs=True`` the track-analog base (:mod:`tsgate.vessel.analogs`) is a
+candidate too, validated with a library of the training part only; it replaces the choice among
+the others only where it is better by more than one standard error, and forecasts by that
+choice where no earlier vessel matches (counted per horizon under ``"analogs"`` in the report).
+The prediction bands calibrate on the validation forecasts (:mod:`tsgate.vessel.bands`).
 
 Collapse guards: a horizon with fewer than ``min_windows`` training windows, or a fit on fewer
 than ``min_series`` vessels, is not learned: that horizon is forecast by its base, listed in
@@ -47,7 +51,7 @@ from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import FewWindowsWarning, ModelFileError, SchemaError
 from tsgate.params import Boolean, Duration, Integral, Interval, Names, Real
 from tsgate.vessel.bands import HeldOutBands
-from tsgate.vessel.analogs import ANALOGS, AnalogLibrary, coverage, library
+from tsgate.vessel.analogs import ANALOGS, AnalogLibrary, coverage, displacements, library
 from tsgate.vessel.bases import BASES, CORRECTED, LinearBase, ORDER, candidates, choose, two_point_velocity
 from tsgate.vessel.features import Area, Columns, Features, features, from_track, to_track
 
@@ -224,9 +228,11 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         if fit_keep is not None and val is not None:
             # the validation library holds the training part only: no validation origin's own future
             lib = library(F, y, finite & fit_keep, X) if self.track_analogs else None
-            cands = self._bases(X, F, lead, LinearBase.fit(*args, disp, finite & fit_keep), lib, val)
-            if lib is not None:
-                analog_report = coverage(lib, F, X, lead, val & finite.any(axis=1), labels)
+            vrows = val & finite.any(axis=1)
+            ana = displacements(lib, F, X, lead, vrows) if lib is not None else None
+            cands = self._bases(X, F, lead, LinearBase.fit(*args, disp, finite & fit_keep), ana)
+            if ana is not None:
+                analog_report = coverage(ana, vrows, labels)
             alpha_fit = np.zeros(len(labels))
             if tensors is not None and (val[:, None] & known).any():
                 alpha_fit, cands[CORRECTED] = self._calibrate(tensors, F, R, dr, known, fit_keep, val)
@@ -290,15 +296,9 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         return (X, self.columns_.east, self.columns_.north, F.cos, F.sin, np.hypot(F.velocity[:, 0], F.velocity[:, 1]), lead)
 
     def _bases(self, X: Inputs, F: Features, lead: np.ndarray, linear: LinearBase | None,
-               analogs: AnalogLibrary | None = None, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Every base's forecast positions [n, H, 2]; the analog base only on ``rows`` (all
-        without), dead reckoning elsewhere."""
+               ana: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every base's forecast positions [n, H, 2] (``ana``: the analog displacements)."""
         lin = linear.predict(*self._base_args(X, F, lead)) if linear is not None else None
-        ana = None
-        if analogs is not None:
-            idx = np.arange(len(X)) if rows is None else np.flatnonzero(rows)
-            ana = np.full(lead.shape + (2,), np.nan)
-            ana[idx] = analogs.predict(F.origin[idx], F.velocity[idx], lead[idx], X.origin_time[idx])[0]
         return candidates(F.origin, F.velocity, two_point_velocity(X, self.columns_.east, self.columns_.north), lin, lead,
                           F.cos, F.sin, ana)
 
@@ -393,7 +393,8 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         F = features(X, col, self.area_)
         lead = lead_times(X, series_intervals(X, self.interval_s_))
         analog = np.array([c == ANALOGS for c in self.choice_])
-        cands = self._bases(X, F, lead, self.linear_, self.analogs_ if analog.any() else None)
+        ana = displacements(self.analogs_, F, X, lead) if analog.any() and self.analogs_ is not None else None
+        cands = self._bases(X, F, lead, self.linear_, ana)
         pos = self._pick(cands, self.bases_)
         if self.nets_:
             t = self._tensors(F, lead, None, None)
