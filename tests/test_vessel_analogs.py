@@ -169,7 +169,7 @@ def test_without_track_analogs_the_model_has_no_library(tmp_path):
     d = _lane_fleet(tmp_path, n_vessels=8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = VesselLSTMForecaster(horizons=["1min", "5min"], min_windows=10**9).fit(d)
+        m = VesselLSTMForecaster(horizons=["1min", "5min"], min_windows=10**9, track_analogs=False).fit(d)
     assert m.analogs_ is None and "track analogs" not in m.choice_
     assert "analogs" not in m.fit_report_[-1]
 
@@ -241,3 +241,23 @@ def test_the_analog_base_wins_only_by_more_than_one_standard_error_over_the_othe
     assert chosen == ["track analogs"]
     expect = np.r_[np.linalg.norm(cands[CORRECTED][: n // 2, 0] - y[: n // 2, 0], axis=1), 0.4 * base[n // 2:]].mean()
     assert errors["track analogs"][0] == pytest.approx(expect, rel=1e-9)
+
+
+def test_a_horizon_without_validation_pairs_inherits_the_analog_horizons_fallback_not_the_analogs():
+    from tsgate.vessel import VesselLSTMForecaster
+    from tsgate.vessel.bases import CORRECTED
+
+    rng = np.random.default_rng(2)
+    n = 300
+    y = rng.normal(0, 100, (n, 2, 2))
+    rows = np.ones((n, 2), bool)
+    rows[:, 1] = False  # the longer horizon: no validation pair
+    cands = {"dead reckoning": y + 50.0, CORRECTED: y + 40.0 + rng.normal(0, 1, y.shape),
+             "track analogs": y + rng.normal(0, 5, y.shape)}
+    m = VesselLSTMForecaster(horizons=["5min", "15min"])
+    m.alpha_ = np.zeros(2)
+    m.analog_fallback_ = [CORRECTED, "dead reckoning"]
+    m._choose(cands, y, rows, np.array([0.3, 0.0]), np.array([True, True]))
+    assert m.choice_ == ["track analogs", CORRECTED]
+    np.testing.assert_allclose(m.alpha_, [0.3, 0.3])
+    assert m.bases_ == ["dead reckoning", "dead reckoning"]

@@ -20,7 +20,7 @@ choice of the longest validated horizon before them when that is the correction,
 reckoning; with none validated, dead reckoning and a warning. Without a validation part
 (``val_fraction=0``): dead reckoning + the full correction. Forecasts average the seeds.
 ``fit_report_`` lists the choice, the base, every candidate's validation error (m) and α per
-horizon. With ``track_analogs=True`` the track-analog base (:mod:`tsgate.vessel.analogs`) is a
+horizon. With ``track_analogs`` (the default) the track-analog base (:mod:`tsgate.vessel.analogs`) is a
 candidate too, validated with a library of the training part only; it replaces the choice among
 the others only where it is better by more than one standard error, and forecasts by that
 choice where no earlier vessel matches (counted per horizon under ``"analogs"`` in the report).
@@ -88,7 +88,8 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         Training targets whose bracketing reports are further apart are not used.
     track_analogs
         Also validate the track-analog base (:mod:`tsgate.vessel.analogs`: the displacement
-        earlier vessels made from the same place, course and speed) as a candidate per horizon.
+        earlier vessels made from the same place, course and speed) as a candidate per horizon
+        (False: the candidates of earlier versions only).
     position_cols, sog_col, cog_col, heading_col
         East/north targets (m); SOG (kn), COG and heading (deg) covariates, used where present.
     accelerator, progress
@@ -122,7 +123,7 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         min_windows: int = 1000,
         min_series: int = 20,
         max_gap: Any = "10min",
-        track_analogs: bool = False,
+        track_analogs: bool = True,
         position_cols: tuple[str, str] = ("east_m", "north_m"),
         sog_col: str = "sog_kn",
         cog_col: str = "cog_deg",
@@ -279,7 +280,10 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         last: float | None = None
         for k, nm in enumerate(self.choice_):
             if validated[k]:
-                last = float(alpha_fit[k]) if nm == CORRECTED else 0.0
+                # an analog horizon passes on the choice it fell back to (an unvalidated horizon
+                # does not take the analog base)
+                corrected = nm == CORRECTED or (nm == ANALOGS and self.analog_fallback_[k] == CORRECTED)
+                last = float(alpha_fit[k]) if corrected else 0.0
             elif active[k] and last:
                 self.choice_[k] = CORRECTED
             self.alpha_[k] = (alpha_fit[k] if validated[k] else (last or 0.0)) if self.choice_[k] == CORRECTED else 0.0
