@@ -50,8 +50,8 @@ from tsgate.data.windows import Inputs, require_windows
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import FewWindowsWarning, ModelFileError, SchemaError
 from tsgate.params import Boolean, Duration, Integral, Interval, Names, Real
-from tsgate.vessel.bands import HeldOutBands
 from tsgate.vessel.analogs import ANALOGS, AnalogLibrary, coverage, displacements, library
+from tsgate.vessel.bands import HeldOutBands
 from tsgate.vessel.bases import BASES, CORRECTED, LinearBase, ORDER, candidates, choose, two_point_velocity
 from tsgate.vessel.features import Area, Columns, Features, features, from_track, to_track
 
