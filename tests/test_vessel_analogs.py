@@ -261,3 +261,13 @@ def test_a_horizon_without_validation_pairs_inherits_the_analog_horizons_fallbac
     assert m.choice_ == ["track analogs", CORRECTED]
     np.testing.assert_allclose(m.alpha_, [0.3, 0.3])
     assert m.bases_ == ["dead reckoning", "dead reckoning"]
+
+
+def test_origins_without_a_lead_time_or_position_get_no_analog():
+    lib = _library([0.0], horizons=(60.0,))
+    at = _lane(np.array([1000.0, 1000.0, 1000.0]))
+    at[2] = np.nan
+    d, c = lib.predict(at, np.tile([[SPEED, 0.0]], (3, 1)), np.array([[60.0], [np.nan], [60.0]]),
+                       np.full(3, 5000.0))
+    assert c[:, 0].tolist() == [1, 0, 0]
+    assert np.isfinite(d[0]).all() and not np.isfinite(d[1:]).any()

@@ -102,7 +102,7 @@ class AnalogLibrary:
             radius = np.clip(RADIUS_SHARE * q_speed * lead[:, k], RADIUS_MIN_M, RADIUS_MAX_M)
             for start in range(0, n, _BLOCK):
                 q = np.arange(start, min(n, start + _BLOCK))
-                q = q[moving[q]]
+                q = q[moving[q] & np.isfinite(lead[q, k]) & np.isfinite(origin_time[q])]
                 if not len(q):
                     continue
                 hits = tree.query_ball_point(origin[q], radius[q])
