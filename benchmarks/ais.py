@@ -44,7 +44,8 @@ def run(name: str, protocol: str, seeds: list[int], args: argparse.Namespace) ->
         from tsgate.vessel import VesselLSTMForecaster
 
         for s in seeds:
-            models[f"vessel LSTM s{s}"] = VesselLSTMForecaster(horizons=list(args.horizons), seed=s, max_gap=args.max_gap)
+            models[f"vessel LSTM s{s}"] = VesselLSTMForecaster(horizons=list(args.horizons), seed=s, max_gap=args.max_gap,
+                                                               track_analogs=not args.no_analogs)
     t0 = time.perf_counter()
     r = evaluate_positions(models, data, horizons=args.horizons, train=0.5, stride=args.stride, max_gap=args.max_gap,
                            cut=protocol, n_jobs=args.n_jobs)
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizons", default=",".join(AIS_HORIZONS), help="comma-separated durations")
     ap.add_argument("--seeds", default="0,1,2", help="vessel LSTM seeds (comma-separated)")
     ap.add_argument("--no-vessel", action="store_true", help="baselines only")
+    ap.add_argument("--no-analogs", action="store_true", help="the vessel model without its track-analog base")
     ap.add_argument("--stride", type=int, default=3, help="every k-th test report of a vessel is an origin")
     ap.add_argument("--max-gap", default="10min", help="score a target only if its bracketing reports are this close")
     ap.add_argument("--n-jobs", type=int, default=1, help="processes for the per-vessel models")

@@ -16,7 +16,10 @@ Candidates (causal, from the input window only):
   their intervals and two-point velocities × lead time, and the dead-reckoning speed × lead time,
   so that dead reckoning is one of its solutions. Where the window has fewer than ``LAGS``
   reports, or a reception gap among them (an interval above ``MAX_GAP_RATIO`` × their median),
-  it is dead reckoning.
+  it is dead reckoning;
+- ``track analogs`` (with ``track_analogs=True``): the displacement earlier vessels made from
+  the same place, course and speed (:mod:`tsgate.vessel.analogs`); where too few earlier vessels
+  match, the candidate the validation prefers among the others (the vessel model fills it).
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ from typing import Any
 import numpy as np
 
 from tsgate.data.windows import Inputs
+from tsgate.vessel.analogs import ANALOGS
 
-__all__ = ["BASES", "CORRECTED", "LinearBase", "two_point_velocity", "candidates", "choose", "simplest_within_one_se"]
+__all__ = ["BASES", "CORRECTED", "ORDER", "LinearBase", "two_point_velocity", "candidates", "choose", "simplest_within_one_se"]
 
 BASES = ("dead reckoning", "two-point", "linear AR")
 #: the candidate "dead reckoning + α × the network's correction", the most complex of all
 CORRECTED = "dead reckoning + correction"
+#: every candidate, simplest first: the analog base (where enough earlier vessels match, else
+#: the best of the others) last
+ORDER = (*BASES, CORRECTED, ANALOGS)
 #: reports the linear base regresses on (the origin included); ridge penalty on standardised features
 LAGS = 6
 RIDGE = 1.0
@@ -123,9 +130,11 @@ class LinearBase:
 
 
 def candidates(origin: np.ndarray, dr_velocity: np.ndarray, two_point: np.ndarray, linear_disp: np.ndarray | None,
-               lead: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> dict[str, np.ndarray]:
+               lead: np.ndarray, cos: np.ndarray, sin: np.ndarray,
+               analog_disp: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every base's [n, H, 2] east/north positions (m); a base that is NaN somewhere is dead
-    reckoning there."""
+    reckoning there (``linear_disp``: (cross, along)), except the analog base (``analog_disp``:
+    east/north displacements), NaN where too few earlier vessels match."""
     from tsgate.vessel.features import from_track
 
     dr = origin[:, None, :] + lead[:, :, None] * dr_velocity[:, None, :]
@@ -135,6 +144,8 @@ def candidates(origin: np.ndarray, dr_velocity: np.ndarray, two_point: np.ndarra
     if linear_disp is not None:
         lin = origin[:, None, :] + from_track(linear_disp, cos, sin)
         out["linear AR"] = np.where(np.isfinite(lin), lin, dr)
+    if analog_disp is not None:
+        out[ANALOGS] = origin[:, None, :] + analog_disp
     return out
 
 
@@ -155,14 +166,17 @@ def simplest_within_one_se(errors: np.ndarray) -> int:
 
 
 def choose(cands: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray, min_pairs: int) -> tuple[list[str], dict[str, list[float]]]:
-    """Per horizon, the candidate of :data:`BASES` (and :data:`CORRECTED`, last) chosen on ``rows`` [n, H] (known validation targets;
-    ``y`` [n, H, 2]) by the mean Euclidean error (m) with the one-standard-error rule
-    (:func:`simplest_within_one_se`, simplest first); dead reckoning where
-    fewer than ``min_pairs`` pairs. Also returns each base's validation error per horizon (NaN
-    where not validated)."""
+    """Per horizon, the candidate of :data:`ORDER` chosen on ``rows`` [n, H] (known validation
+    targets; ``y`` [n, H, 2]) by the mean Euclidean error (m) with the one-standard-error rule
+    (:func:`simplest_within_one_se`, simplest first); dead reckoning where fewer than
+    ``min_pairs`` pairs. The analog base competes only with the choice among the others, and
+    wins only by more than one standard error of their paired difference (so a noisy analog
+    base never changes the choice among the others); where it is NaN (no earlier vessel
+    matched) it is that choice. Also returns each candidate's validation error per horizon
+    (NaN where not validated)."""
     H = y.shape[1]
-    names = [nm for nm in (*BASES, CORRECTED) if nm in cands]
-    errors = {name: [float("nan")] * H for name in names}
+    names = [nm for nm in ORDER if nm in cands and nm != ANALOGS]
+    errors = {name: [float("nan")] * H for name in (*names, *([ANALOGS] if ANALOGS in cands else []))}
     chosen = []
     for k in range(H):
         m = rows[:, k]
@@ -172,5 +186,13 @@ def choose(cands: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray, min_pa
         per_pair = np.stack([np.linalg.norm(cands[nm][m, k] - y[m, k], axis=1) for nm in names])
         for nm, e in zip(names, per_pair):
             errors[nm][k] = float(e.mean())
-        chosen.append(names[simplest_within_one_se(per_pair)])
+        i = simplest_within_one_se(per_pair)
+        chosen.append(names[i])
+        if ANALOGS in cands:
+            a = cands[ANALOGS][m, k]
+            a = np.where(np.isfinite(a), a, cands[names[i]][m, k])
+            e = np.linalg.norm(a - y[m, k], axis=1)
+            errors[ANALOGS][k] = float(e.mean())
+            if simplest_within_one_se(np.stack([per_pair[i], e])) == 1:
+                chosen[k] = ANALOGS
     return chosen, errors

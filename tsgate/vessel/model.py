@@ -20,7 +20,11 @@ choice of the longest validated horizon before them when that is the correction,
 reckoning; with none validated, dead reckoning and a warning. Without a validation part
 (``val_fraction=0``): dead reckoning + the full correction. Forecasts average the seeds.
 ``fit_report_`` lists the choice, the base, every candidate's validation error (m) and α per
-horizon.
+horizon. With ``track_analogs`` (the default) the track-analog base (:mod:`tsgate.vessel.analogs`) is a
+candidate too, validated with a library of the training part only; it replaces the choice among
+the others only where it is better by more than one standard error, and forecasts by that
+choice where no earlier vessel matches (counted per horizon under ``"analogs"`` in the report).
+The prediction bands calibrate on the validation forecasts (:mod:`tsgate.vessel.bands`).
 
 Collapse guards: a horizon with fewer than ``min_windows`` training windows, or a fit on fewer
 than ``min_series`` vessels, is not learned: that horizon is forecast by its base, listed in
@@ -45,8 +49,10 @@ from tsgate.data.splits import validation_cut
 from tsgate.data.windows import Inputs, require_windows
 from tsgate.estimators.window import WindowForecaster
 from tsgate.exceptions import FewWindowsWarning, ModelFileError, SchemaError
-from tsgate.params import Duration, Integral, Interval, Names, Real
-from tsgate.vessel.bases import BASES, CORRECTED, LinearBase, candidates, choose, two_point_velocity
+from tsgate.params import Boolean, Duration, Integral, Interval, Names, Real
+from tsgate.vessel.analogs import ANALOGS, AnalogLibrary, coverage, displacements, library
+from tsgate.vessel.bands import HeldOutBands
+from tsgate.vessel.bases import BASES, CORRECTED, LinearBase, ORDER, candidates, choose, two_point_velocity
 from tsgate.vessel.features import Area, Columns, Features, features, from_track, to_track
 
 __all__ = ["VesselLSTMForecaster", "ALPHA_GRID", "MIN_VALIDATION_PAIRS"]
@@ -57,7 +63,7 @@ _POS_INT = [Interval(Integral, 1, None)]
 _POS = [Interval(Real, 0, None, closed="neither")]
 
 
-class VesselLSTMForecaster(WindowForecaster):
+class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
     """Gated vessel-track forecaster: dead reckoning plus a learned, calibrated correction.
 
     Parameters
@@ -80,6 +86,10 @@ class VesselLSTMForecaster(WindowForecaster):
         is forecast by its validated base, dead reckoning without validation, with a warning).
     max_gap
         Training targets whose bracketing reports are further apart are not used.
+    track_analogs
+        Also validate the track-analog base (:mod:`tsgate.vessel.analogs`: the displacement
+        earlier vessels made from the same place, course and speed) as a candidate per horizon
+        (False: the candidates of earlier versions only).
     position_cols, sog_col, cog_col, heading_col
         East/north targets (m); SOG (kn), COG and heading (deg) covariates, used where present.
     accelerator, progress
@@ -92,7 +102,7 @@ class VesselLSTMForecaster(WindowForecaster):
         "seed": [Interval(Integral, 0, None)], "val_fraction": [Interval(Real, 0, 1, closed="left")],
         "cell_m": _POS, "min_cell_reports": _POS_INT, "min_cell_vessels": _POS_INT,
         "min_windows": _POS_INT, "min_series": _POS_INT,
-        "max_gap": [Duration(), None], "position_cols": [Names(2)],
+        "max_gap": [Duration(), None], "position_cols": [Names(2)], "track_analogs": [Boolean()],
     }
 
     def __init__(
@@ -113,6 +123,7 @@ class VesselLSTMForecaster(WindowForecaster):
         min_windows: int = 1000,
         min_series: int = 20,
         max_gap: Any = "10min",
+        track_analogs: bool = True,
         position_cols: tuple[str, str] = ("east_m", "north_m"),
         sog_col: str = "sog_kn",
         cog_col: str = "cog_deg",
@@ -136,6 +147,7 @@ class VesselLSTMForecaster(WindowForecaster):
         self.min_windows = min_windows
         self.min_series = min_series
         self.max_gap = max_gap
+        self.track_analogs = track_analogs
         self.position_cols = position_cols
         self.sog_col = sog_col
         self.cog_col = cog_col
@@ -202,6 +214,9 @@ class VesselLSTMForecaster(WindowForecaster):
         self.choice_ = list(self.bases_)
         self.base_errors_: dict[str, list[float | None]] = {}
         self.linear_: LinearBase | None = None
+        self.analogs_: AnalogLibrary | None = None
+        self._held_out: tuple[Any, np.ndarray, np.ndarray] | None = None
+        self.analog_fallback_ = ["dead reckoning"] * len(labels)
         self.net_kwargs_ = {"n_seq": int(F.seq.shape[2]), "n_static": int(F.static.shape[1]), "n_cells": self.area_.n_cells,
                             "n_horizons": len(labels), "hidden_size": int(self.hidden_size)}
         self.fit_time_s_ = 0.0
@@ -210,19 +225,37 @@ class VesselLSTMForecaster(WindowForecaster):
         sc = np.array([np.mean(np.abs(R[ref[:, k], k])) if ref[:, k].any() else np.nan for k in range(len(labels))])
         self.scale_ = np.where(np.isfinite(sc) & (sc > 0), sc, 1.0)
         tensors = self._tensors(F, lead, R, known) if known.any() else None
+        analog_report: dict[str, Any] = {}
         if fit_keep is not None and val is not None:
-            cands = self._bases(X, F, lead, LinearBase.fit(*args, disp, finite & fit_keep))
+            # the validation library holds the training part only: no validation origin's own future
+            lib = library(F, y, finite & fit_keep, X) if self.track_analogs else None
+            vrows = val & finite.any(axis=1)
+            ana = displacements(lib, F, X, lead, vrows) if lib is not None else None
+            cands = self._bases(X, F, lead, LinearBase.fit(*args, disp, finite & fit_keep), ana)
+            if ana is not None:
+                analog_report = coverage(ana, vrows, labels)
             alpha_fit = np.zeros(len(labels))
             if tensors is not None and (val[:, None] & known).any():
                 alpha_fit, cands[CORRECTED] = self._calibrate(tensors, F, R, dr, known, fit_keep, val)
+            if lib is not None:
+                # where too few earlier vessels match, the analog base is the best of the others
+                others = {nm: c for nm, c in cands.items() if nm != ANALOGS}
+                self.analog_fallback_ = choose(others, y, finite & val[:, None], MIN_VALIDATION_PAIRS)[0]
+                cands[ANALOGS] = np.where(np.isfinite(cands[ANALOGS]), cands[ANALOGS], self._pick(others, self.analog_fallback_))
+                analog_report["fallback_to"] = dict(zip(labels, self.analog_fallback_))
             self._choose(cands, y, finite & val[:, None], alpha_fit, active)
+            self._held_out = (w, val, self._pick(cands, self.choice_))
         elif tensors is not None:
             self.alpha_ = active.astype(float)
             self.choice_ = [CORRECTED if a else "dead reckoning" for a in active]
         if "linear AR" in self.bases_:
             self.linear_ = LinearBase.fit(*args, disp, finite)
+        if ANALOGS in self.choice_:
+            self.analogs_ = library(F, y, finite, X)
+            analog_report["library_origins"] = len(self.analogs_)
         self.fit_report_.append({"bases": dict(zip(labels, self.bases_)), "choice": dict(zip(labels, self.choice_)),
-                                 "validation_error_m": self.base_errors_, "alpha": dict(zip(labels, self.alpha_.tolist()))})
+                                 "validation_error_m": self.base_errors_, "alpha": dict(zip(labels, self.alpha_.tolist())),
+                                 **({"analogs": analog_report} if analog_report else {})})
         if self.fallback_:
             self._warn(f"the vessel model forecasts horizon(s) {self.fallback_} by its validated base forecast "
                        f"({', '.join(sorted({self.bases_[labels.index(h)] for h in self.fallback_}))}) without a learned "
@@ -247,22 +280,31 @@ class VesselLSTMForecaster(WindowForecaster):
         last: float | None = None
         for k, nm in enumerate(self.choice_):
             if validated[k]:
-                last = float(alpha_fit[k]) if nm == CORRECTED else 0.0
+                # an analog horizon passes on the choice it fell back to (an unvalidated horizon
+                # does not take the analog base)
+                corrected = nm == CORRECTED or (nm == ANALOGS and self.analog_fallback_[k] == CORRECTED)
+                last = float(alpha_fit[k]) if corrected else 0.0
             elif active[k] and last:
                 self.choice_[k] = CORRECTED
             self.alpha_[k] = (alpha_fit[k] if validated[k] else (last or 0.0)) if self.choice_[k] == CORRECTED else 0.0
+            if nm == ANALOGS and self.analog_fallback_[k] == CORRECTED:
+                self.alpha_[k] = alpha_fit[k]
         if CORRECTED in cands and not validated.any() and active.any():
             self._warn(f"no horizon has {MIN_VALIDATION_PAIRS} validation pairs to calibrate the vessel model's "
                        "correction: it forecasts dead reckoning")
-        self.bases_ = ["dead reckoning" if nm == CORRECTED else nm for nm in self.choice_]
+        # the base under the correction, and under the analog base where too few vessels match
+        base = [self.analog_fallback_[k] if nm == ANALOGS else nm for k, nm in enumerate(self.choice_)]
+        self.bases_ = ["dead reckoning" if nm == CORRECTED else nm for nm in base]
 
     def _base_args(self, X: Inputs, F: Features, lead: np.ndarray) -> tuple[Any, ...]:
         return (X, self.columns_.east, self.columns_.north, F.cos, F.sin, np.hypot(F.velocity[:, 0], F.velocity[:, 1]), lead)
 
-    def _bases(self, X: Inputs, F: Features, lead: np.ndarray, linear: LinearBase | None) -> dict[str, np.ndarray]:
+    def _bases(self, X: Inputs, F: Features, lead: np.ndarray, linear: LinearBase | None,
+               ana: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every base's forecast positions [n, H, 2] (``ana``: the analog displacements)."""
         lin = linear.predict(*self._base_args(X, F, lead)) if linear is not None else None
         return candidates(F.origin, F.velocity, two_point_velocity(X, self.columns_.east, self.columns_.north), lin, lead,
-                          F.cos, F.sin)
+                          F.cos, F.sin, ana)
 
     @staticmethod
     def _pick(cands: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
@@ -354,11 +396,17 @@ class VesselLSTMForecaster(WindowForecaster):
         col = self.columns_
         F = features(X, col, self.area_)
         lead = lead_times(X, series_intervals(X, self.interval_s_))
-        pos = self._pick(self._bases(X, F, lead, self.linear_), self.bases_)
+        analog = np.array([c == ANALOGS for c in self.choice_])
+        ana = displacements(self.analogs_, F, X, lead) if analog.any() and self.analogs_ is not None else None
+        cands = self._bases(X, F, lead, self.linear_, ana)
+        pos = self._pick(cands, self.bases_)
         if self.nets_:
             t = self._tensors(F, lead, None, None)
             r = np.mean([self._residual(net, t) for net in self.nets_], axis=0) * self.alpha_[None, :, None]
             pos = pos + from_track(r, F.cos, F.sin)
+        if analog.any():
+            ana = cands[ANALOGS]
+            pos[:, analog] = np.where(np.isfinite(ana[:, analog]), ana[:, analog], pos[:, analog])
         out = np.repeat(X.target_values[:, -1, None, :], len(self.horizons_), axis=1)
         out[:, :, col.east] = pos[..., 0]
         out[:, :, col.north] = pos[..., 1]
@@ -379,10 +427,15 @@ class VesselLSTMForecaster(WindowForecaster):
             "train_counts": self.train_counts_,
             "bases": list(self.bases_),
             "choice": list(self.choice_),
+            "in_sample_bands": bool(getattr(self, "in_sample_bands_", False)),
         }
         arrays = {"area/known": self.area_.known.astype(np.uint8)}
         if self.linear_ is not None:
             arrays.update(self.linear_.to_arrays())
+        if self.analogs_ is not None:
+            lib_meta, lib_arrays = self.analogs_.to_state()
+            meta["analogs"] = lib_meta
+            arrays.update(lib_arrays)
         for i, net in enumerate(self.nets_):
             arrays.update({f"net{i}/{k}": v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()})
         return meta, arrays
@@ -402,13 +455,24 @@ class VesselLSTMForecaster(WindowForecaster):
         self.train_counts_ = meta.get("train_counts", {})
         self.bases_ = [str(b) for b in meta.get("bases", ["dead reckoning"] * len(self.alpha_))]
         self.choice_ = [str(c) for c in meta.get("choice", self.bases_)]
-        unknown = sorted(set(self.bases_) - set(BASES))
+        self.in_sample_bands_ = bool(meta.get("in_sample_bands", False))
+        unknown = sorted(set(self.bases_) - set(BASES)) + sorted(set(self.choice_) - set(ORDER))
         if unknown:
-            raise ModelFileError(f"the model file names base forecast(s) {unknown} this tsgate does not know ({list(BASES)}); "
+            raise ModelFileError(f"the model file names base forecast(s) {unknown} this tsgate does not know ({list(ORDER)}); "
                               "refit the model with this version.")
         self.linear_ = LinearBase.from_arrays(arrays) if "linear/coef" in arrays else None
         if "linear AR" in self.bases_ and self.linear_ is None:
             raise ModelFileError("the model file uses the linear base forecast but holds no linear/coef arrays; refit the model.")
+        self.analogs_ = None
+        if "analogs" in meta:
+            try:
+                self.analogs_ = AnalogLibrary.from_state(meta["analogs"], arrays)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelFileError(f"the model file's track-analog library is incomplete or inconsistent ({exc}); "
+                                     "refit the model.") from exc
+        if ANALOGS in self.choice_ and self.analogs_ is None:
+            raise ModelFileError("the model file uses the track-analog base forecast but holds no analog library; "
+                                 "refit the model.")
         self.nets_ = []
         for i in range(int(meta["n_nets"])):
             net = VesselNet(**self.net_kwargs_)
