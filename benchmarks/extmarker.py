@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 import extmarker_published as published
+from extmarker_cost import merge_runs, retime, stream_cost
 from tsgate.adapters.extmarker import extmarker_split, load_extmarker
 from tsgate.evaluation.backtest import backtest
 
@@ -197,22 +198,6 @@ def _build(method: str, cfg: dict[str, Any], hs: list[str], seed: int, rate: str
     return METHODS[method][2](dict(cfg), hs, seed, rate)
 
 
-def _step_ms(est: Any, s: Any, n_tr: int, n_val: int, n_steps: int) -> np.ndarray:
-    """Per-step cost (ms) streaming validation samples one by one through the public API."""
-    rows = np.arange(len(s))
-    est.fit(s.take(rows[:n_tr]))
-    out = []
-    for i in range(n_tr, min(n_tr + n_val, n_tr + n_steps)):
-        one = s.take(rows[i:i + 1])
-        t0 = time.perf_counter()
-        if est.tags.learns_online:
-            est.update(one)
-        else:
-            est.forecast(s.take(rows[max(0, i + 1 - (est.input_window or i + 1)): i + 1]), origins="last")
-        out.append(time.perf_counter() - t0)
-    return 1e3 * np.asarray(out)
-
-
 def run_method(method: str, rate: str, seq: int, seeds: int, quick: bool, cost_steps: int) -> dict[str, Any]:
     refit, stochastic, _ = METHODS[method]
     hs = horizons(rate)
@@ -234,8 +219,9 @@ def run_method(method: str, rate: str, seq: int, seeds: int, quick: bool, cost_s
     r = backtest(models, s, train=n_tr, val=n_val, **kw)
     seconds = time.perf_counter() - t0
     per_seed = [_scores(r, f"s{sd}") for sd in seed_list]
-    cost = _step_ms(_build(method, cfg, hs, 0, rate), s, n_tr, n_val, cost_steps) if cost_steps else np.zeros(0)
-    return {"config": cfg, "per_seed": per_seed, "step_ms": cost.tolist(), "seconds": seconds,
+    cost = (stream_cost({method: _build(method, cfg, hs, 0, rate)}, s, n_tr, n_val, cost_steps)[method]
+            if cost_steps else {"ms": [], "path": None})
+    return {"config": cfg, "per_seed": per_seed, "step_ms": cost["ms"], "step_path": cost["path"], "seconds": seconds,
             "failures": [str(f) for f in getattr(r, "failures", [])]}
 
 
@@ -247,6 +233,7 @@ def aggregate(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
     per_seed = {k: np.array([[runs[q]["per_seed"][sd][k] for q in seqs] for sd in range(n_seeds)]).mean(axis=1)
                 for k in METRICS}  # [seed, H]
     cost = np.concatenate([runs[q]["step_ms"] for q in seqs]) if seqs else np.zeros(0)
+    paths = sorted({runs[q]["step_path"] for q in seqs if runs[q].get("step_path")})
     seed_means = per_seed["nrmse"].mean(axis=1)
     return {
         "nrmse": float(seed_means.mean()),
@@ -254,10 +241,22 @@ def aggregate(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
         **{k: float(per_seed[k].mean()) for k in METRICS if k != "nrmse"},
         "seed_spread": [float(seed_means.min()), float(seed_means.max())],
         "per_sequence": {str(q): float(np.mean([np.mean(p["nrmse"]) for p in runs[q]["per_seed"]])) for q in seqs},
+        "per_sequence_seeds": {str(q): [float(np.mean(p["nrmse"])) for p in runs[q]["per_seed"]] for q in seqs},
         "configs": {str(q): runs[q]["config"] for q in seqs},
         "step_ms_median": float(np.median(cost)) if cost.size else float("nan"),
         "step_ms_p99": float(np.quantile(cost, 0.99)) if cost.size else float("nan"),
+        "step_path": "+".join(paths) or None,
     }
+
+
+PATHS = {"stream": "`open_stream().push`", "update": "`update`"}
+
+
+def _path(v: dict[str, Any]) -> str | None:
+    """How a method's step cost was timed (results written before the stream path: ``update``)."""
+    if not np.isfinite(v.get("step_ms_median", float("nan"))):
+        return None
+    return v.get("step_path") or "update"
 
 
 def _ms(x: float) -> str:
@@ -267,19 +266,26 @@ def _ms(x: float) -> str:
 def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> str:
     lines = [f"# ExtMarker: causal forecasts on tsgate's backtest — {title}", "", f"Command: `{command}`", "",
              "Test parts, causal (refit=\"online\": a target is learned only once observed). nRMSE = mean over",
-             "horizons, then over sequences; MAE/RMSE/max/jitter in mm (per-marker 3-D errors); step = one",
-             "forecast + learn through `update`, ms on a shared 2-core machine (compare ratios, not absolute times).", ""]
+             "horizons, then over sequences; MAE/RMSE/max/jitter in mm (per-marker 3-D errors); step = the",
+             "model's per-sample forecast of all 21 horizons + learning the targets that sample reveals, ms on a",
+             "shared 2-core machine (compare ratios, not absolute times); the step column's header names the call",
+             "timed: `open_stream().push` (the real-time path) or `update` (one sample per call, DataFrame handling",
+             "included).", ""]
     for rate, res in results.items():
         hs = horizons(rate)
         seqs = sorted({q for m in res.values() for q in m["per_sequence"]}, key=int)
+        paths = {p for p in map(_path, res.values()) if p}
+        timed = "" if not paths else f" ({PATHS.get(next(iter(paths)), '')})" if len(paths) == 1 else " (call per row)"
         lines += [f"## {rate} (sequences {', '.join(seqs)})", "",
-                  "| method | nRMSE | seed spread | MAE | RMSE | max | jitter | step ms median | p99 |",
+                  f"| method | nRMSE | seed spread | MAE | RMSE | max | jitter | step ms median{timed} | p99 |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for m, v in res.items():
             lo, hi = v["seed_spread"]
             spread = "-" if lo == hi else f"{lo:.3f}-{hi:.3f}"
             own = sorted(v["per_sequence"], key=int)
             label = LABELS[m] + ("" if own == seqs else f" (sequences {', '.join(own)} only)")
+            if len(paths) > 1 and _path(v):
+                label += f" (step: {PATHS.get(_path(v), _path(v))})"
             lines.append(f"| {label} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
                          f"{v['max_error']:.1f} | {v['jitter']:.2f} | {_ms(v['step_ms_median'])} | {_ms(v['step_ms_p99'])} |")
         lines += ["", "nRMSE per horizon:", "", "| method | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
@@ -346,6 +352,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--render", default=None, metavar="JSON",
                     help="write the tables of a --json file of an earlier (possibly stopped) run, causal or "
                          "non-causal (published protocol) into their own section of --out; runs nothing")
+    ap.add_argument("--cost-only", default=None, metavar="JSON",
+                    help="re-time the per-step cost of the methods stored in a causal --json file (their chosen "
+                         "configs, --cost-sequences, default 2,8; --cost-steps samples each, all methods pushed "
+                         "the same sample in turn) and write the costs back into that file; scores unchanged")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="merge causal --json files into --json (rates and methods are joined; a method run on "
+                         "disjoint sequences in two files is combined into one entry over all of them); runs nothing")
     ap.add_argument("--protocol", choices=("causal", "published"), default="causal",
                     help="published: the papers' NON-CAUSAL update timing (SnAp-1, UORO, LMS; own section and JSON key)")
     ap.add_argument("--horizons", default=None,
@@ -371,10 +384,21 @@ def main(argv: list[str] | None = None) -> None:
             text = published.markdown(stored["published_protocol_non_causal"], stored.get("command_non_causal", cmd))
             published.write_section(a.out, text, non_causal=True)
             return
-        if not isinstance(stored, dict) or not all(r in RATES and isinstance(v, dict) for r, v in stored.items()):
-            ap.error(f"--render: {a.render} is not a causal --json file ({{rate: {{method: ...}}}})")
+        stored = _read_causal(ap, a.render, "--render")
         title = f"rates {', '.join(stored)} (from {Path(a.render).name})"
         published.write_section(a.out, markdown(stored, title, cmd.strip()), non_causal=False)
+        return
+    if a.cost_only:
+        _cost_only(ap, a)
+        return
+    if a.merge:
+        if not a.json:
+            ap.error("--merge: name the merged file with --json")
+        try:
+            merged = merge_runs([(path, _read_causal(ap, path, "--merge")) for path in a.merge])
+        except ValueError as e:
+            ap.error(f"--merge: {e}")
+        _write_json(a.json, merged)
         return
     if a.horizons is not None:
         ap.error("--horizons: the causal benchmark always scores every horizon of 0.1-2.1 s; "
@@ -419,6 +443,38 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     tmp = Path(f"{path}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
+
+
+def _read_causal(ap: argparse.ArgumentParser, path: str, option: str) -> dict[str, Any]:
+    try:
+        stored = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        ap.error(f"{option}: cannot read {path}: {e}")
+    if not isinstance(stored, dict) or not all(r in RATES and isinstance(v, dict) for r, v in stored.items()):
+        ap.error(f"{option}: {path} is not a causal --json file ({{rate: {{method: ...}}}})")
+    return stored
+
+
+def _cost_only(ap: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """``--cost-only``: per-step cost of stored methods on the stream path, written back into the file."""
+    import torch
+
+    torch.set_num_threads(1)
+    stored = _read_causal(ap, a.cost_only, "--cost-only")
+    rates = [r for r in a.rates.split(",") if r in stored]
+    if not rates:
+        ap.error(f"--cost-only: none of --rates {a.rates} is in {a.cost_only} ({', '.join(stored)})")
+    try:
+        seqs = _ints(a.cost_sequences or "2,8")
+    except ValueError:
+        ap.error(f"--cost-sequences: {a.cost_sequences!r} is not a list such as 2,8")
+    chosen = None if a.methods == ",".join(METHODS) else a.methods.split(",")
+    unknown = [m for m in chosen or () if m not in METHODS]
+    if unknown:
+        ap.error(f"--methods: unknown {unknown}; choose from {list(METHODS)}")
+    retime(stored, rates, seqs, chosen, lambda m, cfg, rate: _build(m, cfg, horizons(rate), 0, rate), a.cost_steps,
+           printer=lambda line: print(line, flush=True))
+    _write_json(a.cost_only, stored)
 
 
 def _published(ap: argparse.ArgumentParser, a: argparse.Namespace, cmd: str) -> None:
