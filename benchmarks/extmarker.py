@@ -50,22 +50,15 @@ import numpy as np
 
 import extmarker_published as published
 from extmarker_cost import merge_runs, retime, stream_cost
+from extmarker_tables import LABELS, PUBLISHED, horizons, markdown  # noqa: F401 (the benchmark's API)
 from tsgate.adapters.extmarker import extmarker_split, load_extmarker
 from tsgate.evaluation.backtest import backtest
 
 RATES = {"3.33hz": 10 / 3, "10hz": 10.0, "30hz": 30.0}
 GROUPS = [("x1", "y1", "z1"), ("x2", "y2", "z2"), ("x3", "y3", "z3")]  # markers 1..3
 METRICS = ("nrmse", "mae", "rmse", "max_error", "jitter")
-# Pohl et al. 2024, mean over 0.1-2.1 s, test part; updated with y(t+h) at time t (non-causal)
-PUBLISHED = {"3.33hz": {"SnAp-1": 0.335, "UORO": 0.384}, "10hz": {"SnAp-1": 0.157, "UORO": 0.166, "LMS": 0.314},
-             "30hz": {"SnAp-1": 0.0897, "UORO": 0.086}}
 QUICK_METHODS = ("persistence", "ols-paper", "linear", "linear-online", "nlms", "snap1-rnn", "analog")
 RESULTS = Path(__file__).resolve().parent / "results" / "extmarker.md"
-
-
-def horizons(rate: str) -> list[str]:
-    step = 0.3 if rate == "3.33hz" else 0.1
-    return [f"{round(step * (i + 1) * 1000)}ms" for i in range(int(round(2.1 / step)))]
 
 
 def _lags(rate: str, seconds: float) -> tuple[int, int]:
@@ -172,20 +165,6 @@ METHODS: dict[str, tuple[str, bool, Callable[..., Any]]] = {
     "gated-glstm": ("online", True, _gated("glstm")),
     "analog": ("online", False, _analog),
 }
-LABELS = {
-    "persistence": "persistence",
-    "ols-paper": "papers' OLS (absolute positions, fitted on the training part)",
-    "linear": "tsgate LinearARForecaster (ridge, chosen on validation; fitted once)",
-    "linear-online": "online ridge (RLS on every revealed target, 5 s of relative lags)",
-    "nlms": "NLMS (5 s of relative lags)",
-    "rls": "RLS (papers' inputs, 3 s)",
-    "uoro-rnn": "UORO RNN", "snap1-rnn": "SnAp-1 RNN", "rtrl-rnn": "RTRL RNN (8 units)",
-    "tbptt-lstm": "streaming TBPTT LSTM", "gated-lstm": "LSTM + online updates",
-    "gated-wmc": "WMC-LSTM + online updates", "gated-glstm": "g-LSTM + online updates",
-    "analog": "PretrainedAnalogForecaster (network + analogs + RLS stacker)",
-}
-
-
 # ---------------------------------------------------------------- one method on one sequence
 def _scores(result: Any, name: str) -> dict[str, list[float]]:
     m = result.metrics
@@ -247,65 +226,6 @@ def aggregate(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
         "step_ms_p99": float(np.quantile(cost, 0.99)) if cost.size else float("nan"),
         "step_path": "+".join(paths) or None,
     }
-
-
-PATHS = {"stream": "`open_stream().push`", "update": "`update`"}
-
-
-def _path(v: dict[str, Any]) -> str | None:
-    """How a method's step cost was timed (results written before the stream path: ``update``)."""
-    if not np.isfinite(v.get("step_ms_median", float("nan"))):
-        return None
-    return v.get("step_path") or "update"
-
-
-def _ms(x: float) -> str:
-    return "-" if not np.isfinite(x) else f"{x:.2f}"  # "-": not timed (--cost-sequences)
-
-
-def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> str:
-    lines = [f"# ExtMarker: causal forecasts on tsgate's backtest — {title}", "", f"Command: `{command}`", "",
-             "Test parts, causal (refit=\"online\": a target is learned only once observed). nRMSE = mean over",
-             "horizons, then over sequences; MAE/RMSE/max/jitter in mm (per-marker 3-D errors); step = the",
-             "model's per-sample forecast of all 21 horizons + learning the targets that sample reveals, ms on a",
-             "shared 2-core machine (compare ratios, not absolute times); the step column's header names the call",
-             "timed: `open_stream().push` (the real-time path) or `update` (one sample per call, DataFrame handling",
-             "included).", ""]
-    for rate, res in results.items():
-        hs = horizons(rate)
-        seqs = sorted({q for m in res.values() for q in m["per_sequence"]}, key=int)
-        paths = {p for p in map(_path, res.values()) if p}
-        timed = "" if not paths else f" ({PATHS.get(next(iter(paths)), '')})" if len(paths) == 1 else " (call per row)"
-        lines += [f"## {rate} (sequences {', '.join(seqs)})", "",
-                  f"| method | nRMSE | seed spread | MAE | RMSE | max | jitter | step ms median{timed} | p99 |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for m, v in res.items():
-            lo, hi = v["seed_spread"]
-            spread = "-" if lo == hi else f"{lo:.3f}-{hi:.3f}"
-            own = sorted(v["per_sequence"], key=int)
-            label = LABELS[m] + ("" if own == seqs else f" (sequences {', '.join(own)} only)")
-            if len(paths) > 1 and _path(v):
-                label += f" (step: {PATHS.get(_path(v), _path(v))})"
-            lines.append(f"| {label} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
-                         f"{v['max_error']:.1f} | {v['jitter']:.2f} | {_ms(v['step_ms_median'])} | {_ms(v['step_ms_p99'])} |")
-        lines += ["", "nRMSE per horizon:", "", "| method | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
-        for m, v in res.items():
-            lines.append(f"| {m} | " + " | ".join(f"{x:.3f}" for x in v["per_horizon"]) + " |")
-        lines += ["", "nRMSE per sequence:", "", "| method | " + " | ".join(seqs) + " |", "|---" * (len(seqs) + 1) + "|"]
-        for m, v in res.items():
-            lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" if q in v["per_sequence"] else "-"
-                                                   for q in seqs) + " |")
-        # the ratio only against a linear regression run on the same sequences
-        linear = [m for m in ("linear", "linear-online", "ols-paper") if m in res and "analog" in res
-                  and set(res[m]["per_sequence"]) == set(res["analog"]["per_sequence"])]
-        if "analog" in res and linear:
-            bar = min(linear, key=lambda m: res[m]["nrmse"])
-            ratio = np.asarray(res["analog"]["per_horizon"]) / np.asarray(res[bar]["per_horizon"])
-            lines += ["", f"analog / best linear regression of this run ({bar}): mean {res['analog']['nrmse'] / res[bar]['nrmse']:.3f}; "
-                      "per horizon " + ", ".join(f"{x:.3f}" for x in ratio) + "."]
-        pub = ", ".join(f"{k} {x}" for k, x in PUBLISHED[rate].items())
-        lines += ["", f"Published ({rate}, all 9 sequences) — **non-causal: weights updated with y(t+h) at time t**: {pub}.", ""]
-    return "\n".join(lines) + "\n"
 
 
 def _ints(text: str) -> list[int]:

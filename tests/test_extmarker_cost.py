@@ -114,3 +114,17 @@ def test_cost_only_retimes_the_stored_configs_on_the_stream_path(tmp_path, capsy
     assert "step ms median (call per row)" in text and "persistence (step: `update`)" in text
     with pytest.raises(SystemExit):
         bench.main(["--cost-only", str(js), "--rates", "30hz"])
+
+
+def test_tables_check_analog_against_the_best_linear_fit_per_horizon(tmp_path):
+    js, md = tmp_path / "c.json", tmp_path / "r.md"
+    lin = [0.10] + [0.30] * 20
+    online = [0.09] + [0.50] * 20
+    analog = [0.094] + [0.29] * 19 + [0.31]  # 4 % above the best at 0.1 s; above `linear` at 2.1 s
+    res = {m: dict(_row({"2": float(np.mean(h))}, 0.0), per_horizon=h)
+           for m, h in (("linear", lin), ("linear-online", online), ("analog", analog))}
+    js.write_text(json.dumps({RATE: res}))
+    bench.main(["--render", str(js), "--out", str(md)])
+    text = md.read_text()
+    assert ("analog / the best of linear, linear-online at each horizon: below at every horizon >= 0.3 s: NO "
+            "(largest ratio 1.033 at 2100ms); at 0.1 s ratio 1.044, within 5 %: yes.") in text
