@@ -74,7 +74,9 @@ def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> st
                          f"{v['max_error']:.1f} | {v['jitter']:.2f} | {_ms(v['step_ms_median'])} | {_ms(v['step_ms_p99'])} |")
         lines += ["", "nRMSE per horizon:", "", "| method | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
         for m, v in res.items():
-            lines.append(f"| {m} | " + " | ".join(f"{x:.3f}" for x in v["per_horizon"]) + " |")
+            own = sorted(v["per_sequence"], key=int)
+            tag = "" if own == seqs else f" (sequences {', '.join(own)} only)"
+            lines.append(f"| {m}{tag} | " + " | ".join(f"{x:.3f}" for x in v["per_horizon"]) + " |")
         lines += ["", "nRMSE per sequence:", "", "| method | " + " | ".join(seqs) + " |", "|---" * (len(seqs) + 1) + "|"]
         for m, v in res.items():
             lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" if q in v["per_sequence"] else "-"
