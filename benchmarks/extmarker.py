@@ -12,9 +12,10 @@ split (10 Hz: rows [0,300) train, [300,600) validation, [600,end) test; 3.33 Hz:
    new sample, then learns the targets that sample reveals; it learns through the validation
    part; nothing before the test part is scored). Offline models (``refit="once"``) are fitted
    on the training part only;
-3. **cost**: the kept configuration streams the validation part one sample at a time
-   (``update``), and the per-step time (forecast + learn, ms) is recorded; models without an
-   online step are timed per ``forecast`` of one origin.
+3. **cost**: the kept configuration, fitted on the training part, streams the validation part
+   one sample at a time through ``open_stream().push`` (the real-time path: the forecast of every
+   horizon, then learning the targets the sample reveals), and the time per push (ms) is
+   recorded (``extmarker_cost.py``; ``--cost-only`` re-times a stored run's methods).
 
 Metrics (the dataset README): per-marker 3-D errors for MAE, RMSE and max error (mm), nRMSE
 over the 9 coordinates with the truth centred per coordinate over the test part, jitter = mean
@@ -274,8 +275,9 @@ def main(argv: list[str] | None = None) -> None:
                          "non-causal (published protocol) into their own section of --out; runs nothing")
     ap.add_argument("--cost-only", default=None, metavar="JSON",
                     help="re-time the per-step cost of the methods stored in a causal --json file (their chosen "
-                         "configs, --cost-sequences, default 2,8; --cost-steps samples each, all methods pushed "
-                         "the same sample in turn) and write the costs back into that file; scores unchanged")
+                         "configs, --cost-sequences, default 2,8; --cost-steps samples each, one method after the "
+                         "other, the order reversed on every second sequence) and write the costs back into that "
+                         "file; scores unchanged")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="merge causal --json files into --json (rates and methods are joined; a method run on "
                          "disjoint sequences in two files is combined into one entry over all of them); runs nothing")

@@ -20,36 +20,38 @@ from tsgate.adapters.extmarker import extmarker_split, load_extmarker
 __all__ = ["stream_cost", "retime", "merge", "merge_runs"]
 
 
-def stream_cost(models: dict[str, Any], s: Any, n_tr: int, n_val: int, n_steps: int) -> dict[str, dict[str, Any]]:
+def stream_cost(models: dict[str, Any], s: Any, n_tr: int, n_val: int, n_steps: int,
+                reverse: bool = False) -> dict[str, dict[str, Any]]:
     """Per-step cost (ms) of each model, fitted on the training part, streaming validation samples.
 
     The real-time path: ``open_stream()`` and one ``push`` per sample, the call a live user makes
-    (forecast of every horizon, then learning the targets that sample reveals). The models are
-    pushed the same sample in turn, so a burst of load on the machine hits them alike. A model
-    without ``open_stream`` is timed per ``update`` of one sample. Returns per model ``ms``,
-    ``path`` ("stream" or "update"), ``forecasts`` (steps that forecast every horizon) and
-    ``learned`` (steps that learned revealed targets; 0 for models that do not learn online).
+    (forecast of every horizon, then learning the targets that sample reveals). Each model streams
+    the samples in one pass of its own, as a live user runs one model (pushing every model the
+    same sample in turn lets a large model evict the others' caches and inflates their cost);
+    ``reverse`` times the models in reverse order, so that alternating it between sequences
+    spreads slow phases of a shared machine over them. A model without ``open_stream`` is timed
+    per ``update`` of one sample. Returns per model ``ms``, ``path`` ("stream" or "update"),
+    ``forecasts`` (steps that forecast every horizon) and ``learned`` (steps that learned revealed
+    targets; 0 for models that do not learn online).
     """
     rows = np.arange(len(s))
     frame = s.take(rows[n_tr:min(n_tr + n_val, n_tr + n_steps)]).to_frame()
     out: dict[str, dict[str, Any]] = {}
-    with ExitStack() as stack:
-        lives = {}
-        for name, est in models.items():
-            est.fit(s.take(rows[:n_tr]))
-            out[name] = {"ms": [], "path": "update", "forecasts": 0, "learned": 0}
-            if hasattr(est, "open_stream"):
-                lives[name] = stack.enter_context(est.open_stream())
+    for name in (reversed(list(models)) if reverse else list(models)):
+        est = models[name]
+        est.fit(s.take(rows[:n_tr]))
+        out[name] = {"ms": [], "path": "update", "forecasts": 0, "learned": 0}
+        with ExitStack() as stack:
+            live = stack.enter_context(est.open_stream()) if hasattr(est, "open_stream") else None
+            if live is not None:
                 out[name]["path"] = "stream"
-        for i in range(len(frame)):
-            for name, est in models.items():
-                live = lives.get(name)
+                sid = live.default_series()
+                times = [live.seconds_of(x) for x in frame["time"]]
+                values = frame[list(live.targets + live.covariates)].to_numpy(dtype=np.float64)
+            for i in range(len(frame)):
                 if live is not None:
-                    sid = live.default_series()
-                    t = live.seconds_of(frame["time"].iloc[i])
-                    values = frame[list(live.targets + live.covariates)].iloc[i].to_numpy(dtype=np.float64)
                     t0 = time.perf_counter()
-                    step = live.push(sid, t, values)
+                    step = live.push(sid, times[i], values[i])
                     dt = time.perf_counter() - t0
                     full = step is not None and step.values is not None and step.values.shape[0] == len(live.horizons)
                     learned = step is not None and step.learned > 0
@@ -62,7 +64,7 @@ def stream_cost(models: dict[str, Any], s: Any, n_tr: int, n_val: int, n_steps: 
                 out[name]["ms"].append(1e3 * dt)
                 out[name]["forecasts"] += int(full)
                 out[name]["learned"] += int(learned)
-    return out
+    return {name: out[name] for name in models}
 
 
 def retime(stored: dict[str, Any], rates: list[str], seqs: list[int], methods: list[str] | None,
@@ -72,19 +74,20 @@ def retime(stored: dict[str, Any], rates: list[str], seqs: list[int], methods: l
 
     Per rate, the methods (``None``: every stored one) are built by ``build(method, config,
     rate)`` with the configuration chosen on each sequence of ``seqs`` and timed together by
-    :func:`stream_cost` on ``steps`` validation samples; scores are left as they are.
+    :func:`stream_cost` on ``steps`` validation samples (the order of the models reversed on every
+    second sequence); scores are left as they are.
     """
     for rate in rates:
         names = [m for m in stored[rate] if methods is None or m in methods]
         n_tr, n_val = extmarker_split(rate)
         samples: dict[str, list[float]] = {m: [] for m in names}
         info: dict[str, dict[str, Any]] = {m: {"sequences": [], "forecasts": 0, "learned": 0, "path": set()} for m in names}
-        for seq in seqs:
+        for n, seq in enumerate(seqs):
             models = {m: build(m, stored[rate][m]["configs"][str(seq)], rate)
                       for m in names if str(seq) in stored[rate][m]["configs"]}
             if not models:
                 continue
-            got = stream_cost(models, load_extmarker(seq, rate), n_tr, n_val, steps)
+            got = stream_cost(models, load_extmarker(seq, rate), n_tr, n_val, steps, reverse=n % 2 == 1)
             for m, g in got.items():
                 samples[m] += g["ms"]
                 info[m]["sequences"].append(seq)
