@@ -51,7 +51,7 @@ def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> st
     lines = [f"# ExtMarker: causal forecasts on tsgate's backtest — {title}", "", f"Command: `{command}`", "",
              "Test parts, causal (refit=\"online\": a target is learned only once observed). nRMSE = mean over",
              "horizons, then over sequences; MAE/RMSE/max/jitter in mm (per-marker 3-D errors); step = the",
-             "model's per-sample forecast of all 21 horizons + learning the targets that sample reveals, ms on a",
+             "model's per-sample forecast of every horizon + learning the targets that sample reveals, ms on a",
              "shared 2-core machine (compare ratios, not absolute times); the step column's header names the call",
              "timed: `open_stream().push` (the real-time path) or `update` (one sample per call, DataFrame handling",
              "included).", ""]
