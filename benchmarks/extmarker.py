@@ -30,6 +30,9 @@ section of the results file and its own JSON key, never the causal tables.
     python benchmarks/extmarker.py --quick            # 10 Hz, sequences 1-3, main methods
     python benchmarks/extmarker.py                    # all 9 sequences x 3 rates, every method
     python benchmarks/extmarker.py --rates 10hz --sequences 2,5 --methods persistence,linear-online --json out.json
+    python benchmarks/extmarker.py --merge a.json b.json --json ab.json   # one method's runs on disjoint sequences joined
+    python benchmarks/extmarker.py --cost-only ab.json --cost-sequences 2,8 --cost-steps 200   # re-time the per-step cost
+    python benchmarks/extmarker.py --render ab.json   # the tables of a stored run
     python benchmarks/extmarker.py --protocol published --rates 10hz --seeds 1   # NON-CAUSAL reproduction
     python benchmarks/extmarker.py --protocol published --rates 10hz --horizons quick --sequences 2
 """
