@@ -12,9 +12,10 @@ split (10 Hz: rows [0,300) train, [300,600) validation, [600,end) test; 3.33 Hz:
    new sample, then learns the targets that sample reveals; it learns through the validation
    part; nothing before the test part is scored). Offline models (``refit="once"``) are fitted
    on the training part only;
-3. **cost**: the kept configuration streams the validation part one sample at a time
-   (``update``), and the per-step time (forecast + learn, ms) is recorded; models without an
-   online step are timed per ``forecast`` of one origin.
+3. **cost**: the kept configuration, fitted on the training part, streams the validation part
+   one sample at a time through ``open_stream().push`` (the real-time path: the forecast of every
+   horizon, then learning the targets the sample reveals), and the time per push (ms) is
+   recorded (``extmarker_cost.py``; ``--cost-only`` re-times a stored run's methods).
 
 Metrics (the dataset README): per-marker 3-D errors for MAE, RMSE and max error (mm), nRMSE
 over the 9 coordinates with the truth centred per coordinate over the test part, jitter = mean
@@ -29,6 +30,9 @@ section of the results file and its own JSON key, never the causal tables.
     python benchmarks/extmarker.py --quick            # 10 Hz, sequences 1-3, main methods
     python benchmarks/extmarker.py                    # all 9 sequences x 3 rates, every method
     python benchmarks/extmarker.py --rates 10hz --sequences 2,5 --methods persistence,linear-online --json out.json
+    python benchmarks/extmarker.py --merge a.json b.json --json ab.json   # one method's runs on disjoint sequences joined
+    python benchmarks/extmarker.py --cost-only ab.json --cost-sequences 2,8 --cost-steps 200   # re-time the per-step cost
+    python benchmarks/extmarker.py --render ab.json   # the tables of a stored run
     python benchmarks/extmarker.py --protocol published --rates 10hz --seeds 1   # NON-CAUSAL reproduction
     python benchmarks/extmarker.py --protocol published --rates 10hz --horizons quick --sequences 2
 """
@@ -49,22 +53,16 @@ from typing import Any
 import numpy as np
 
 import extmarker_published as published
+from extmarker_cost import merge_runs, retime, stream_cost
+from extmarker_tables import LABELS, PUBLISHED, horizons, markdown  # noqa: F401 (the benchmark's API)
 from tsgate.adapters.extmarker import extmarker_split, load_extmarker
 from tsgate.evaluation.backtest import backtest
 
 RATES = {"3.33hz": 10 / 3, "10hz": 10.0, "30hz": 30.0}
 GROUPS = [("x1", "y1", "z1"), ("x2", "y2", "z2"), ("x3", "y3", "z3")]  # markers 1..3
 METRICS = ("nrmse", "mae", "rmse", "max_error", "jitter")
-# Pohl et al. 2024, mean over 0.1-2.1 s, test part; updated with y(t+h) at time t (non-causal)
-PUBLISHED = {"3.33hz": {"SnAp-1": 0.335, "UORO": 0.384}, "10hz": {"SnAp-1": 0.157, "UORO": 0.166, "LMS": 0.314},
-             "30hz": {"SnAp-1": 0.0897, "UORO": 0.086}}
 QUICK_METHODS = ("persistence", "ols-paper", "linear", "linear-online", "nlms", "snap1-rnn", "analog")
 RESULTS = Path(__file__).resolve().parent / "results" / "extmarker.md"
-
-
-def horizons(rate: str) -> list[str]:
-    step = 0.3 if rate == "3.33hz" else 0.1
-    return [f"{round(step * (i + 1) * 1000)}ms" for i in range(int(round(2.1 / step)))]
 
 
 def _lags(rate: str, seconds: float) -> tuple[int, int]:
@@ -171,20 +169,6 @@ METHODS: dict[str, tuple[str, bool, Callable[..., Any]]] = {
     "gated-glstm": ("online", True, _gated("glstm")),
     "analog": ("online", False, _analog),
 }
-LABELS = {
-    "persistence": "persistence",
-    "ols-paper": "papers' OLS (absolute positions, fitted on the training part)",
-    "linear": "tsgate LinearARForecaster (ridge, chosen on validation; fitted once)",
-    "linear-online": "online ridge (RLS on every revealed target, 5 s of relative lags)",
-    "nlms": "NLMS (5 s of relative lags)",
-    "rls": "RLS (papers' inputs, 3 s)",
-    "uoro-rnn": "UORO RNN", "snap1-rnn": "SnAp-1 RNN", "rtrl-rnn": "RTRL RNN (8 units)",
-    "tbptt-lstm": "streaming TBPTT LSTM", "gated-lstm": "LSTM + online updates",
-    "gated-wmc": "WMC-LSTM + online updates", "gated-glstm": "g-LSTM + online updates",
-    "analog": "PretrainedAnalogForecaster (network + analogs + RLS stacker)",
-}
-
-
 # ---------------------------------------------------------------- one method on one sequence
 def _scores(result: Any, name: str) -> dict[str, list[float]]:
     m = result.metrics
@@ -195,22 +179,6 @@ def _scores(result: Any, name: str) -> dict[str, list[float]]:
 
 def _build(method: str, cfg: dict[str, Any], hs: list[str], seed: int, rate: str) -> Any:
     return METHODS[method][2](dict(cfg), hs, seed, rate)
-
-
-def _step_ms(est: Any, s: Any, n_tr: int, n_val: int, n_steps: int) -> np.ndarray:
-    """Per-step cost (ms) streaming validation samples one by one through the public API."""
-    rows = np.arange(len(s))
-    est.fit(s.take(rows[:n_tr]))
-    out = []
-    for i in range(n_tr, min(n_tr + n_val, n_tr + n_steps)):
-        one = s.take(rows[i:i + 1])
-        t0 = time.perf_counter()
-        if est.tags.learns_online:
-            est.update(one)
-        else:
-            est.forecast(s.take(rows[max(0, i + 1 - (est.input_window or i + 1)): i + 1]), origins="last")
-        out.append(time.perf_counter() - t0)
-    return 1e3 * np.asarray(out)
 
 
 def run_method(method: str, rate: str, seq: int, seeds: int, quick: bool, cost_steps: int) -> dict[str, Any]:
@@ -234,8 +202,9 @@ def run_method(method: str, rate: str, seq: int, seeds: int, quick: bool, cost_s
     r = backtest(models, s, train=n_tr, val=n_val, **kw)
     seconds = time.perf_counter() - t0
     per_seed = [_scores(r, f"s{sd}") for sd in seed_list]
-    cost = _step_ms(_build(method, cfg, hs, 0, rate), s, n_tr, n_val, cost_steps) if cost_steps else np.zeros(0)
-    return {"config": cfg, "per_seed": per_seed, "step_ms": cost.tolist(), "seconds": seconds,
+    cost = (stream_cost({method: _build(method, cfg, hs, 0, rate)}, s, n_tr, n_val, cost_steps)[method]
+            if cost_steps else {"ms": [], "path": None})
+    return {"config": cfg, "per_seed": per_seed, "step_ms": cost["ms"], "step_path": cost["path"], "seconds": seconds,
             "failures": [str(f) for f in getattr(r, "failures", [])]}
 
 
@@ -247,6 +216,7 @@ def aggregate(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
     per_seed = {k: np.array([[runs[q]["per_seed"][sd][k] for q in seqs] for sd in range(n_seeds)]).mean(axis=1)
                 for k in METRICS}  # [seed, H]
     cost = np.concatenate([runs[q]["step_ms"] for q in seqs]) if seqs else np.zeros(0)
+    paths = sorted({runs[q]["step_path"] for q in seqs if runs[q].get("step_path")})
     seed_means = per_seed["nrmse"].mean(axis=1)
     return {
         "nrmse": float(seed_means.mean()),
@@ -254,52 +224,12 @@ def aggregate(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
         **{k: float(per_seed[k].mean()) for k in METRICS if k != "nrmse"},
         "seed_spread": [float(seed_means.min()), float(seed_means.max())],
         "per_sequence": {str(q): float(np.mean([np.mean(p["nrmse"]) for p in runs[q]["per_seed"]])) for q in seqs},
+        "per_sequence_seeds": {str(q): [float(np.mean(p["nrmse"])) for p in runs[q]["per_seed"]] for q in seqs},
         "configs": {str(q): runs[q]["config"] for q in seqs},
         "step_ms_median": float(np.median(cost)) if cost.size else float("nan"),
         "step_ms_p99": float(np.quantile(cost, 0.99)) if cost.size else float("nan"),
+        "step_path": "+".join(paths) or None,
     }
-
-
-def _ms(x: float) -> str:
-    return "-" if not np.isfinite(x) else f"{x:.2f}"  # "-": not timed (--cost-sequences)
-
-
-def markdown(results: dict[str, dict[str, Any]], title: str, command: str) -> str:
-    lines = [f"# ExtMarker: causal forecasts on tsgate's backtest — {title}", "", f"Command: `{command}`", "",
-             "Test parts, causal (refit=\"online\": a target is learned only once observed). nRMSE = mean over",
-             "horizons, then over sequences; MAE/RMSE/max/jitter in mm (per-marker 3-D errors); step = one",
-             "forecast + learn through `update`, ms on a shared 2-core machine (compare ratios, not absolute times).", ""]
-    for rate, res in results.items():
-        hs = horizons(rate)
-        seqs = sorted({q for m in res.values() for q in m["per_sequence"]}, key=int)
-        lines += [f"## {rate} (sequences {', '.join(seqs)})", "",
-                  "| method | nRMSE | seed spread | MAE | RMSE | max | jitter | step ms median | p99 |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for m, v in res.items():
-            lo, hi = v["seed_spread"]
-            spread = "-" if lo == hi else f"{lo:.3f}-{hi:.3f}"
-            own = sorted(v["per_sequence"], key=int)
-            label = LABELS[m] + ("" if own == seqs else f" (sequences {', '.join(own)} only)")
-            lines.append(f"| {label} | {v['nrmse']:.3f} | {spread} | {v['mae']:.2f} | {v['rmse']:.2f} | "
-                         f"{v['max_error']:.1f} | {v['jitter']:.2f} | {_ms(v['step_ms_median'])} | {_ms(v['step_ms_p99'])} |")
-        lines += ["", "nRMSE per horizon:", "", "| method | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
-        for m, v in res.items():
-            lines.append(f"| {m} | " + " | ".join(f"{x:.3f}" for x in v["per_horizon"]) + " |")
-        lines += ["", "nRMSE per sequence:", "", "| method | " + " | ".join(seqs) + " |", "|---" * (len(seqs) + 1) + "|"]
-        for m, v in res.items():
-            lines.append(f"| {m} | " + " | ".join(f"{v['per_sequence'][q]:.3f}" if q in v["per_sequence"] else "-"
-                                                   for q in seqs) + " |")
-        # the ratio only against a linear regression run on the same sequences
-        linear = [m for m in ("linear", "linear-online", "ols-paper") if m in res and "analog" in res
-                  and set(res[m]["per_sequence"]) == set(res["analog"]["per_sequence"])]
-        if "analog" in res and linear:
-            bar = min(linear, key=lambda m: res[m]["nrmse"])
-            ratio = np.asarray(res["analog"]["per_horizon"]) / np.asarray(res[bar]["per_horizon"])
-            lines += ["", f"analog / best linear regression of this run ({bar}): mean {res['analog']['nrmse'] / res[bar]['nrmse']:.3f}; "
-                      "per horizon " + ", ".join(f"{x:.3f}" for x in ratio) + "."]
-        pub = ", ".join(f"{k} {x}" for k, x in PUBLISHED[rate].items())
-        lines += ["", f"Published ({rate}, all 9 sequences) — **non-causal: weights updated with y(t+h) at time t**: {pub}.", ""]
-    return "\n".join(lines) + "\n"
 
 
 def _ints(text: str) -> list[int]:
@@ -346,6 +276,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--render", default=None, metavar="JSON",
                     help="write the tables of a --json file of an earlier (possibly stopped) run, causal or "
                          "non-causal (published protocol) into their own section of --out; runs nothing")
+    ap.add_argument("--cost-only", default=None, metavar="JSON",
+                    help="re-time the per-step cost of the methods stored in a causal --json file (their chosen "
+                         "configs, --cost-sequences, default 2,8; --cost-steps samples each, one method after the "
+                         "other, the order reversed on every second sequence) and write the costs back into that "
+                         "file; scores unchanged")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="merge causal --json files into --json (rates and methods are joined; a method run on "
+                         "disjoint sequences in two files is combined into one entry over all of them); runs nothing")
     ap.add_argument("--protocol", choices=("causal", "published"), default="causal",
                     help="published: the papers' NON-CAUSAL update timing (SnAp-1, UORO, LMS; own section and JSON key)")
     ap.add_argument("--horizons", default=None,
@@ -371,10 +309,21 @@ def main(argv: list[str] | None = None) -> None:
             text = published.markdown(stored["published_protocol_non_causal"], stored.get("command_non_causal", cmd))
             published.write_section(a.out, text, non_causal=True)
             return
-        if not isinstance(stored, dict) or not all(r in RATES and isinstance(v, dict) for r, v in stored.items()):
-            ap.error(f"--render: {a.render} is not a causal --json file ({{rate: {{method: ...}}}})")
+        stored = _read_causal(ap, a.render, "--render")
         title = f"rates {', '.join(stored)} (from {Path(a.render).name})"
         published.write_section(a.out, markdown(stored, title, cmd.strip()), non_causal=False)
+        return
+    if a.cost_only:
+        _cost_only(ap, a)
+        return
+    if a.merge:
+        if not a.json:
+            ap.error("--merge: name the merged file with --json")
+        try:
+            merged = merge_runs([(path, _read_causal(ap, path, "--merge")) for path in a.merge])
+        except ValueError as e:
+            ap.error(f"--merge: {e}")
+        _write_json(a.json, merged)
         return
     if a.horizons is not None:
         ap.error("--horizons: the causal benchmark always scores every horizon of 0.1-2.1 s; "
@@ -419,6 +368,38 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     tmp = Path(f"{path}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
+
+
+def _read_causal(ap: argparse.ArgumentParser, path: str, option: str) -> dict[str, Any]:
+    try:
+        stored = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        ap.error(f"{option}: cannot read {path}: {e}")
+    if not isinstance(stored, dict) or not all(r in RATES and isinstance(v, dict) for r, v in stored.items()):
+        ap.error(f"{option}: {path} is not a causal --json file ({{rate: {{method: ...}}}})")
+    return stored
+
+
+def _cost_only(ap: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """``--cost-only``: per-step cost of stored methods on the stream path, written back into the file."""
+    import torch
+
+    torch.set_num_threads(1)
+    stored = _read_causal(ap, a.cost_only, "--cost-only")
+    rates = [r for r in a.rates.split(",") if r in stored]
+    if not rates:
+        ap.error(f"--cost-only: none of --rates {a.rates} is in {a.cost_only} ({', '.join(stored)})")
+    try:
+        seqs = _ints(a.cost_sequences or "2,8")
+    except ValueError:
+        ap.error(f"--cost-sequences: {a.cost_sequences!r} is not a list such as 2,8")
+    chosen = None if a.methods == ",".join(METHODS) else a.methods.split(",")
+    unknown = [m for m in chosen or () if m not in METHODS]
+    if unknown:
+        ap.error(f"--methods: unknown {unknown}; choose from {list(METHODS)}")
+    retime(stored, rates, seqs, chosen, lambda m, cfg, rate: _build(m, cfg, horizons(rate), 0, rate), a.cost_steps,
+           printer=lambda line: print(line, flush=True))
+    _write_json(a.cost_only, stored)
 
 
 def _published(ap: argparse.ArgumentParser, a: argparse.Namespace, cmd: str) -> None:
