@@ -75,6 +75,39 @@ def test_a_stream_saved_midway_continues_exactly(tmp_path, make_frame):
     pd.testing.assert_frame_equal(both, one)
 
 
+@pytest.mark.parametrize("name", ["rls-steps", "rnn-durations"])
+def test_forecast_then_learn_is_push_and_a_pending_learn_is_never_lost(name, make_frame):
+    data = segmented(make_frame)
+    first, _, rest = data.split(train=120)
+    rows = stream_rows(rest)
+    a, b = clone(MODELS[name]).fit(first), clone(MODELS[name]).fit(first)
+    cols = [*a.targets_, *a.covariates_]
+    pushed, split = [], []
+    with a.open_stream(level=[90]) as pa, b.open_stream(level=[90]) as pb:
+        for i, row in enumerate(rows.itertuples(index=False)):
+            r = row._asdict()
+            values = [r[c] for c in cols]
+            pushed.append(pa.push(r["series"], r["time"], values))
+            split.append(pb.forecast(r["series"], r["time"], values))
+            if i % 3 and i < len(rows) - 1:  # every third (and the last) left for later to learn
+                split[-1].learned = pb.learn()
+        assert pb._todo is not None  # the last one waits for the end of the stream
+    assert pa.n_learned == pb.n_learned > 0
+    learned = [p.learned for p in pushed]
+    assert sum(learned) == pa.n_learned
+    for i, (p, q) in enumerate(zip(pushed, split)):
+        if p.values is None:
+            assert q.values is None
+            continue
+        np.testing.assert_allclose(q.values, p.values, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(q.halfwidth, p.halfwidth, rtol=1e-12, atol=1e-12)
+        if i % 3 and i < len(rows) - 1:
+            assert q.learned == p.learned
+    # the model learned everything, including the observation whose learning was pending
+    pd.testing.assert_frame_equal(a.predict(rest, level=[90]), b.predict(rest, level=[90]), rtol=1e-12)
+    assert a.last_time_ == b.last_time_
+
+
 def test_rows_already_seen_are_refused_or_skipped(make_frame):
     data = segmented(make_frame)
     first, _, rest = data.split(train=120)

@@ -245,7 +245,9 @@ class LiveStream:
         self.max_dur = max([h.value for h in self.horizons if h.kind == "duration"] or [np.nan])
         self.tracks: dict[Any, _Track] = {}
         self.n_rows = self.n_skipped = self.n_forecasts = self.n_learned = self.n_refused = 0
-        self.seconds: list[float] = []
+        self.seconds: list[float] = []  # per observation: forecast + learn
+        self._todo: tuple[Any, ...] | None = None  # the observation whose learning is pending
+        self._spent = 0.0
         self._blas: Any = None
         hist = model.history_
         if hist is not None and len(hist):
@@ -302,8 +304,19 @@ class LiveStream:
 
         ``values``: the targets then the covariates, in the model's order. Returns None for a row
         at or before its series' last time when the stream skips seen rows (otherwise that is a
-        :class:`~tsgate.exceptions.DataError`).
+        :class:`~tsgate.exceptions.DataError`). The same as :meth:`forecast` then :meth:`learn`.
         """
+        step = self.forecast(series, time_s, values, segment, static)
+        if step is not None:
+            step.learned = self.learn()
+        return step
+
+    def forecast(self, series: Any, time_s: float, values: Any, segment: Any = 0, static: Any = None) -> StreamStep | None:
+        """The first half of :meth:`push`: the forecasts from one new observation, before the
+        learning, so that a real-time caller can send them on at once; call :meth:`learn` next
+        (the next ``forecast``, ``sync`` or the end of the stream call it if you do not)."""
+        if self._todo is not None:
+            self.learn()
         t0 = time.perf_counter()
         tr = self.tracks.get(series)
         if tr is None:
@@ -333,13 +346,26 @@ class LiveStream:
             if self.cal is not None:
                 widths = self.cal.issue(series, t, fc)
                 hw = widths[self.level_index] if self.levels else None
+        self._todo = (series, tr, r, t, vals, inputs)
+        self._spent = time.perf_counter() - t0
+        return StreamStep(series, t, fc, self.levels, hw, self.horizons, self.targets,
+                          self.cal.group_names if self.cal is not None else (), self.time_kind)
+
+    def learn(self) -> int:
+        """The second half of :meth:`push`: learn and score the targets that the observation of
+        the last :meth:`forecast` reveals; returns how many the model learned (0 when nothing
+        is pending)."""
+        if self._todo is None:
+            return 0
+        t0 = time.perf_counter()
+        series, tr, r, t, vals, inputs = self._todo
+        self._todo = None
         learned = self._reveal(series, tr, r, t, vals)
         if inputs is not None:
             self._open(tr, r, t, vals, inputs)
         self._trim(tr)
-        self.seconds.append(time.perf_counter() - t0)
-        return StreamStep(series, t, fc, self.levels, hw, self.horizons, self.targets,
-                          self.cal.group_names if self.cal is not None else (), self.time_kind, learned)
+        self.seconds.append(self._spent + time.perf_counter() - t0)
+        return learned
 
     def push_row(self, row: Mapping[str, Any]) -> StreamStep | None:
         """:meth:`push` for a mapping with ``time``, the target and covariate columns, and
@@ -474,6 +500,7 @@ class LiveStream:
     # ------------------------------------------------------------------ back into the model
     def sync(self) -> None:
         """Write the recent rows and last times into the model (before ``save``)."""
+        self.learn()
         rows = [(sid, *row) for sid, tr in self.tracks.items() for row in tr.hist]
         if not rows:
             return
