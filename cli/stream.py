@@ -23,8 +23,8 @@ are written again, identical; keep the last of each ``series, origin_time, horiz
 
 from __future__ import annotations
 
-import math
 import gc
+import math
 import signal
 import socket
 import sys
