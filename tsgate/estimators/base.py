@@ -140,8 +140,14 @@ class BaseForecaster(ParamsMixin):
         return None
 
     def _calibration_note(self) -> str | None:
-        """Why this model's bands may not hold (None: no reason), told with the calibration warning."""
-        return None
+        """Why this model's bands may not hold (None: no reason), told with the calibration warning.
+
+        A model that sets ``in_sample_bands_`` (no held-out validation part in its fit) says so."""
+        if not getattr(self, "in_sample_bands_", False):
+            return None
+        return ("it was fitted without a validation part (val_fraction=0 or too few windows for a cut), so its "
+                "prediction intervals are calibrated on windows it trained on and are likely too narrow; fit with "
+                "val_fraction > 0 on enough data for held-out bands.")
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {}, {}

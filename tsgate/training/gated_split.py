@@ -56,10 +56,3 @@ class HeldOutCalibration:
     def _calibration_fraction(self) -> float | None:
         # without validation cuts no origin is held out: the default rule (in-sample, see the note)
         return None
-
-    def _calibration_note(self) -> str | None:
-        if not getattr(self, "in_sample_bands_", False):
-            return None
-        return ("it trained without validation windows (val_fraction=0 or too few windows for a cut), so its "
-                "prediction intervals are calibrated on windows it trained on and are likely too narrow; fit "
-                "with val_fraction > 0 on enough data for held-out bands.")

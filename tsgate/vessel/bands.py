@@ -45,10 +45,3 @@ class HeldOutBands:
         values[:, :, col.north] = pos[..., 1]
         mask = thin_mask(val[:, None] & np.isfinite(w.y).all(axis=2), w.origin_time, w.series_index)
         return calibration_pairs(values, w, mask)
-
-    def _calibration_note(self) -> str | None:
-        if not getattr(self, "in_sample_bands_", False):
-            return None
-        return ("it was fitted without a validation part (val_fraction=0 or too few windows for a cut), so its "
-                "prediction intervals are calibrated on windows it trained on and are likely too narrow; fit with "
-                "val_fraction > 0 on enough data for held-out bands.")
