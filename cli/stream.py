@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import signal
 import socket
 import sys
@@ -217,6 +218,7 @@ def stream(
     time_col: TimeOpt = None,
     id_col: IdOpt = None,
     columns: Annotated[Optional[str], typer.Option("--columns", metavar="A,B,...", help="Column order of lines without a header (UDP lines always). [default: the first line is the header]")] = None,
+    realtime: Annotated[int, typer.Option("--realtime", min=0, max=99, metavar="PRIORITY", help="Run under the real-time scheduler (Linux SCHED_FIFO) at this priority, 1-99, so other busy processes cannot delay a forecast; needs root or CAP_SYS_NICE (exit 2 otherwise). 0: the normal scheduler.")] = 0,
     *,
     flags: Flags,
 ) -> None:
@@ -231,6 +233,8 @@ def stream(
         raise ConfigError(f"--listen must be stdin, tcp or udp, got {listen!r}.")
     if out != "-" and Path(out).suffix.lower() != ".csv":
         raise ConfigError(f"--out {out!r}: the stream writes CSV; use a .csv file or '-'.")
+    if realtime:  # refuse before the slow part (loading the model) when it is not permitted
+        _realtime(realtime, probe=True)
     if not (Path(model) / "model.json").is_file():
         est = load(model)  # the error that names what is wrong with MODEL
     # the writer lock every writer of the model takes (update, fit, the job): a second writer
@@ -244,6 +248,12 @@ def stream(
         raise
     if "torch" in sys.modules:  # batch-1 forecasts and updates: one thread is fastest
         sys.modules["torch"].set_num_threads(1)
+    if realtime:
+        try:
+            _realtime(realtime)
+        except BaseException:
+            lock.release()
+            raise
     rows = _Rows(est, time_col or "time", id_col, columns.split(",") if columns else None, listen != "udp")
     sink = sys.stdout if out == "-" else open(out, "a", encoding="utf-8")
     stats = {"saves": 0, "lat": []}
@@ -255,6 +265,34 @@ def stream(
         if sink is not sys.stdout:
             sink.close()
         lock.release()
+
+
+def _realtime(priority: int, probe: bool = False) -> None:
+    """Move this process to the SCHED_FIFO real-time class at ``priority`` (1-99).
+
+    A real-time process runs as soon as its input arrives, ahead of every normal process, so a
+    busy machine cannot put a scheduler slice between a sample and its forecast. Set after the
+    model is loaded (loading is CPU-heavy and need not starve the rest of the machine); the stream
+    then sleeps in its read between observations, and Linux's real-time throttling still leaves
+    the other processes 5 % of each core should a step ever spin. ``probe``: check that it is
+    permitted, then go back to the normal scheduler.
+    """
+    from tsgate import ConfigError
+
+    if not hasattr(os, "sched_setscheduler"):
+        raise ConfigError(f"--realtime {priority}: this system has no real-time scheduler (Linux SCHED_FIFO); "
+                          "leave --realtime out.")
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except PermissionError as exc:
+        raise ConfigError(f"--realtime {priority}: not permitted to use the real-time scheduler ({exc.strerror}); "
+                          "run as root, grant the interpreter CAP_SYS_NICE (setcap cap_sys_nice+ep), "
+                          "or raise the RLIMIT_RTPRIO limit (ulimit -r), or leave --realtime out.") from None
+    except OSError as exc:
+        raise ConfigError(f"--realtime {priority}: the real-time scheduler refused ({exc.strerror}); "
+                          "leave --realtime out.") from None
+    if probe:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def _run(est: Any, model: Path, rows: _Rows, sink: Any, sig: _Signals, stats: dict[str, Any], levels: list[float],

@@ -10,6 +10,7 @@ the uninterrupted run's (no target learned twice, none skipped).
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -158,3 +159,55 @@ def test_stream_from_a_local_socket(setup, kind):
         p.communicate(timeout=60)
     assert p.returncode == 0
     assert tsgate.load(model).last_time_[0] == rows["time"][19]
+
+
+def _fifo_permitted() -> bool:
+    probe = "import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(5))"
+    return hasattr(os, "sched_setscheduler") and subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="no POSIX real-time scheduler on this system")
+def test_realtime_stream_runs_under_sched_fifo_with_the_same_forecasts(setup):
+    root, feed, _ = setup
+    head = "".join(feed.splitlines(keepends=True)[:41])
+    plain = run(command(fresh(root, "rt-plain")), head, timeout=120)
+    assert plain.returncode == 0, plain.stderr
+    model = fresh(root, "rt")
+    p = subprocess.Popen(command(model, "--realtime", "7"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    if not _fifo_permitted():  # e.g. not root and no CAP_SYS_NICE: refused at once, model untouched
+        before = (model / "model.json").read_bytes()
+        _, err = p.communicate(head, timeout=120)
+        assert p.returncode == 2 and "--realtime 7" in err and "CAP_SYS_NICE" in err, err
+        assert (model / "model.json").read_bytes() == before
+        return
+    p.stdin.write(head)
+    p.stdin.flush()
+    lines = [p.stdout.readline() for _ in range(1 + 2 * 40)]  # header + 2 horizons per observation
+    # the forecasts are out, the stream waits for more input: it runs real-time now
+    assert os.sched_getscheduler(p.pid) == os.SCHED_FIFO
+    assert os.sched_getparam(p.pid).sched_priority == 7
+    out, err = p.communicate("", timeout=120)
+    assert p.returncode == 0, err
+    assert "".join(lines) + out == plain.stdout
+
+
+def test_realtime_refused_is_exit_2_naming_the_option(setup, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tsgate.cli.app import app
+
+    root, feed, _ = setup
+    model = fresh(root, "rt-refused")
+    before = (model / "model.json").read_bytes()
+
+    def refuse(*a):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    r = CliRunner().invoke(app, ["stream", str(model), "--realtime", "20"], input=feed)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert "--realtime 20: not permitted" in r.stderr and "CAP_SYS_NICE" in r.stderr
+    assert r.stdout == "" and (model / "model.json").read_bytes() == before
+    r = CliRunner().invoke(app, ["stream", str(model), "--realtime", "100"], input=feed)
+    assert r.exit_code == 2 and "--realtime" in r.stderr
