@@ -1,8 +1,9 @@
 """Does a forecast leave ``tsgate stream`` within 5 ms of its sample arriving? ExtMarker at 30 Hz.
 
-    python benchmarks/stream_latency.py                       # 60 s of sequence 2, analog and RLS models
+    python benchmarks/stream_latency.py                       # 60 s of sequence 2, analog and RLS models, normal and --realtime 10
     python benchmarks/stream_latency.py --seconds 20 --models online-rls
-    python benchmarks/stream_latency.py --load 2 --realtime 10   # two busy processes; each row also under SCHED_FIFO
+    python benchmarks/stream_latency.py --load 2              # the same beside two busy processes
+    python benchmarks/stream_latency.py --realtime 0          # the normal scheduler only
 
 A model is fitted on the first part of a bundled 30 Hz ExtMarker recording and saved; then the
 real ``tsgate stream MODEL`` runs as a subprocess, and the rest of the recording is written to its
@@ -19,7 +20,8 @@ its summary on standard error.
 
 ``--load N`` keeps N CPU-bound processes running through every replay (N = 2 saturates this
 2-core machine): the stream then competes for the cores as it would beside other work.
-``--realtime P`` measures every row a second time with the stream started as
+``--realtime P`` (default 10 where this process may use the real-time scheduler, else 0) measures
+every row a second time with the stream started as
 ``tsgate stream --realtime P`` (Linux SCHED_FIFO); the echo and this script's own sending and
 stamping thread then run at the same real-time priority, so the floor is measured the same way.
 """
@@ -98,6 +100,11 @@ def _replay(cmd: list[str], header: str, lines: list[str], interval_s: float, ke
     return (got - sent) * 1e3, err
 
 
+def _fifo_permitted() -> bool:
+    probe = "import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))"
+    return hasattr(os, "sched_setscheduler") and subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
 @contextlib.contextmanager
 def _busy(n: int):
     """``n`` CPU-bound competitor processes for the duration of the block."""
@@ -159,8 +166,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the replayed part (s)")
     ap.add_argument("--models", default="analog,online-rls", help="catalog names (tsgate models)")
     ap.add_argument("--load", type=int, default=0, help="CPU-bound competitor processes during the replays")
-    ap.add_argument("--realtime", type=int, default=0, metavar="P",
-                    help="also measure every row under SCHED_FIFO priority P (tsgate stream --realtime P)")
+    ap.add_argument("--realtime", type=int, default=None, metavar="P",
+                    help="also measure every row under SCHED_FIFO priority P (tsgate stream --realtime P); "
+                         "default 10 where permitted, 0: not")
     args = ap.parse_args()
 
     import tsgate
@@ -178,6 +186,10 @@ def main() -> None:
     index = {f"{v:.6f}": i for i, v in enumerate(replay["time"].to_numpy(float))}
 
     rows = []
+    if args.realtime is None:
+        args.realtime = 10 if _fifo_permitted() else 0
+        if not args.realtime:
+            print("(not permitted to use the real-time scheduler here: normal scheduler only)")
     priorities = [0, args.realtime] if args.realtime else [0]
     with tempfile.TemporaryDirectory(prefix="tsgate-stream-bench-") as tmp:
         names = [m.strip() for m in args.models.split(",") if m.strip()]
