@@ -2,18 +2,22 @@
 
 One command per data set::
 
-    python benchmarks/band_half_life.py --ais-files ais-nyharbor,ais-virginia   # where the half-life is chosen
+    python benchmarks/band_half_life.py --vessel ais-nyharbor                   # where the half-life is chosen
     python benchmarks/band_half_life.py --ais-files ais-nyharbor-mc --extmarker # the files it is checked on
+    python benchmarks/band_half_life.py --calibration-fraction 1 --half-lives 0.5   # every training origin calibrates
 
 Each model is fitted once (AIS: the first half of each vessel's reports, ``backtest`` with
-``refit="once"``; ExtMarker 10 Hz: samples [0, 300) of each of the 9 sequences, then every test
-origin [600, end) forecast without learning). Its calibration pairs are kept, and the fixed 90 %
-bands are recomputed from them for every half-life (a share of each series' calibration span,
-``tsgate.estimators.intervals.recency_weights``; "equal" = unweighted split conformal), with the
+``refit="once"``, and with ``--vessel`` the vessel model as in ``benchmarks/ais_bands.py``;
+ExtMarker 10 Hz: samples [0, 300) of each of the 9 sequences, then every test origin
+[600, end) forecast without learning). Its calibration pairs are kept, and the fixed 90 % bands
+are recomputed from them for every half-life (a share of each series' calibration span,
+``tsgate.estimators.conformal.recency_weights``; "equal" = unweighted split conformal), with the
 package's own ``Calibrator``. Printed per model: the coverage of the test targets per horizon
-(east/north, or every ExtMarker coordinate, pooled), its range over horizons, and the
-coverage of the position radius. The "equal" column is the coverage the package gives without
-weights (the ``refit="once"`` tables of ``benchmarks/intervals.py``).
+(east/north, or every ExtMarker coordinate, pooled), its range over horizons, and the coverage
+of the position radius (mean over horizons, then per horizon). The "equal" rows are the
+coverage the package gives (the ``refit="once"`` tables of ``benchmarks/intervals.py``, the
+coverage ``benchmarks/ais_bands.py`` prints). ``--calibration-fraction`` replaces the share of
+each series' newest training origins that calibrates (the package's 0.2).
 """
 
 from __future__ import annotations

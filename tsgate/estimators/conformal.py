@@ -23,10 +23,10 @@ the calibration span lifted the worst cell of ais-nyharbor, and every one pushed
 further out of 88-92 %. On the files held out from the choice, ais-nyharbor-mc lost coverage
 with dead reckoning (90.0 → 86.3 % at 30 min with 0.1), and ExtMarker 10 Hz, with 60
 calibration errors per horizon, only gained coverage with 0.1 because so few effective scores
-remain that the band nears the largest one (``benchmarks/results/intervals.md``,
-"Recency-weighted split conformal"; ``benchmarks/band_half_life.py``). They stay available for
-data whose errors do drift within each series (``Calibrator(half_life=...)``, or ``HALF_LIFE``
-for every model fitted afterwards).
+remain that the band nears the largest one (``benchmarks/band_half_life.py``;
+``benchmarks/results/intervals.md``, "Recency-weighted split conformal for the fixed bands").
+They stay available for data whose errors do drift within each series
+(``Calibrator(half_life=...)``, or ``HALF_LIFE`` for every model fitted afterwards).
 """
 
 from __future__ import annotations
