@@ -40,7 +40,7 @@ from tsgate.data.schema import check_matches, data_schema
 from tsgate.data.series import IrregularSeries
 from tsgate.data.times import parse_duration, seconds_to_time
 from tsgate.data.windows import make_windows
-from tsgate.estimators import registry
+from tsgate.estimators import conformal, registry
 from tsgate.estimators.calibration import online_bands, with_bands
 from tsgate.estimators.forecasts import Forecasts, as_series, resolve_origins
 from tsgate.estimators.history import (
@@ -125,7 +125,7 @@ class BaseForecaster(ParamsMixin):
         """Learn what one new observation revealed; returns (updates, refused)."""
         raise NotImplementedError
 
-    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - style
+    def _calibration_forecasts(self, data: IrregularSeries) -> conformal.CalibrationSet:  # pragma: no cover - style
         """Forecasts and truths [n, H, k] of the calibration origins of the training data."""
         raise NotImplementedError
 
@@ -218,9 +218,9 @@ class BaseForecaster(ParamsMixin):
         return " ".join(msgs) or None
 
     def _new_calibrator(self, series: IrregularSeries) -> Calibrator:
-        kinds = {h.kind for h in self.horizons_}
-        leads = [h.value for h in self.horizons_] if len(kinds) == 1 else None
-        return Calibrator(self.targets_, position_groups(self.targets_, series.meta), len(self.horizons_), leads=leads)
+        leads = [h.value for h in self.horizons_] if len({h.kind for h in self.horizons_}) == 1 else None
+        groups = position_groups(self.targets_, series.meta)
+        return Calibrator(self.targets_, groups, len(self.horizons_), leads=leads, half_life=conformal.HALF_LIFE)
 
     def forecast(self, data: Any, *, origins: Any = "last", level: Any = None) -> Forecasts:
         """Forecasts of every horizon from the chosen origins of ``data``, as arrays.

@@ -35,6 +35,7 @@ from tsgate.data.series import IrregularSeries
 from tsgate.data.splits import validation_cut
 from tsgate.data.windows import Windows, make_windows
 from tsgate.estimators.forecasts import Forecasts
+from tsgate.estimators.conformal import CalibrationSet
 from tsgate.estimators.intervals import CALIBRATION_FRACTION, MAX_CALIBRATION_ORIGINS, Calibrator
 
 __all__ = ["calibration_mask", "thin_mask", "calibration_pairs", "online_bands", "with_bands"]
@@ -96,13 +97,13 @@ def _spread(mask: np.ndarray, origin_time: np.ndarray, series_index: np.ndarray)
     return out
 
 
-def calibration_pairs(values: np.ndarray, w: Windows, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forecasts [m, H, k] and truths (NaN outside ``mask`` [n, H]) of the origins of ``w`` with
-    a calibration pair; ``values`` [n, H, k] are the forecasts of every origin of ``w``."""
+def calibration_pairs(values: np.ndarray, w: Windows, mask: np.ndarray) -> CalibrationSet:
+    """The calibration set of the origins of ``w`` with a calibration pair (truths NaN outside
+    ``mask`` [n, H]); ``values`` [n, H, k] are the forecasts of every origin of ``w``."""
     rows = mask.any(axis=1)
     y = w.y[rows].copy()
     y[~mask[rows]] = np.nan
-    return values[rows], y
+    return CalibrationSet(values[rows], y, w.origin_time[rows], w.series_index[rows])
 
 
 def truths(series: IrregularSeries, horizons: Any, max_gap: Any) -> Windows:

@@ -15,6 +15,9 @@ the half-width (or radius) at level ℓ % is the ⌈(n + 1) ℓ/100⌉-th smalle
 when that rank exceeds n). With exchangeable scores the band covers a new target with
 probability ≥ ℓ %.
 
+Recency weights (opt-in, ``half_life``; equal weights by default): the weighted quantile of
+:mod:`tsgate.estimators.conformal`, which says why they are not the default.
+
 Online adaptation: conformal quantile tracking (Angelopoulos, Candès & Tibshirani 2023,
 "Conformal PID control for time series prediction", the quantile-tracking term), the online
 update of adaptive conformal inference (Gibbs & Candès 2021, "Adaptive conformal inference
@@ -70,6 +73,7 @@ from typing import Any
 import numpy as np
 
 from tsgate.data.columns import plain
+from tsgate.estimators.conformal import recency_weights, weighted_quantile
 from tsgate.estimators.pending import PendingForecasts, origin_key
 from tsgate.exceptions import ConfigError, ModelFileError
 
@@ -177,11 +181,22 @@ class Calibrator:
         H.
     levels
         Levels tracked from the start (percent).
+    leads
+        Lead time of each horizon (seconds, or steps), to scale the bands of horizons with few
+        calibration errors (module docstring); None: no scaling.
+    half_life
+        Recency weights of the calibration errors (:func:`recency_weights`), as a share of each
+        series' calibration span (> 0); None: equal weights. Fitted models pass
+        :data:`tsgate.estimators.conformal.HALF_LIFE` (None).
     """
 
     def __init__(self, targets: Sequence[str], groups: Sequence[Sequence[int]], n_horizons: int,
-                 levels: Sequence[float] = DEFAULT_LEVELS, leads: Sequence[float] | None = None) -> None:
+                 levels: Sequence[float] = DEFAULT_LEVELS, leads: Sequence[float] | None = None,
+                 half_life: float | None = None) -> None:
         self.targets = tuple(targets)
+        if half_life is not None and not (math.isfinite(float(half_life)) and float(half_life) > 0):
+            raise ConfigError(f"half_life must be a positive share of the calibration span (e.g. 0.5), got {half_life!r}.")
+        self.half_life = None if half_life is None else float(half_life)
         self.leads = None if leads is None else tuple(float(v) for v in leads)
         self.groups = tuple(tuple(int(c) for c in g) for g in groups)
         self.n_horizons = int(n_horizons)
@@ -234,10 +249,14 @@ class Calibrator:
         return self._alpha_of[1]
 
     # ------------------------------------------------------------------ calibration
-    def calibrate(self, pred: np.ndarray, truth: np.ndarray) -> None:
+    def calibrate(self, pred: np.ndarray, truth: np.ndarray, origin_time: np.ndarray | None = None,
+                  series: np.ndarray | None = None) -> None:
         """Split-conformal start from calibration forecasts ``pred`` and truths ``truth`` [n, H, k]
-        in time order (NaN where unknown)."""
+        in time order (NaN where unknown). With ``half_life`` set and the origins' times [n]
+        (seconds) and series positions [n] given, each horizon's quantile weights its scores by
+        recency within their series (:func:`recency_weights`, module docstring)."""
         s = self.scores(pred, truth)  # [n, H, U]
+        weigh = self.half_life is not None and origin_time is not None and series is not None
         for h in range(self.n_horizons):
             ok = np.isfinite(s[:, h]).all(axis=1)
             sh = s[ok, h]
@@ -247,7 +266,8 @@ class Calibrator:
             tail = sh[-self.memory:]
             self.recent[h, :, : len(tail)] = tail.T
             self.recent_next[h] = len(tail) % self.memory
-            self.q[:, h] = self._split_quantile(sh, self.levels)
+            wt = recency_weights(np.asarray(origin_time)[ok], np.asarray(series)[ok], self.half_life) if weigh else None
+            self.q[:, h] = weighted_quantile(sh, self.levels, wt)
         self._top = None
         self.q = self._scale_sparse(self.q)
 
@@ -277,16 +297,6 @@ class Calibrator:
             q[:, h] = q[:, ref] * (lead[h] / lead[ref]) ** b
         return q
 
-    @staticmethod
-    def _split_quantile(s: np.ndarray, levels: Sequence[float]) -> np.ndarray:
-        """[L, U] the ⌈(n+1)ℓ⌉-th smallest of n scores [n, U] per unit (NaN for n = 0)."""
-        n = len(s)
-        if n == 0:
-            return np.full((len(levels), s.shape[1]), np.nan)
-        srt = np.sort(s, axis=0)
-        ranks = [min(n, int(math.ceil((n + 1) * lv / 100.0))) - 1 for lv in levels]
-        return srt[ranks]
-
     def track(self, levels: Sequence[float]) -> list[int]:
         """Indices of ``levels`` in the tracked levels, adding the new ones (started from the
         split-conformal quantile of the recent scores)."""
@@ -297,7 +307,7 @@ class Calibrator:
             for h in range(H):
                 r = self.recent[h].T  # [memory, U]
                 r = r[np.isfinite(r).all(axis=1)]
-                q_new[:, h] = self._split_quantile(r, new)
+                q_new[:, h] = weighted_quantile(r, new)
             q_new = self._scale_sparse(q_new)
             self.levels = self.levels + tuple(new)
             self.q = np.concatenate([self.q, q_new])
@@ -448,7 +458,7 @@ class Calibrator:
         meta = {"targets": list(self.targets), "groups": [list(g) for g in self.groups], "n_horizons": H,
                 "levels": list(self.levels), "rate": self.rate, "memory": self.memory,
                 "leads": None if self.leads is None else list(self.leads),
-                "pending_series": [plain(s) for s in ids]}
+                "half_life": self.half_life, "pending_series": [plain(s) for s in ids]}
         arrays = {
             "q": self.q, "recent": self.recent, "recent_next": self.recent_next,
             "n_calibration": self.n_calibration, "n_scored": self.n_scored, "n_covered": self.n_covered,
@@ -463,7 +473,9 @@ class Calibrator:
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Calibrator:
         try:
-            cal = cls(meta["targets"], meta["groups"], int(meta["n_horizons"]), meta["levels"], meta.get("leads"))
+            # files written before recency weights have no half_life: their bands were unweighted
+            cal = cls(meta["targets"], meta["groups"], int(meta["n_horizons"]), meta["levels"], meta.get("leads"),
+                      meta.get("half_life"))
             cal.rate, cal.memory = float(meta["rate"]), int(meta["memory"])
             for name in ("q", "recent", "recent_next", "n_calibration", "n_scored", "n_covered"):
                 setattr(cal, name, np.array(arrays[name]))

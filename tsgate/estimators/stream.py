@@ -49,6 +49,7 @@ from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs, Windows, make_windows
 from tsgate.estimators.base import BaseForecaster, Consumed
 from tsgate.estimators.calibration import calibration_mask, calibration_pairs, truths
+from tsgate.estimators.conformal import CalibrationSet
 from tsgate.estimators.forecasts import Forecasts
 from tsgate.exceptions import DataError
 
@@ -127,7 +128,7 @@ class StreamForecaster(
         # the prequential forecasts of the training stream calibrate the intervals
         self._fit_forecasts = self._consume(data, {}).forecasts
 
-    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
+    def _calibration_forecasts(self, data: IrregularSeries) -> CalibrationSet:
         """The forecasts the training stream made at the calibration origins, each before its
         target was known (see tsgate.estimators.calibration)."""
         fc, self._fit_forecasts = self._fit_forecasts, None

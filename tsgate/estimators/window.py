@@ -26,6 +26,7 @@ from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Inputs, Targets, Windows, make_windows
 from tsgate.estimators.base import BaseForecaster, Consumed
 from tsgate.estimators.calibration import calibration_mask, calibration_pairs
+from tsgate.estimators.conformal import CalibrationSet
 from tsgate.estimators.forecasts import Forecasts
 
 __all__ = ["WindowForecaster"]
@@ -61,7 +62,7 @@ class WindowForecaster(BaseForecaster, register=False, style="window"):
         inputs = self._windows(series, origins).inputs
         return Forecasts(inputs, self._values(inputs))
 
-    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
+    def _calibration_forecasts(self, data: IrregularSeries) -> CalibrationSet:
         """The fitted model's forecasts at the calibration origins (see tsgate.estimators.calibration)."""
         cuts = self._calibration_cuts()
         if cuts is None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from tsgate.data.series import IrregularSeries
 from tsgate.data.windows import Windows
+from tsgate.estimators.conformal import CalibrationSet
 
 __all__ = ["HeldOutCalibration"]
 
@@ -42,7 +43,7 @@ class HeldOutCalibration:
         # the fit's own cuts: calibration origins are exactly those it validated on, never trained on
         return getattr(self, "validation_cuts_", None)
 
-    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
+    def _calibration_forecasts(self, data: IrregularSeries) -> CalibrationSet:
         cuts = self._calibration_cuts()
         if self.data_module != "stream" or cuts is None:
             return super()._calibration_forecasts(data)  # type: ignore[misc]

@@ -24,6 +24,7 @@ import numpy as np
 from tsgate.data.series import IrregularSeries
 from tsgate.data.window_stream import SeriesChunks
 from tsgate.data.windows import Windows, make_windows, require_windows
+from tsgate.estimators.conformal import CalibrationSet
 from tsgate.exceptions import ConfigError
 from tsgate.params import check_count
 
@@ -118,7 +119,7 @@ def _estimated_split(est: Any, sv: Any, fraction: float) -> tuple[Windows, bool,
 
 
 def streamed_calibration(est: Any, data: IrregularSeries, cuts: dict[Any, float], settings: Any,
-                         forecast: Callable[[Any], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                         forecast: Callable[[Any], np.ndarray]) -> CalibrationSet:
     """The forecasts and truths of ``est``'s calibration pairs (the origins after each series'
     cut, :func:`~tsgate.estimators.calibration.calibration_mask`), the windows streamed a chunk
     at a time as in training (``settings``: its StreamSettings, ``forecast``: [n, H, k]
@@ -147,9 +148,10 @@ def streamed_calibration(est: Any, data: IrregularSeries, cuts: dict[Any, float]
         series.append(np.array([pos[sid] for sid in cal.series_ids], dtype=np.int64)[cal.series_index])
     H, k = len(est.horizons_), len(est.targets_)
     if not values:
-        return np.zeros((0, H, k)), np.zeros((0, H, k))
-    mask = thin_mask(np.concatenate(masks), np.concatenate(times), np.concatenate(series))
+        return CalibrationSet(np.zeros((0, H, k)), np.zeros((0, H, k)), np.zeros(0), np.zeros(0, np.int64))
+    t_all, s_all = np.concatenate(times), np.concatenate(series)
+    mask = thin_mask(np.concatenate(masks), t_all, s_all)
     rows = mask.any(axis=1)
     y = np.concatenate(truths)[rows]
     y[~mask[rows]] = np.nan
-    return np.concatenate(values)[rows], y
+    return CalibrationSet(np.concatenate(values)[rows], y, t_all[rows], s_all[rows])

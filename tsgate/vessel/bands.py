@@ -19,6 +19,7 @@ import numpy as np
 
 from tsgate.data.series import IrregularSeries
 from tsgate.estimators.calibration import calibration_pairs, thin_mask
+from tsgate.estimators.conformal import CalibrationSet
 
 __all__ = ["HeldOutBands"]
 
@@ -28,7 +29,7 @@ class HeldOutBands:
 
     _held_out: tuple[Any, np.ndarray, np.ndarray] | None = None
 
-    def _calibration_forecasts(self, data: IrregularSeries) -> tuple[np.ndarray, np.ndarray]:
+    def _calibration_forecasts(self, data: IrregularSeries) -> CalibrationSet:
         """The held-out validation forecasts of the fit: per horizon its chosen forecast made by
         the bases and networks fitted before each vessel's cut, on the origins after it. The
         final networks and bases are refitted on every window, the validation part included,
