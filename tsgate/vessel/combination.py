@@ -210,7 +210,9 @@ def combine(members: dict[str, np.ndarray], single: np.ndarray, origin: np.ndarr
                               "se_m": {}, "used": {}}
     held = single.copy()
     for k, lab in enumerate(labels):
-        m = rows[:, k]
+        # a pair enters only where every member forecast it (they are finite by construction)
+        m = rows[:, k] & np.all([np.isfinite(members[nm][:, k]).all(axis=1) for nm in names], axis=0)
+        m &= np.isfinite(single[:, k]).all(axis=1)
         if m.sum() < min_pairs:
             continue
         validated[k] = True
