@@ -45,7 +45,8 @@ def run(name: str, protocol: str, seeds: list[int], args: argparse.Namespace) ->
 
         for s in seeds:
             models[f"vessel LSTM s{s}"] = VesselLSTMForecaster(horizons=list(args.horizons), seed=s, max_gap=args.max_gap,
-                                                               track_analogs=not args.no_analogs)
+                                                               track_analogs=not args.no_analogs,
+                                                               combination=not args.no_combination)
     t0 = time.perf_counter()
     r = evaluate_positions(models, data, horizons=args.horizons, train=0.5, stride=args.stride, max_gap=args.max_gap,
                            cut=protocol, n_jobs=args.n_jobs)
@@ -75,6 +76,13 @@ def run(name: str, protocol: str, seeds: list[int], args: argparse.Namespace) ->
             if "choice" in rep:
                 print(f"{m} forecast per horizon (chosen on validation; α of the correction):",
                       {h: f"{c} ({rep['alpha'][h]:.1f})" if c.endswith("correction") else c for h, c in rep["choice"].items()})
+            comb = rep.get("combination")
+            if comb:
+                print(f"{m} combination (cross-fit / single validation error m, SE; weights where used):")
+                for h, used in comb["used"].items():
+                    w = {k: v for k, v in comb["weights"].get(h, {}).items() if v > 0}
+                    print(f"  {h}: {comb['cross_fit_error_m'].get(h)} / {comb['single_error_m'].get(h)} m, "
+                          f"SE {comb['se_m'].get(h)}; {used}; {w}")
     print("pairs with a truth but no forecast (removed from every score), per model:", r.dropped_pairs)
     if len(r.failures):
         print("failures/warnings:", r.failures.groupby(["model", "kind", "error"]).size().to_dict())
@@ -91,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2", help="vessel LSTM seeds (comma-separated)")
     ap.add_argument("--no-vessel", action="store_true", help="baselines only")
     ap.add_argument("--no-analogs", action="store_true", help="the vessel model without its track-analog base")
+    ap.add_argument("--no-combination", action="store_true",
+                    help="the vessel model choosing one candidate per horizon (no forecast combination)")
     ap.add_argument("--stride", type=int, default=3, help="every k-th test report of a vessel is an origin")
     ap.add_argument("--max-gap", default="10min", help="score a target only if its bracketing reports are this close")
     ap.add_argument("--n-jobs", type=int, default=1, help="processes for the per-vessel models")

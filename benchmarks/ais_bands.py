@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizons", default="1min,5min,15min", help="comma-separated durations")
     ap.add_argument("--level", type=float, default=90.0, help="band level (percent)")
     ap.add_argument("--no-analogs", action="store_true", help="the vessel model without its track-analog base")
+    ap.add_argument("--no-combination", action="store_true", help="the vessel model without its forecast combination")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     last = {g.series_id: float(g.time_s[-1]) for g in part.groups()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = VesselLSTMForecaster(horizons=horizons, seed=0, track_analogs=not args.no_analogs).fit(part)
+        m = VesselLSTMForecaster(horizons=horizons, seed=0, track_analogs=not args.no_analogs,
+                                 combination=not args.no_combination).fit(part)
     fc = m.forecast(data, origins="all", level=args.level)
     w = m._windows(data, "all", targets="optional")  # the same origins, with their truths
     _, _, radius = fc.bands(args.level)
@@ -53,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     err = np.hypot(fc.values[..., e] - w.y[..., e], fc.values[..., n] - w.y[..., n])
     cut = np.array([last.get(s, np.inf) for s in w.series_ids])[w.series_index]
     test = (w.origin_time > cut)[:, None] & np.isfinite(err)
-    print(f"{args.file}: forecast per horizon {dict(zip(horizons, m.choice_))}")
+    comb = m.combination_
+    used = dict(zip(horizons, comb.used.tolist())) if comb is not None else {}
+    print(f"{args.file}: forecast per horizon {dict(zip(horizons, m.choice_))}; combination used {used}")
     for k, h in enumerate(horizons):
         t = test[:, k]
         print(f"{h}: {args.level:g} % radius (median) {np.nanmedian(radius[t, k, 0]):.1f} m, "

@@ -24,6 +24,9 @@ horizon. With ``track_analogs`` (the default) the track-analog base (:mod:`tsgat
 candidate too, validated with a library of the training part only; it replaces the choice among
 the others only where it is better by more than one standard error, and forecasts by that
 choice where no earlier vessel matches (counted per horizon under ``"analogs"`` in the report).
+With ``combination`` (the default) a horizon forecasts a convex combination of the candidates'
+displacements, persistence included (damping), where it beats the single choice by more than one
+standard error in a cross-fit over the validation vessels (:mod:`tsgate.vessel.combination`).
 The prediction bands calibrate on the validation forecasts (:mod:`tsgate.vessel.bands`).
 
 Collapse guards: a horizon with fewer than ``min_windows`` training windows, or a fit on fewer
@@ -43,17 +46,18 @@ from typing import Any
 import numpy as np
 
 from tsgate.baselines.features import lead_times, series_intervals, typical_intervals
-from tsgate.data.columns import plain
 from tsgate.data.series import IrregularSeries
 from tsgate.data.splits import validation_cut
 from tsgate.data.windows import Inputs, require_windows
 from tsgate.estimators.window import WindowForecaster
-from tsgate.exceptions import FewWindowsWarning, ModelFileError, SchemaError
+from tsgate.exceptions import FewWindowsWarning, SchemaError
 from tsgate.params import Boolean, Duration, Integral, Interval, Names, Real
 from tsgate.vessel.analogs import ANALOGS, AnalogLibrary, coverage, displacements, library
 from tsgate.vessel.bands import HeldOutBands
-from tsgate.vessel.bases import BASES, CORRECTED, LinearBase, ORDER, candidates, choose, two_point_velocity
+from tsgate.vessel.bases import CORRECTED, LinearBase, candidates, choose, two_point_velocity
+from tsgate.vessel.combination import PERSISTENCE, Combination, combine
 from tsgate.vessel.features import Area, Columns, Features, features, from_track, to_track
+from tsgate.vessel.state import VesselModelFile
 
 __all__ = ["VesselLSTMForecaster", "ALPHA_GRID", "MIN_VALIDATION_PAIRS"]
 
@@ -63,7 +67,7 @@ _POS_INT = [Interval(Integral, 1, None)]
 _POS = [Interval(Real, 0, None, closed="neither")]
 
 
-class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
+class VesselLSTMForecaster(VesselModelFile, HeldOutBands, WindowForecaster):
     """Gated vessel-track forecaster: dead reckoning plus a learned, calibrated correction.
 
     Parameters
@@ -90,6 +94,9 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         Also validate the track-analog base (:mod:`tsgate.vessel.analogs`: the displacement
         earlier vessels made from the same place, course and speed) as a candidate per horizon
         (False: the candidates of earlier versions only).
+    combination
+        Also validate, per horizon, a convex combination of the candidates and persistence
+        (:mod:`tsgate.vessel.combination`; False: one candidate per horizon).
     position_cols, sog_col, cog_col, heading_col
         East/north targets (m); SOG (kn), COG and heading (deg) covariates, used where present.
     accelerator, progress
@@ -103,6 +110,7 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         "cell_m": _POS, "min_cell_reports": _POS_INT, "min_cell_vessels": _POS_INT,
         "min_windows": _POS_INT, "min_series": _POS_INT,
         "max_gap": [Duration(), None], "position_cols": [Names(2)], "track_analogs": [Boolean()],
+        "combination": [Boolean()],
     }
 
     def __init__(
@@ -124,6 +132,7 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         min_series: int = 20,
         max_gap: Any = "10min",
         track_analogs: bool = True,
+        combination: bool = True,
         position_cols: tuple[str, str] = ("east_m", "north_m"),
         sog_col: str = "sog_kn",
         cog_col: str = "cog_deg",
@@ -148,6 +157,7 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         self.min_series = min_series
         self.max_gap = max_gap
         self.track_analogs = track_analogs
+        self.combination = combination
         self.position_cols = position_cols
         self.sog_col = sog_col
         self.cog_col = cog_col
@@ -217,6 +227,8 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         self.analogs_: AnalogLibrary | None = None
         self._held_out: tuple[Any, np.ndarray, np.ndarray] | None = None
         self.analog_fallback_ = ["dead reckoning"] * len(labels)
+        self.combination_: Combination | None = None
+        combination_report: dict[str, Any] = {}
         self.net_kwargs_ = {"n_seq": int(F.seq.shape[2]), "n_static": int(F.static.shape[1]), "n_cells": self.area_.n_cells,
                             "n_horizons": len(labels), "hidden_size": int(self.hidden_size)}
         self.fit_time_s_ = 0.0
@@ -244,24 +256,34 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
                 cands[ANALOGS] = np.where(np.isfinite(cands[ANALOGS]), cands[ANALOGS], self._pick(others, self.analog_fallback_))
                 analog_report["fallback_to"] = dict(zip(labels, self.analog_fallback_))
             self._choose(cands, y, finite & val[:, None], alpha_fit, active)
-            self._held_out = (w, val, self._pick(cands, self.choice_))
+            held = self._pick(cands, self.choice_)
+            if self.combination:
+                cands[PERSISTENCE] = np.repeat(F.origin[:, None, :], len(labels), axis=1)
+                self.combination_, combination_report, held = combine(
+                    cands, held, F.origin, y, finite & val[:, None], X.series_index, labels, MIN_VALIDATION_PAIRS, alpha_fit,
+                    self.analog_fallback_)
+                self.combination_.alpha[~active] = 0.0  # an unlearned horizon's network output means nothing
+            self._held_out = (w, val, held)
         elif tensors is not None:
             self.alpha_ = active.astype(float)
             self.choice_ = [CORRECTED if a else "dead reckoning" for a in active]
-        if "linear AR" in self.bases_:
+        need = self.combination_.requires() if self.combination_ is not None else set()
+        if "linear AR" in self.bases_ or "linear AR" in need:
             self.linear_ = LinearBase.fit(*args, disp, finite)
-        if ANALOGS in self.choice_:
+        if ANALOGS in self.choice_ or ANALOGS in need:
             self.analogs_ = library(F, y, finite, X)
             analog_report["library_origins"] = len(self.analogs_)
         self.fit_report_.append({"bases": dict(zip(labels, self.bases_)), "choice": dict(zip(labels, self.choice_)),
                                  "validation_error_m": self.base_errors_, "alpha": dict(zip(labels, self.alpha_.tolist())),
-                                 **({"analogs": analog_report} if analog_report else {})})
+                                 **({"analogs": analog_report} if analog_report else {}),
+                                 **({"combination": combination_report} if combination_report else {})})
         if self.fallback_:
             self._warn(f"the vessel model forecasts horizon(s) {self.fallback_} by its validated base forecast "
                        f"({', '.join(sorted({self.bases_[labels.index(h)] for h in self.fallback_}))}) without a learned "
                        f"correction: training windows per horizon {self.train_counts_['per_horizon']} from {n_series} "
                        f"vessels, below its minimum of {self.min_windows} windows and {self.min_series} vessels")
-        if tensors is None or not (self.alpha_ > 0).any():
+        corrected = CORRECTED in need and bool((self.combination_.alpha > 0).any())  # type: ignore[union-attr]
+        if tensors is None or not ((self.alpha_ > 0).any() or corrected):
             return
         for i in range(int(self.n_seeds)):
             self.nets_.append(self._train(tensors, known, int(self.seed) + i))
@@ -397,86 +419,22 @@ class VesselLSTMForecaster(HeldOutBands, WindowForecaster):
         F = features(X, col, self.area_)
         lead = lead_times(X, series_intervals(X, self.interval_s_))
         analog = np.array([c == ANALOGS for c in self.choice_])
-        ana = displacements(self.analogs_, F, X, lead) if analog.any() and self.analogs_ is not None else None
+        comb = getattr(self, "combination_", None)
+        need = comb.requires() if comb is not None else set()
+        ana = displacements(self.analogs_, F, X, lead) if (analog.any() or ANALOGS in need) and self.analogs_ is not None else None
         cands = self._bases(X, F, lead, self.linear_, ana)
         pos = self._pick(cands, self.bases_)
+        corr = None
         if self.nets_:
             t = self._tensors(F, lead, None, None)
-            r = np.mean([self._residual(net, t) for net in self.nets_], axis=0) * self.alpha_[None, :, None]
-            pos = pos + from_track(r, F.cos, F.sin)
+            corr = from_track(np.mean([self._residual(net, t) for net in self.nets_], axis=0), F.cos, F.sin)
+            pos = pos + self.alpha_[None, :, None] * corr
         if analog.any():
             ana = cands[ANALOGS]
             pos[:, analog] = np.where(np.isfinite(ana[:, analog]), ana[:, analog], pos[:, analog])
+        if comb is not None and comb.used.any():
+            pos = np.where(comb.used[None, :, None], comb.apply(comb.positions(cands, F.origin, corr), F.origin), pos)
         out = np.repeat(X.target_values[:, -1, None, :], len(self.horizons_), axis=1)
         out[:, :, col.east] = pos[..., 0]
         out[:, :, col.north] = pos[..., 1]
         return out
-
-    # ------------------------------------------------------------------ persistence
-    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        c = self.columns_
-        meta = {
-            "columns": [c.east, c.north, c.sog, c.cog, c.heading],
-            "area": self.area_.to_meta(),
-            "scale": self.scale_.tolist(),
-            "alpha": self.alpha_.tolist(),
-            "fallback": list(self.fallback_),
-            "net_kwargs": self.net_kwargs_,
-            "n_nets": len(self.nets_),
-            "intervals": [[plain(s), v] for s, v in self.interval_s_.items()],
-            "train_counts": self.train_counts_,
-            "bases": list(self.bases_),
-            "choice": list(self.choice_),
-            "in_sample_bands": bool(getattr(self, "in_sample_bands_", False)),
-        }
-        arrays = {"area/known": self.area_.known.astype(np.uint8)}
-        if self.linear_ is not None:
-            arrays.update(self.linear_.to_arrays())
-        if self.analogs_ is not None:
-            lib_meta, lib_arrays = self.analogs_.to_state()
-            meta["analogs"] = lib_meta
-            arrays.update(lib_arrays)
-        for i, net in enumerate(self.nets_):
-            arrays.update({f"net{i}/{k}": v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()})
-        return meta, arrays
-
-    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        import torch
-
-        from tsgate.vessel.network import VesselNet
-
-        self.columns_ = Columns(*[int(v) for v in meta["columns"]])
-        self.area_ = Area.from_meta(meta["area"], arrays["area/known"].astype(bool))
-        self.scale_ = np.asarray(meta["scale"], dtype=np.float64)
-        self.alpha_ = np.asarray(meta["alpha"], dtype=np.float64)
-        self.fallback_ = list(meta["fallback"])
-        self.net_kwargs_ = dict(meta["net_kwargs"])
-        self.interval_s_ = {s: float(v) for s, v in meta["intervals"]}
-        self.train_counts_ = meta.get("train_counts", {})
-        self.bases_ = [str(b) for b in meta.get("bases", ["dead reckoning"] * len(self.alpha_))]
-        self.choice_ = [str(c) for c in meta.get("choice", self.bases_)]
-        self.in_sample_bands_ = bool(meta.get("in_sample_bands", False))
-        unknown = sorted(set(self.bases_) - set(BASES)) + sorted(set(self.choice_) - set(ORDER))
-        if unknown:
-            raise ModelFileError(f"the model file names base forecast(s) {unknown} this tsgate does not know ({list(ORDER)}); "
-                              "refit the model with this version.")
-        self.linear_ = LinearBase.from_arrays(arrays) if "linear/coef" in arrays else None
-        if "linear AR" in self.bases_ and self.linear_ is None:
-            raise ModelFileError("the model file uses the linear base forecast but holds no linear/coef arrays; refit the model.")
-        self.analogs_ = None
-        if "analogs" in meta:
-            try:
-                self.analogs_ = AnalogLibrary.from_state(meta["analogs"], arrays)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ModelFileError(f"the model file's track-analog library is incomplete or inconsistent ({exc}); "
-                                     "refit the model.") from exc
-        if ANALOGS in self.choice_ and self.analogs_ is None:
-            raise ModelFileError("the model file uses the track-analog base forecast but holds no analog library; "
-                                 "refit the model.")
-        self.nets_ = []
-        for i in range(int(meta["n_nets"])):
-            net = VesselNet(**self.net_kwargs_)
-            pre = f"net{i}/"
-            net.load_state_dict({k[len(pre):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(pre)},
-                                strict=True)
-            self.nets_.append(net.eval())
