@@ -74,3 +74,17 @@ def test_oracle_analogs_without_another_vessel_match_nothing():
     assert np.allclose(pos[:2, 0, 1], 1000.0)
     # B's query sees A's two origins as one vessel (its best match; both are at the same place)
     assert count[2, 0] == 1 and 0.0 <= pos[2, 0, 1] <= 4000.0
+
+
+def test_per_vessel_oracle_weights_fit_each_vessel_on_its_own():
+    rng = np.random.default_rng(3)
+    origin = rng.normal(0, 5000, (100, 2))
+    truth = origin + rng.normal(0, 800, (100, 2))
+    vessel = np.repeat(np.array(["A", "B"], object), 50)
+    # member "a" is exact for vessel A only, "b" for vessel B only
+    a = np.where((vessel == "A")[:, None], truth, truth + 1000.0)
+    b = np.where((vessel == "B")[:, None], truth, truth - 1000.0)
+    members = {"persistence": origin, "a": a, "b": b}
+    pooled = oracle.mean_error(oracle.oracle_combination(members, origin, truth)[1], truth)
+    per_vessel = oracle.mean_error(oracle.per_vessel_combination(members, origin, truth, vessel), truth)
+    assert per_vessel < 1e-6 < 100.0 < pooled
