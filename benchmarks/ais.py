@@ -37,16 +37,23 @@ from tsgate.evaluation.positions import AIS_HORIZONS, ais_models, evaluate_posit
 FILES = ["ais-virginia", "ais-nyharbor", "ais-nyharbor-mc"]
 
 
-def run(name: str, protocol: str, seeds: list[int], args: argparse.Namespace) -> dict:
-    data = load_dataset(name)
-    models = ais_models(args.horizons, vessel=False, max_gap=args.max_gap)
-    if not args.no_vessel:
+def benchmark_models(horizons: list[str], seeds: list[int], max_gap: str, *, vessel: bool = True, analogs: bool = True,
+                     combination: bool = True) -> dict:
+    """The benchmark's baselines and, per seed, the vessel LSTM (``vessel LSTM s<seed>``)."""
+    models = ais_models(horizons, vessel=False, max_gap=max_gap)
+    if vessel:
         from tsgate.vessel import VesselLSTMForecaster
 
         for s in seeds:
-            models[f"vessel LSTM s{s}"] = VesselLSTMForecaster(horizons=list(args.horizons), seed=s, max_gap=args.max_gap,
-                                                               track_analogs=not args.no_analogs,
-                                                               combination=not args.no_combination)
+            models[f"vessel LSTM s{s}"] = VesselLSTMForecaster(horizons=list(horizons), seed=s, max_gap=max_gap,
+                                                               track_analogs=analogs, combination=combination)
+    return models
+
+
+def run(name: str, protocol: str, seeds: list[int], args: argparse.Namespace) -> dict:
+    data = load_dataset(name)
+    models = benchmark_models(args.horizons, seeds, args.max_gap, vessel=not args.no_vessel, analogs=not args.no_analogs,
+                              combination=not args.no_combination)
     t0 = time.perf_counter()
     r = evaluate_positions(models, data, horizons=args.horizons, train=0.5, stride=args.stride, max_gap=args.max_gap,
                            cut=protocol, n_jobs=args.n_jobs)
