@@ -64,3 +64,25 @@ def test_vessel_online_coverage_matches_the_scored_pairs(online_and_fixed):
     inside = (miss <= wide["radius_90", "east_m"]).groupby(level="horizon").mean()
     for h in HORIZONS:
         assert cov[h] == pytest.approx(float(inside[h]), abs=1e-9)
+
+
+def test_a_parameter_free_horizon_without_held_out_errors_calibrates_on_the_training_windows():
+    """On a one-hour file the held-out part has no 15-min target; where the model forecasts
+    15 min by plain dead reckoning (no fitted parameters), its band calibrates on the training
+    windows instead of being extrapolated from the 1-min band of another kind of forecast."""
+    from tsgate.vessel import bands
+
+    data = load_dataset("ais-nyharbor-mc")
+    ids = sorted(pd.unique(data.frame["series"]))[:120]
+    train = data.subset(ids).split(train=0.5)[0]
+    model = model_spec("vessel").build(seed=0, window=6, hidden_size=8, max_epochs=1, batch_size=64,
+                                       horizons=["1min", "15min"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(train)
+    assert model.choice_[1] in bands.PARAMETER_FREE and model._parameter_free()[1]
+    n = model.calibrator_.n_calibration
+    # 1 min: the held-out errors; 15 min: training windows (the held-out part has fewer than 100)
+    assert n[0] >= 100 and n[1] >= 100, n
+    held = model.fit_report_[-1]
+    assert held["choice"]["15min"] in bands.PARAMETER_FREE
