@@ -101,3 +101,14 @@ def test_streamed_fit_calibrates_on_the_same_pairs_without_building_every_window
     assert max(built, default=0) < mem.n_train_windows_ // 2
     f = streamed.forecast(data, level=90).to_frame()
     assert np.isfinite(f.filter(like="_upper_").to_numpy()).all()
+    # the recency weights need each calibration origin's time and series: both data paths give the same ones
+    from tsgate.estimators.conformal import recency_weights
+
+    sets = [m._calibration_forecasts(data) for m in (mem, streamed)]
+    for cs in sets:
+        assert len(cs.origin_time) == len(cs.series) == len(cs.pred) > 0
+    key = [sorted(zip(cs.series.tolist(), np.round(cs.origin_time, 6).tolist())) for cs in sets]
+    assert key[0] == key[1]
+    assert sorted(set(sets[0].series.tolist())) == [0, 1, 2]
+    w = [np.sort(recency_weights(cs.origin_time, cs.series, 0.5)) for cs in sets]
+    np.testing.assert_allclose(w[0], w[1])

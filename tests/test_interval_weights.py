@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -136,29 +135,3 @@ def test_model_files_keep_the_half_life_and_old_ones_load(monkeypatch, tmp_path)
     np.testing.assert_array_equal(old.calibrator_.q, m.calibrator_.q)
     f = old.forecast(data, level=90)
     assert np.isfinite(f.bands(90)[0]).all()
-
-
-def test_the_gated_models_calibration_sets_carry_the_same_origins_in_memory_and_streamed():
-    """The recency weights need each calibration origin's time and series: the gated model's
-    two data paths (windows in memory, windows streamed a chunk at a time) give the same ones."""
-    from tsgate.training.gated import GatedLSTMForecaster
-
-    rng = np.random.default_rng(1)
-    parts = []
-    for s in range(3):
-        t = np.cumsum(rng.exponential(1.0, 300)) + rng.uniform(0, 30)
-        parts.append(pd.DataFrame({"id": s, "time": t, "y": np.sin(t / 5) + 0.05 * rng.normal(size=300)}))
-    data = IrregularSeries.from_frame(pd.concat(parts), time_col="time", id_col="id", target_cols=["y"])
-    kw = {"cell": "lstm", "hidden_size": 4, "window": 8, "horizons": ["1s", "5s"], "max_epochs": 1, "seed": 0}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sets = [GatedLSTMForecaster(**kw, **extra).fit(data)._calibration_forecasts(data)
-                for extra in ({}, {"data_module": "stream", "stream_options": {"rows": 50}})]
-    (mem, streamed) = sets
-    for cs in sets:
-        assert len(cs.origin_time) == len(cs.series) == len(cs.pred) > 0
-    key = [sorted(zip(cs.series.tolist(), np.round(cs.origin_time, 6).tolist())) for cs in sets]
-    assert key[0] == key[1]
-    assert sorted(set(mem.series.tolist())) == [0, 1, 2]
-    w = [np.sort(recency_weights(cs.origin_time, cs.series, 0.5)) for cs in sets]
-    np.testing.assert_allclose(w[0], w[1])

@@ -75,7 +75,7 @@ class HeldOutBands:
 
     def _parameter_free(self) -> np.ndarray:
         """[H] whether each horizon's forecast is a rule without fitted parameters."""
-        comb = getattr(self, "combination_", None)
+        comb = self.combination_  # set by every fit, None without a combination
         used = np.zeros(len(self.horizons_), bool) if comb is None else np.asarray(comb.used, bool)
         return np.array([c in PARAMETER_FREE for c in self.choice_]) & ~used
 
